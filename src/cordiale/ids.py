@@ -1,0 +1,39 @@
+"""Identifier normalisation: OpenAlex and ROR ids in any of the forms users type."""
+
+from __future__ import annotations
+
+import re
+
+_OPENALEX = re.compile(r"^(?:https?://(?:api\.)?openalex\.org/(?:\w+/)?)?([WAISPFTCK]\d+)$", re.IGNORECASE)
+_ROR = re.compile(r"^(?:https?://)?(?:ror\.org/)?(0[a-hj-km-np-tv-z0-9]{6}\d{2})$", re.IGNORECASE)
+
+
+def short_openalex_id(value: str | None) -> str | None:
+    """``https://openalex.org/I1294671590`` → ``I1294671590``; None or unrecognised → None."""
+    if not value:
+        return None
+    m = _OPENALEX.match(value.strip())
+    return m.group(1).upper() if m else None
+
+
+def strip_openalex_prefix(value: str | None) -> str | None:
+    """Drop the ``https://openalex.org/`` prefix of any OpenAlex URL (topics, fields, ...)."""
+    if value is None:
+        return None
+    for prefix in ("https://openalex.org/", "http://openalex.org/"):
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+def short_ror_id(value: str | None) -> str | None:
+    """``https://ror.org/02feahw73`` or ``02feahw73`` → ``02feahw73``; unrecognised → None."""
+    if not value:
+        return None
+    m = _ROR.match(value.strip())
+    return m.group(1).lower() if m else None
+
+
+def is_openalex_institution(value: str) -> bool:
+    sid = short_openalex_id(value)
+    return sid is not None and sid.startswith("I")

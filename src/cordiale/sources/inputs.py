@@ -1,0 +1,127 @@
+"""Finding the input files: a snapshot directory, plain JSON Lines (gzipped or not), or Parquet.
+
+One input file is one unit of work. A snapshot directory is recognised by its ``manifest.json`` and
+``updated_date=YYYY-MM-DD/part_NNNN.gz`` partitions; its ``merged_ids/works/*.csv.gz`` files are applied
+after the works. Anything else is walked for ``.jsonl``, ``.jsonl.gz``, ``.json.gz``, ``.gz`` and
+``.parquet`` files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PARTITION = re.compile(r"updated_date=(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to ingest."""
+
+    path: Path
+    kind: str  # jsonl / jsonl.gz / parquet / merged_ids
+    size: int
+    mtime: float
+    partition: str | None = None  # the snapshot's updated_date folder, when any
+
+
+@dataclass
+class InputPlan:
+    """What a set of paths expands to."""
+
+    files: list[InputFile] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # named paths that do not exist / cannot be read
+    snapshot_dirs: list[Path] = field(default_factory=list)
+    manifest_complete: bool = False  # every manifest entry of every snapshot dir was found
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".jsonl.gz", ".json.gz", ".ndjson.gz")) or (name.endswith(".gz") and "csv" not in name):
+        return "jsonl.gz"
+    if name.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    return None
+
+
+def _input(path: Path, kind: str) -> InputFile:
+    st = path.stat()
+    m = _PARTITION.search(str(path))
+    return InputFile(path.resolve(), kind, st.st_size, st.st_mtime, m.group(1) if m else None)
+
+
+def _works_dir(root: Path) -> Path | None:
+    """The folder holding the works partitions inside a snapshot layout, if ``root`` is one."""
+    for candidate in (root, root / "works", root / "data" / "jsonl" / "works", root / "data" / "works"):
+        if (candidate / "manifest.json").is_file() or any(candidate.glob("updated_date=*")):
+            return candidate
+    return None
+
+
+def _merged_ids_dir(root: Path, works_dir: Path) -> Path | None:
+    for candidate in (
+        root / "merged_ids" / "works",
+        root / "data" / "merged_ids" / "works",
+        works_dir.parent / "merged_ids" / "works",
+        works_dir.parent.parent / "merged_ids" / "works",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _manifest_paths(works_dir: Path) -> set[str] | None:
+    manifest = works_dir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    with manifest.open() as fh:
+        data = json.load(fh)
+    out = set()
+    for entry in data.get("entries", []):
+        url = entry.get("url", "")
+        m = _PARTITION.search(url)
+        if m:
+            out.add(f"updated_date={m.group(1)}/{url.rsplit('/', 1)[-1]}")
+    return out
+
+
+def plan_inputs(paths: list[Path]) -> InputPlan:
+    """Expand user paths into input files, in a stable order (partitions by date, then part)."""
+    plan = InputPlan()
+    complete: list[bool] = []
+    for p in paths:
+        if not p.exists():
+            plan.missing.append(f"{p}: no such file or directory")
+            continue
+        if p.is_dir():
+            works_dir = _works_dir(p)
+            if works_dir is not None:
+                plan.snapshot_dirs.append(p)
+                parts = sorted(works_dir.glob("updated_date=*/*.gz"))
+                plan.files.extend(_input(f, "jsonl.gz") for f in parts)
+                plan.files.extend(_input(f, "parquet") for f in sorted(works_dir.glob("updated_date=*/*.parquet")))
+                expected = _manifest_paths(works_dir)
+                found = {f"{f.parent.name}/{f.name}" for f in parts}
+                complete.append(expected is not None and expected <= found)
+                merged = _merged_ids_dir(p, works_dir)
+                if merged is not None:
+                    plan.files.extend(_input(f, "merged_ids") for f in sorted(merged.glob("*.csv*")))
+                continue
+            for f in sorted(p.rglob("*")):
+                kind = _kind(f)
+                if f.is_file() and kind:
+                    plan.files.append(_input(f, kind))
+            continue
+        kind = _kind(p)
+        if kind is None:
+            plan.missing.append(f"{p}: not a JSON Lines (.jsonl, .jsonl.gz) or Parquet file")
+            continue
+        plan.files.append(_input(p, kind))
+    plan.manifest_complete = bool(complete) and all(complete)
+    # merged ids apply after every works file
+    plan.files.sort(key=lambda f: f.kind == "merged_ids")
+    return plan

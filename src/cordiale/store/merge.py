@@ -1,0 +1,157 @@
+"""Step 2 of an ingest, in the writing process: one parsed file's staged rows → the store, in one transaction.
+
+Each statement builds one table; the rule throughout: the version of a work with the latest
+``updated_date`` wins, ties broken by the later input path (then the later line in one file), so any
+ingest order gives the same store. A record ingested as *partial* (fetched with ``select``) replaces only
+the fields it carries.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from cordiale.sources.works import CHILD_TABLE_KEYS, WORK_COLUMN_KEYS
+from cordiale.store.parse_file import ParsedFile
+from cordiale.store.schema import WORK_CHILD_TABLES
+from cordiale.store.staging import SCHEMAS
+
+_WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
+    names = []
+    for name, path in parsed.tables.items():
+        with pa.memory_map(str(path)) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        con.register(f"src_{name}", table)
+        names.append(f"src_{name}")
+    return names
+
+
+def _works_select() -> str:
+    """Winning staged works, falling back on the stored value for fields a partial record lacks."""
+    parts = ["s.id"]
+    for col, keys in WORK_COLUMN_KEYS.items():
+        parts.append(
+            f"CASE WHEN w.partial AND list_has_all(s._missing, {_sql_list(keys)}) AND o.id IS NOT NULL "
+            f"THEN o.{col} ELSE s.{col} END"
+        )
+    parts += ["s.input_path", "s.input_line"]
+    return ", ".join(parts)
+
+
+def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> int:
+    """Merge one parsed file into the store (caller holds the transaction). Returns works stored."""
+    registered = _register(con, parsed)
+    try:
+        path = str(parsed.input.path)
+        # Each row in `win` is one staged work that beats (or ties, from a later-or-same path) the stored one.
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE win AS
+            WITH s AS (
+                SELECT id, input_line, coalesce(updated_date, '') AS ud, input_path, _missing
+                FROM src_works
+                QUALIFY row_number() OVER (PARTITION BY id ORDER BY coalesce(updated_date, '') DESC,
+                                           input_line DESC) = 1
+            )
+            SELECT s.id, s.input_line, len(s._missing) > 0 AS partial, s._missing AS missing
+            FROM s LEFT JOIN works w ON w.id = s.id
+            WHERE s.id NOT IN (SELECT id FROM merged_ids)
+              AND (w.id IS NULL OR s.ud > coalesce(w.updated_date, '')
+                   OR (s.ud = coalesce(w.updated_date, '') AND s.input_path >= w.input_path))
+            """
+        )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE old AS "
+            "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial)"
+        )
+        con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win)")
+        con.execute(
+            f"INSERT INTO works SELECT {_works_select()} FROM src_works s "
+            "JOIN win w ON w.id = s.id AND w.input_line = s.input_line "
+            "LEFT JOIN old o ON o.id = s.id"
+        )
+        # Child rows: replaced with their work, except groups a partial record does not carry.
+        for table in WORK_CHILD_TABLES:
+            keys = _sql_list(CHILD_TABLE_KEYS[table])
+            con.execute(
+                f"DELETE FROM {table} WHERE work_id IN "
+                f"(SELECT id FROM win WHERE NOT (partial AND list_has_all(missing, {keys})))"
+            )
+            cols = [c for c in SCHEMAS[table].names if c != "_line"]
+            col_sql = ", ".join(f"s.{c}" for c in cols)
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {col_sql} FROM src_{table} s "
+                "JOIN win w ON w.id = s.work_id AND w.input_line = s._line"
+            )
+        stored = con.execute("SELECT count(*) FROM win").fetchone()[0]  # type: ignore[index]
+        _merge_institutions(con)
+        con.execute("DELETE FROM quarantine WHERE input_path = ?", [path])
+        con.execute(
+            "INSERT INTO quarantine SELECT ?, line, record_id, reason, raw FROM src_quarantine", [path]
+        )
+        _record_file(con, parsed, run_id, int(stored))
+        return int(stored)
+    finally:
+        for name in registered:
+            con.unregister(name)
+
+
+def _merge_institutions(con: duckdb.DuckDBPyConnection) -> None:
+    # Each row in `inst_new` is one institution whose staged description is newer than the stored one.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE inst_new AS
+        WITH n AS (
+            SELECT * FROM src_institutions
+            QUALIFY row_number() OVER (
+                PARTITION BY id ORDER BY coalesce(seen_updated_date, '') DESC, seen_input_path DESC,
+                from_entity_record DESC, lineage::VARCHAR DESC, display_name DESC) = 1
+        )
+        SELECT n.* FROM n LEFT JOIN institutions i ON i.id = n.id
+        WHERE i.id IS NULL
+           OR coalesce(n.seen_updated_date, '') > coalesce(i.seen_updated_date, '')
+           OR (coalesce(n.seen_updated_date, '') = coalesce(i.seen_updated_date, '')
+               AND n.seen_input_path >= i.seen_input_path)
+        """
+    )
+    con.execute("DELETE FROM institutions WHERE id IN (SELECT id FROM inst_new)")
+    con.execute("INSERT INTO institutions SELECT * FROM inst_new")
+
+
+def _record_file(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str, stored: int) -> None:
+    item = parsed.input
+    con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
+    con.execute(
+        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now())",
+        [str(item.path), item.size, item.mtime, run_id, parsed.read, stored, parsed.rejected],
+    )
+
+
+def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Apply one ``merged_ids/works`` CSV: the merged-away ids leave the store and stay out."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE merged_in AS
+        SELECT DISTINCT regexp_replace(id::VARCHAR, '^https?://openalex.org/', '') AS id,
+               regexp_replace(merge_into_id::VARCHAR, '^https?://openalex.org/', '') AS merge_into_id,
+               merge_date::VARCHAR AS merge_date
+        FROM read_csv(?, header = true, all_varchar = true)
+        """,
+        [str(path)],
+    )
+    con.execute("DELETE FROM merged_ids WHERE id IN (SELECT id FROM merged_in)")
+    con.execute("INSERT INTO merged_ids SELECT id, merge_into_id, merge_date FROM merged_in")
+    n = con.execute("SELECT count(*) FROM works WHERE id IN (SELECT id FROM merged_in)").fetchone()[0]  # type: ignore[index]
+    con.execute("DELETE FROM works WHERE id IN (SELECT id FROM merged_in)")
+    for table in WORK_CHILD_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE work_id IN (SELECT id FROM merged_in)")
+    return int(n)

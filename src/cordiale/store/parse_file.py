@@ -1,0 +1,123 @@
+"""Step 1 of an ingest, run in worker processes: one input file → Arrow IPC files, one per staging table.
+
+Streaming: records are decoded in batches and each batch is written out before the next is read, so
+memory does not grow with the file. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from isal import igzip
+
+from cordiale.sources.inputs import InputFile
+from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines, new_batch
+from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
+
+BATCH_RECORDS = 4000
+READ_CHUNK = 1 << 22
+
+
+@dataclass
+class ParsedFile:
+    """What a worker hands back: where the staged tables are and the counts."""
+
+    input: InputFile
+    tables: dict[str, Path] = field(default_factory=dict)
+    read: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    works: int = 0
+    error: str | None = None  # the file could not be read as a whole
+
+
+def _gz_chunks(path: Path) -> Iterator[bytes]:
+    with igzip.open(path, "rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            yield chunk
+
+
+def _plain_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            yield chunk
+
+
+class _Writers:
+    """One Arrow IPC stream writer per staging table."""
+
+    def __init__(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.paths = {name: out_dir / f"{name}.arrow" for name in (*SCHEMAS, "quarantine")}
+        schemas = {**SCHEMAS, "quarantine": QUARANTINE_SCHEMA}
+        self.writers = {n: pa.ipc.new_stream(str(p), schemas[n]) for n, p in self.paths.items()}
+
+    def write(self, batch: ParsedBatch) -> None:
+        for name, rb in batch_tables(batch).items():
+            if rb.num_rows:
+                self.writers[name].write_batch(rb)
+
+    def close(self) -> None:
+        for w in self.writers.values():
+            w.close()
+
+
+def parse_file(item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]) -> ParsedFile:
+    """Parse one input file into staging IPC files under ``out_dir``."""
+    result = ParsedFile(item)
+    builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
+    writers = _Writers(out_dir)
+    batch = new_batch()
+
+    def flush() -> None:
+        nonlocal batch
+        result.read += batch.read
+        result.rejected += len(batch.quarantine)
+        result.filtered += batch.filtered
+        result.works += len(batch.works)
+        writers.write(batch)
+        batch = new_batch()
+        builder.reset()
+
+    line_no = 0
+    try:
+        if item.kind == "parquet":
+            for line_no, record in _parquet_records(item.path):
+                builder.add_record(batch, record, line_no)
+                if batch.read >= BATCH_RECORDS:
+                    flush()
+        else:
+            chunks = _gz_chunks(item.path) if item.kind == "jsonl.gz" else _plain_chunks(item.path)
+            for raw in iter_lines(chunks):
+                line_no += 1
+                if not raw.strip():
+                    continue
+                builder.add_line(batch, raw, line_no)
+                if batch.read >= BATCH_RECORDS:
+                    flush()
+    except (EOFError, OSError, zlib.error, pa.ArrowException) as exc:
+        read_so_far = result.read + batch.read
+        if read_so_far == 0 and not isinstance(exc, EOFError):
+            result.error = f"{item.path}: unreadable ({exc})"
+        else:
+            reason = f"input ends early at line {line_no + 1} ({exc}); the {read_so_far} records before were kept"
+            batch.quarantine.append(QuarantineRow(line_no + 1, None, f"truncated input: {reason}", ""))
+    flush()
+    writers.close()
+    result.tables = writers.paths
+    return result
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """Rows of a Parquet file of OpenAlex-shaped works, streamed by record batch (1-based row numbers)."""
+    pf = pq.ParquetFile(path)
+    row = 0
+    for rb in pf.iter_batches(batch_size=2000):
+        for record in rb.to_pylist():
+            row += 1
+            yield row, record
