@@ -36,6 +36,7 @@ class FileOutcome:
     filtered: int = 0
     skipped: bool = False
     error: str | None = None
+    samples: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -173,6 +174,7 @@ def _commit(db_path: Path, parsed: ParsedFile, run_id: str) -> FileOutcome:
         rejected=parsed.rejected,
         filtered=parsed.filtered,
         error=parsed.error,
+        samples=parsed.samples,
     )
     if parsed.error:
         return outcome

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from isal import igzip
+from isal import isal_zlib
 
 from cordiale.sources.inputs import InputFile
 from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines, new_batch
@@ -21,6 +21,7 @@ from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 
 BATCH_RECORDS = 4000
 READ_CHUNK = 1 << 22
+MAX_SAMPLES = 20
 
 
 @dataclass
@@ -34,12 +35,26 @@ class ParsedFile:
     filtered: int = 0
     works: int = 0
     error: str | None = None  # the file could not be read as a whole
+    samples: list[tuple[int, str]] = field(default_factory=list)  # first quarantined (line, reason)
 
 
 def _gz_chunks(path: Path) -> Iterator[bytes]:
-    with igzip.open(path, "rb") as fh:
-        while chunk := fh.read(READ_CHUNK):
-            yield chunk
+    """Decompressed data of a (possibly multi-member) gzip file, chunk by chunk; EOFError when it is cut."""
+    d = isal_zlib.decompressobj(wbits=31)
+    fed = False  # whether the current member has been given any input
+    with path.open("rb") as fh:
+        while raw := fh.read(READ_CHUNK):
+            while raw:
+                fed = True
+                yield d.decompress(raw)
+                if not d.eof:
+                    break
+                raw = d.unused_data
+                d = isal_zlib.decompressobj(wbits=31)
+                fed = False
+    if fed and not d.eof:
+        yield d.flush()
+        raise EOFError("compressed stream ended before the end-of-stream marker")
 
 
 def _plain_chunks(path: Path) -> Iterator[bytes]:
@@ -80,6 +95,8 @@ def parse_file(item: InputFile, out_dir: Path, partial: bool, institution_filter
         result.rejected += len(batch.quarantine)
         result.filtered += batch.filtered
         result.works += len(batch.works)
+        room = MAX_SAMPLES - len(result.samples)
+        result.samples.extend((q.line, q.reason) for q in batch.quarantine[: max(room, 0)])
         writers.write(batch)
         batch = new_batch()
         builder.reset()
@@ -100,7 +117,7 @@ def parse_file(item: InputFile, out_dir: Path, partial: bool, institution_filter
                 builder.add_line(batch, raw, line_no)
                 if batch.read >= BATCH_RECORDS:
                     flush()
-    except (EOFError, OSError, zlib.error, pa.ArrowException) as exc:
+    except (EOFError, OSError, zlib.error, isal_zlib.error, pa.ArrowException) as exc:
         read_so_far = result.read + batch.read
         if read_so_far == 0 and not isinstance(exc, EOFError):
             result.error = f"{item.path}: unreadable ({exc})"

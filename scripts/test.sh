@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The tests on a fresh machine: set up, lint, type-check, run the test suite (each stage timed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PATH"
+stage() {
+  local name=$1; shift
+  local t0=$SECONDS
+  echo "== stage: $name"
+  "$@"
+  echo "== stage: $name took $((SECONDS - t0)) s"
+}
+stage setup bash scripts/setup.sh
+stage lint .venv/bin/ruff check src tests bench
+stage typecheck .venv/bin/mypy
+stage tests .venv/bin/pytest -q -p no:cacheprovider "$@"

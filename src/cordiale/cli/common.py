@@ -1,0 +1,87 @@
+"""What every command shares: consoles, the error → exit-code mapping, progress bars, the store option."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from cordiale.errors import CordialeError, ExitCode, InstitutionError
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Store path (else CORDIALE_DB, else $CORDIALE_DATA_DIR/cordiale.duckdb).",
+                 show_default=False),
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn CordialeError into a message on stderr and the exit code the README lists."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CordialeError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            if isinstance(exc, InstitutionError) and exc.candidates:
+                err.print("candidates:")
+                for cid, name, detail in exc.candidates:
+                    err.print(f"  {cid:<14} {name}  [dim]{detail}[/]", highlight=False)
+            raise typer.Exit(int(exc.exit_code)) from None
+
+    return wrapper
+
+
+def notice(message: str) -> None:
+    err.print(f"[yellow]notice:[/] {message}", highlight=False)
+
+
+def byte_progress(transient: bool = False) -> Progress:
+    """A progress bar over bytes of input (files ingest at different speeds, bytes tell the truth)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+    )
+
+
+def count_progress(transient: bool = False) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=transient,
+    )
+
+
+def exit_with(code: ExitCode) -> Any:
+    raise typer.Exit(int(code))

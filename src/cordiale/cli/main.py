@@ -1,0 +1,191 @@
+"""The ``cordiale`` command: the front door for every job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cordiale import __version__
+from cordiale.cli.common import DbOption, byte_progress, err, handle_errors, notice, out
+from cordiale.cli.pair import pair_command
+from cordiale.config import store_path
+from cordiale.errors import ExitCode, NothingDoneError, UsageError
+from cordiale.store.export import export_parquet
+from cordiale.store.ingest import FileOutcome, IngestSummary, ingest, plan_bytes
+from cordiale.sources.inputs import InputFile
+
+app = typer.Typer(
+    name="cordiale",
+    help="Observe and run an international research partnership from open scholarly metadata.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+ror_app = typer.Typer(help="ROR registry data.", no_args_is_help=True)
+inst_app = typer.Typer(help="Institutions: find and resolve.", no_args_is_help=True)
+app.add_typer(ror_app, name="ror")
+app.add_typer(inst_app, name="institutions")
+app.command("pair")(pair_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"cordiale {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """cordiale: observe and run an international research partnership."""
+
+
+@app.command("ingest")
+@handle_errors
+def ingest_command(
+    paths: Annotated[list[Path], typer.Argument(help="Snapshot folders, .jsonl/.jsonl.gz or .parquet files.")],
+    db: DbOption = None,
+    workers: Annotated[int | None, typer.Option(help="Parse processes (default: CPU count).")] = None,
+    institutions: Annotated[
+        str | None,
+        typer.Option(help="Keep only works with these institutions (comma-separated ids; lineage counts)."),
+    ] = None,
+    partial: Annotated[
+        bool, typer.Option(help="Records carry only some fields (fetched with select): update only those.")
+    ] = False,
+    force: Annotated[bool, typer.Option(help="Re-ingest files already ingested unchanged.")] = False,
+) -> None:
+    """Ingest OpenAlex works (and institution records) into the store; incremental and resumable."""
+    from cordiale.ids import short_openalex_id
+
+    filt: list[str] = []
+    for part in (institutions or "").split(","):
+        if part.strip():
+            sid = short_openalex_id(part)
+            if not sid or not sid.startswith("I"):
+                raise UsageError(f"--institutions: {part!r} is not an OpenAlex institution id")
+            filt.append(sid)
+    db_path = store_path(db)
+    total = plan_bytes(paths)
+    with byte_progress() as progress:
+        task = progress.add_task("ingest", total=total or None)
+
+        def on_file(item: InputFile, outcome: FileOutcome) -> None:
+            progress.update(task, advance=item.size, description=f"ingest {item.path.name}")
+
+        summary = ingest(
+            paths, db_path, workers=workers, partial=partial, institution_filter=filt, force=force,
+            on_file=on_file,
+        )
+    _print_ingest_summary(summary, db_path)
+    code = _ingest_exit_code(summary)
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
+    table = Table(title=f"ingest into {db_path}", title_justify="left")
+    for col in ("file", "read", "stored", "quarantined", "filtered out", "note"):
+        table.add_column(col, justify="right" if col not in ("file", "note") else "left")
+    for f in summary.files:
+        note = "already ingested (unchanged)" if f.skipped else (f.error or "")
+        table.add_row(Path(f.path).name, f"{f.read:,}", f"{f.stored:,}", f"{f.rejected:,}", f"{f.filtered:,}", note)
+    table.add_row("total", f"{summary.read:,}", f"{summary.stored:,}", f"{summary.rejected:,}",
+                  f"{summary.filtered:,}", f"{summary.skipped} skipped", style="bold")
+    err.print(table)
+    for message in summary.errors:
+        err.print(f"[bold red]error:[/] {message}", highlight=False)
+    for f in summary.files:
+        for line, reason in f.samples:
+            err.print(f"{f.path}:{line}: {reason}", highlight=False, markup=False)
+    if summary.rejected:
+        notice(f"{summary.rejected:,} records quarantined with file, line and reason: "
+               "see the `quarantine` table (or `cordiale export`)")
+
+
+def _ingest_exit_code(summary: IngestSummary) -> ExitCode:
+    if summary.errors:
+        return ExitCode.USAGE
+    if summary.read == 0 and summary.skipped == 0:
+        notice("no records could be read from the inputs")
+        return ExitCode.NOTHING_DONE
+    if summary.read == 0:
+        notice("every input was already ingested unchanged; nothing to do")
+    return ExitCode.OK
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    directory: Annotated[Path, typer.Argument(help="Folder to write (one file per table).")],
+    fmt: Annotated[str, typer.Option("--format", help="Only parquet for now.")] = "parquet",
+    db: DbOption = None,
+) -> None:
+    """Export every table of the store."""
+    if fmt != "parquet":
+        raise UsageError(f"--format {fmt}: only parquet is supported")
+    counts = export_parquet(store_path(db), directory)
+    table = Table(title=f"exported to {directory}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+
+
+@ror_app.command("load")
+@handle_errors
+def ror_load_command(
+    paths: Annotated[list[Path], typer.Argument(help="ROR dump (.json/.zip) or JSON Lines files, v1 or v2.")],
+    db: DbOption = None,
+) -> None:
+    """Load ROR records (names in every language, relations, coordinates) into the store."""
+    from cordiale.sources.ror import load_ror
+
+    summary = load_ror(paths, store_path(db))
+    err.print(summary)
+    if not getattr(summary, "stored", 1):
+        raise NothingDoneError("no ROR record could be loaded")
+
+
+@inst_app.command("search")
+@handle_errors
+def institutions_search_command(
+    text: Annotated[str, typer.Argument(help="Name, acronym, OpenAlex or ROR id.")],
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(help="Candidates to list.")] = 20,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Find institutions by name through the ROR data and OpenAlex records in the store."""
+    import json
+    from dataclasses import asdict
+
+    from cordiale.resolve import search_institutions
+    from cordiale.store.connection import reader
+
+    with reader(store_path(db)) as con:
+        candidates = search_institutions(con, text, limit=limit)
+    if fmt == "json":
+        out.print_json(json.dumps([asdict(c) for c in candidates]))
+        return
+    if not candidates:
+        notice(f"no institution matches {text!r}")
+        return
+    table = Table(title=f"institutions matching {text!r}", title_justify="left")
+    fields = list(asdict(candidates[0]).keys())
+    for f in fields:
+        table.add_column(f)
+    for c in candidates:
+        table.add_row(*["" if v is None else (", ".join(v) if isinstance(v, list) else str(v))
+                        for v in asdict(c).values()])
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,66 @@
+"""Shared fixtures: a store built once from the real OpenAlex records in ../shared/data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cordiale.store.ingest import ingest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared/data: skip when absent, but fail under CI=true."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"shared data not found: {path}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def raw_records(path: Path) -> Iterator[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                yield json.loads(line)
+
+
+@pytest.fixture(scope="session")
+def kfupm() -> Path:
+    return shared_path("openalex", "works-kfupm-2026.jsonl.gz")
+
+
+@pytest.fixture(scope="session")
+def fixtures_2025() -> Path:
+    return shared_path("openalex", "works-fixtures-2025.jsonl.gz")
+
+
+@pytest.fixture(scope="session")
+def kfupm_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
+    """A store holding the 5,804 real works (built once per session)."""
+    db = tmp_path_factory.mktemp("kfupm") / "store.duckdb"
+    ingest([kfupm], db, workers=1)
+    return db
+
+
+@pytest.fixture()
+def cordiale_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """An environment with a private data dir and an API that refuses connections at once."""
+    env = dict(os.environ)
+    env["CORDIALE_DATA_DIR"] = str(tmp_path / "data")
+    env.pop("CORDIALE_DB", None)
+    env["OPENALEX_API_URL"] = "http://127.0.0.1:9"  # discard port: connection refused
+    monkeypatch.setenv("CORDIALE_DATA_DIR", env["CORDIALE_DATA_DIR"])
+    monkeypatch.delenv("CORDIALE_DB", raising=False)
+    monkeypatch.setenv("OPENALEX_API_URL", env["OPENALEX_API_URL"])
+    return env

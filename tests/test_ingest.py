@@ -1,0 +1,289 @@
+"""Ingest: every record stored or quarantined, idempotent, order-independent, crash-safe, incremental."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from cordiale.cli.main import app
+from cordiale.store.connection import reader
+from cordiale.store.ingest import ingest
+from cordiale.store.schema import WORK_CHILD_TABLES
+from tests.conftest import raw_records
+
+DATA_TABLES = ("works", *WORK_CHILD_TABLES, "institutions", "quarantine", "merged_ids")
+runner = CliRunner()
+CLI = [sys.executable, "-m", "cordiale.cli.main"]
+
+
+def snapshot(db: Path, tables: tuple[str, ...] = DATA_TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the data tables, sorted (provenance paths included)."""
+    with reader(db) as con:
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]], gz: bool = False) -> Path:
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    if gz:
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_every_fixture_record_stored_or_quarantined(tmp_path: Path, fixtures_2025: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    summary = ingest([fixtures_2025], db)
+    records = list(raw_records(fixtures_2025))
+    ids = {r["id"].rsplit("/", 1)[-1] for r in records}
+    with reader(db) as con:
+        stored = {r[0] for r in con.execute("SELECT id FROM works").fetchall()}
+        quarantined = con.execute("SELECT record_id, reason FROM quarantine").fetchall()
+    assert summary.read == len(records) == 340
+    assert stored | {q[0] for q in quarantined} == ids
+    assert all(reason for _, reason in quarantined)
+    assert len(stored) + len(quarantined) == len(ids)
+
+
+def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
+    with reader(kfupm_store) as con:
+        row = con.execute(
+            """SELECT title, doi, type, publication_year, abstract_inverted_index, fwci, oa_status,
+                      source_id, primary_topic_id, cited_by_count, len(counts_by_year), updated_date
+               FROM works WHERE id = 'W4400255569'"""
+        ).fetchone()
+        assert row is not None
+        assert row[2] == "article" and row[3] == 2024
+        assert json.loads(row[4])  # the inverted index is kept as raw JSON
+        assert row[7].startswith("S") and row[8].startswith("T")
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES}  # type: ignore[index]
+    assert counts["works"] == 5804
+    for table in ("authorships", "authorship_institutions", "work_topics", "work_sdgs", "referenced_works",
+                  "work_funding", "institutions"):
+        assert counts[table] > 0, table
+
+
+def test_idempotent_second_run_changes_nothing(tmp_path: Path, kfupm: Path, fixtures_2025: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    ingest([kfupm, fixtures_2025], db, workers=2)
+    first = snapshot(db)
+    ingest([kfupm, fixtures_2025], db)  # skipped: unchanged files
+    ingest([kfupm, fixtures_2025], db, force=True)  # really re-read and merged
+    assert snapshot(db) == first
+    with reader(db) as con:
+        assert con.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 3  # type: ignore[index]
+
+
+def _variants(kfupm: Path, tmp_path: Path) -> list[Path]:
+    """Three files overlapping on the same works with newer, equal and older updated_dates."""
+    records = list(raw_records(kfupm))[:600]
+    a = records[:400]
+    newer = [dict(r, updated_date="2099-01-01T00:00:00", title="newer " + str(r["title"])) for r in records[200:500]]
+    tie = [dict(r, title="tie " + str(r["title"])) for r in records[300:600]]
+    return [
+        write_jsonl(tmp_path / "a.jsonl", a),
+        write_jsonl(tmp_path / "b.jsonl.gz", newer, gz=True),
+        write_jsonl(tmp_path / "c.jsonl", tie),
+    ]
+
+
+def test_order_independent(tmp_path: Path, kfupm: Path) -> None:
+    files = _variants(kfupm, tmp_path)
+    stores = []
+    for i, order in enumerate([files, files[::-1], [files[1], files[0], files[2]]]):
+        db = tmp_path / f"s{i}.duckdb"
+        for f in order:
+            ingest([f], db, workers=1)
+        stores.append(snapshot(db))
+    assert stores[0] == stores[1] == stores[2]
+    with reader(tmp_path / "s0.duckdb") as con:
+        titles = dict(con.execute("SELECT input_path, count(*) FROM works GROUP BY ALL").fetchall())
+        assert con.execute("SELECT count(*) FROM works").fetchone()[0] == 600  # type: ignore[index]
+        # newer updated_date wins (b); on equal dates the later path wins (c over a)
+        assert titles[str(files[1])] == 300
+        assert con.execute("SELECT count(*) FROM works WHERE title LIKE 'tie %'").fetchone()[0] == 100  # type: ignore[index]
+
+
+def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> None:
+    rec = next(r for r in raw_records(kfupm) if r["id"].endswith("W4400255569"))
+    db = tmp_path / "s.duckdb"
+    ingest([write_jsonl(tmp_path / "full.jsonl", [rec])], db)
+    partial = {"id": rec["id"], "updated_date": "2099-01-01T00:00:00", "cited_by_count": 12345,
+               "title": "changed"}
+    result = runner.invoke(app, ["ingest", str(write_jsonl(tmp_path / "sel.jsonl", [partial])), "--db", str(db),
+                                 "--partial"])
+    assert result.exit_code == 0, result.output
+    with reader(db) as con:
+        row = con.execute("SELECT title, cited_by_count, doi, type FROM works").fetchone()
+        assert row == ("changed", 12345, rec["doi"], "article")
+        assert con.execute("SELECT count(*) FROM authorships").fetchone()[0] == 5  # type: ignore[index]
+
+
+def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:
+    good = list(raw_records(kfupm))[:50]
+    bad_types = dict(good[1], publication_year="nineteen")
+    lines = [json.dumps(good[0]), "{not json", json.dumps({"title": "no id"}), json.dumps(bad_types),
+             json.dumps(good[2])]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text("\n".join(lines) + "\n")
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in good[3:50]).encode())
+    truncated = tmp_path / "truncated.jsonl.gz"
+    truncated.write_bytes(whole[: len(whole) * 2 // 3])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    db = tmp_path / "s.duckdb"
+    result = runner.invoke(app, ["ingest", str(mixed), str(truncated), str(empty), str(tmp_path / "nope.jsonl"),
+                                 "--db", str(db)])
+    assert result.exit_code == 2, result.output  # a named input is missing
+    assert "nope.jsonl" in result.stderr
+    with reader(db) as con:
+        q = {(Path(p).name, line): reason for p, line, reason in con.execute(
+            "SELECT input_path, line, reason FROM quarantine").fetchall()}
+        stored = con.execute("SELECT count(*) FROM works").fetchone()[0]  # type: ignore[index]
+    assert "not valid JSON" in q[("mixed.jsonl", 2)]
+    assert q[("mixed.jsonl", 3)] == "record without id"
+    assert "publication_year" in q[("mixed.jsonl", 4)]
+    assert any(name == "truncated.jsonl.gz" and "truncated" in reason for (name, _), reason in q.items())
+    assert "mixed.jsonl:2" in result.stderr  # the message names file and line
+    assert stored >= 2 + 10  # the good records of mixed.jsonl and those before the cut
+
+
+def test_exit_codes_for_whole_inputs(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = runner.invoke(app, ["ingest", str(empty), "--db", str(db)])
+    assert result.exit_code == 1  # nothing could be read
+    notgz = tmp_path / "bad.jsonl.gz"
+    notgz.write_text("this is not gzip")
+    result = runner.invoke(app, ["ingest", str(notgz), "--db", str(db)])
+    assert result.exit_code == 2 and "bad.jsonl.gz" in result.stderr
+    result = runner.invoke(app, ["pair", "I1294671590", "I47508984", "--db", str(tmp_path / "none.duckdb")])
+    assert result.exit_code in (4, 6)
+
+
+def _split(kfupm: Path, tmp_path: Path, parts: int) -> list[Path]:
+    records = list(raw_records(kfupm))
+    size = len(records) // parts + 1
+    return [write_jsonl(tmp_path / f"part_{i:02d}.jsonl", records[i * size:(i + 1) * size]) for i in range(parts)]
+
+
+def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Path) -> None:
+    files = _split(kfupm, tmp_path, 8)
+    clean = tmp_path / "clean.duckdb"
+    ingest(files, clean, workers=1)
+    crashed = tmp_path / "crashed.duckdb"
+    env = dict(os.environ, CORDIALE_WORKERS="1")
+    proc = subprocess.Popen([*CLI, "ingest", *map(str, files), "--db", str(crashed)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and committed < 2:
+        time.sleep(0.05)
+        if crashed.exists():
+            try:
+                con = duckdb.connect(str(crashed), read_only=True)
+                committed = con.execute("SELECT count(*) FROM ingested_files").fetchone()[0]  # type: ignore[index]
+                con.close()
+            except duckdb.Error:
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 2 <= committed < len(files), "the kill must land part-way"
+    ingest(files, crashed, workers=1)
+    assert snapshot(crashed) == snapshot(clean)
+
+
+def test_reader_never_blocks_writer(tmp_path: Path, kfupm: Path) -> None:
+    files = _split(kfupm, tmp_path, 6)
+    db = tmp_path / "s.duckdb"
+    ingest(files[:1], db)
+    script = (
+        "import sys, time, json\n"
+        "from pathlib import Path\n"
+        "from cordiale.store.connection import reader\n"
+        "counts = []\n"
+        "end = time.monotonic() + float(sys.argv[2])\n"
+        "while time.monotonic() < end:\n"
+        "    with reader(Path(sys.argv[1])) as con:\n"
+        "        counts.append(con.execute('SELECT count(*) FROM works').fetchone()[0])\n"
+        "    time.sleep(0.01)\n"
+        "print(json.dumps(counts))\n"
+    )
+    web = subprocess.Popen([sys.executable, "-c", script, str(db), "6"], stdout=subprocess.PIPE, text=True)
+    result = subprocess.run([*CLI, "ingest", *map(str, files), "--db", str(db)], capture_output=True, text=True,
+                            timeout=120)
+    out, _ = web.communicate(timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert web.returncode == 0
+    counts = json.loads(out)
+    assert len(counts) > 20
+    assert counts == sorted(counts)  # readers see committed states only, never a rollback
+    assert counts[-1] == 5804
+
+
+def _snapshot_dir(root: Path, records: list[dict[str, Any]], parts: dict[str, slice]) -> Path:
+    works_dir = root / "data" / "jsonl" / "works"
+    entries = []
+    for name, sl in parts.items():
+        date, part = name.split("/")
+        folder = works_dir / f"updated_date={date}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = write_jsonl(folder / part, records[sl], gz=True)
+        entries.append({"url": f"s3://openalex/data/works/updated_date={date}/{part}",
+                        "meta": {"content_length": path.stat().st_size, "record_count": len(records[sl])}})
+    manifest = works_dir / "manifest.json"
+    old = json.loads(manifest.read_text())["entries"] if manifest.exists() else []
+    manifest.write_text(json.dumps({"entries": old + entries}))
+    return root
+
+
+def test_snapshot_layout_incremental_and_merged_ids(tmp_path: Path, kfupm: Path) -> None:
+    records = list(raw_records(kfupm))[:900]
+    root = _snapshot_dir(tmp_path / "snap", records, {"2025-01-01/part_000.gz": slice(0, 300),
+                                                      "2025-01-01/part_001.gz": slice(300, 600)})
+    db = tmp_path / "s.duckdb"
+    first = ingest([root], db)
+    assert first.stored == 600 and first.skipped == 0
+    _snapshot_dir(root, records, {"2025-02-01/part_000.gz": slice(600, 900)})
+    merged = root / "data" / "merged_ids" / "works"
+    merged.mkdir(parents=True)
+    gone = records[0]["id"].rsplit("/", 1)[-1]
+    (merged / "2025-02-01.csv.gz").write_bytes(
+        gzip.compress(f"merge_date,id,merge_into_id\n2025-02-01,{gone},W1\n".encode()))
+    second = ingest([root], db)
+    assert second.skipped == 2  # only the new partition (and the merged ids) are read
+    assert second.read == 300
+    with reader(db) as con:
+        assert con.execute("SELECT count(*) FROM works").fetchone()[0] == 899  # type: ignore[index]
+        assert con.execute("SELECT count(*) FROM authorships WHERE work_id = ?", [gone]).fetchone()[0] == 0  # type: ignore[index]
+        log = con.execute("SELECT reference_complete FROM ingest_log ORDER BY started_at").fetchall()
+    assert log[-1][0] is True  # every manifest entry present and no institution filter
+    # an institution filter keeps only what the partnership needs and is never reference-complete
+    db2 = tmp_path / "f.duckdb"
+    filtered = ingest([root], db2, institution_filter=["I1294671590"])
+    assert filtered.stored < 100 and filtered.filtered > 0
+    with reader(db2) as con:
+        assert con.execute("SELECT reference_complete FROM ingest_log").fetchone()[0] is False  # type: ignore[index]
+
+
+def test_export_parquet_and_reingest(tmp_path: Path, kfupm_store: Path) -> None:
+    out = tmp_path / "export"
+    result = runner.invoke(app, ["export", "--format", "parquet", str(out), "--db", str(kfupm_store)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "cordiale_export.json").read_text())
+    assert manifest["tables"]["works"] == 5804
+    con = duckdb.connect()
+    for table, n in manifest["tables"].items():
+        assert con.execute(f"SELECT count(*) FROM '{out / (table + '.parquet')}'").fetchone()[0] == n  # type: ignore[index]
