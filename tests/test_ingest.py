@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pytest
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
@@ -69,8 +68,15 @@ def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
         assert row[7].startswith("S") and row[8].startswith("T")
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES}  # type: ignore[index]
     assert counts["works"] == 5804
-    for table in ("authorships", "authorship_institutions", "work_topics", "work_sdgs", "referenced_works",
-                  "work_funding", "institutions"):
+    for table in (
+        "authorships",
+        "authorship_institutions",
+        "work_topics",
+        "work_sdgs",
+        "referenced_works",
+        "work_funding",
+        "institutions",
+    ):
         assert counts[table] > 0, table
 
 
@@ -89,7 +95,10 @@ def _variants(kfupm: Path, tmp_path: Path) -> list[Path]:
     """Three files overlapping on the same works with newer, equal and older updated_dates."""
     records = list(raw_records(kfupm))[:600]
     a = records[:400]
-    newer = [dict(r, updated_date="2099-01-01T00:00:00", title="newer " + str(r["title"])) for r in records[200:500]]
+    newer = [
+        dict(r, updated_date="2099-01-01T00:00:00", title="newer " + str(r["title"]))
+        for r in records[200:500]
+    ]
     tie = [dict(r, title="tie " + str(r["title"])) for r in records[300:600]]
     return [
         write_jsonl(tmp_path / "a.jsonl", a),
@@ -119,10 +128,15 @@ def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> 
     rec = next(r for r in raw_records(kfupm) if r["id"].endswith("W4400255569"))
     db = tmp_path / "s.duckdb"
     ingest([write_jsonl(tmp_path / "full.jsonl", [rec])], db)
-    partial = {"id": rec["id"], "updated_date": "2099-01-01T00:00:00", "cited_by_count": 12345,
-               "title": "changed"}
-    result = runner.invoke(app, ["ingest", str(write_jsonl(tmp_path / "sel.jsonl", [partial])), "--db", str(db),
-                                 "--partial"])
+    partial = {
+        "id": rec["id"],
+        "updated_date": "2099-01-01T00:00:00",
+        "cited_by_count": 12345,
+        "title": "changed",
+    }
+    result = runner.invoke(
+        app, ["ingest", str(write_jsonl(tmp_path / "sel.jsonl", [partial])), "--db", str(db), "--partial"]
+    )
     assert result.exit_code == 0, result.output
     with reader(db) as con:
         row = con.execute("SELECT title, cited_by_count, doi, type FROM works").fetchone()
@@ -133,8 +147,13 @@ def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> 
 def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:
     good = list(raw_records(kfupm))[:50]
     bad_types = dict(good[1], publication_year="nineteen")
-    lines = [json.dumps(good[0]), "{not json", json.dumps({"title": "no id"}), json.dumps(bad_types),
-             json.dumps(good[2])]
+    lines = [
+        json.dumps(good[0]),
+        "{not json",
+        json.dumps({"title": "no id"}),
+        json.dumps(bad_types),
+        json.dumps(good[2]),
+    ]
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text("\n".join(lines) + "\n")
     whole = gzip.compress("".join(json.dumps(r) + "\n" for r in good[3:50]).encode())
@@ -143,13 +162,16 @@ def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     db = tmp_path / "s.duckdb"
-    result = runner.invoke(app, ["ingest", str(mixed), str(truncated), str(empty), str(tmp_path / "nope.jsonl"),
-                                 "--db", str(db)])
+    result = runner.invoke(
+        app, ["ingest", str(mixed), str(truncated), str(empty), str(tmp_path / "nope.jsonl"), "--db", str(db)]
+    )
     assert result.exit_code == 2, result.output  # a named input is missing
     assert "nope.jsonl" in result.stderr
     with reader(db) as con:
-        q = {(Path(p).name, line): reason for p, line, reason in con.execute(
-            "SELECT input_path, line, reason FROM quarantine").fetchall()}
+        q = {
+            (Path(p).name, line): reason
+            for p, line, reason in con.execute("SELECT input_path, line, reason FROM quarantine").fetchall()
+        }
         stored = con.execute("SELECT count(*) FROM works").fetchone()[0]  # type: ignore[index]
     assert "not valid JSON" in q[("mixed.jsonl", 2)]
     assert q[("mixed.jsonl", 3)] == "record without id"
@@ -176,7 +198,10 @@ def test_exit_codes_for_whole_inputs(tmp_path: Path) -> None:
 def _split(kfupm: Path, tmp_path: Path, parts: int) -> list[Path]:
     records = list(raw_records(kfupm))
     size = len(records) // parts + 1
-    return [write_jsonl(tmp_path / f"part_{i:02d}.jsonl", records[i * size:(i + 1) * size]) for i in range(parts)]
+    return [
+        write_jsonl(tmp_path / f"part_{i:02d}.jsonl", records[i * size : (i + 1) * size])
+        for i in range(parts)
+    ]
 
 
 def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Path) -> None:
@@ -185,8 +210,13 @@ def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Pat
     ingest(files, clean, workers=1)
     crashed = tmp_path / "crashed.duckdb"
     env = dict(os.environ, CORDIALE_WORKERS="1")
-    proc = subprocess.Popen([*CLI, "ingest", *map(str, files), "--db", str(crashed)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [*CLI, "ingest", *map(str, files), "--db", str(crashed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     committed = 0
     while time.monotonic() < deadline and committed < 2:
@@ -222,8 +252,9 @@ def test_reader_never_blocks_writer(tmp_path: Path, kfupm: Path) -> None:
         "print(json.dumps(counts))\n"
     )
     web = subprocess.Popen([sys.executable, "-c", script, str(db), "6"], stdout=subprocess.PIPE, text=True)
-    result = subprocess.run([*CLI, "ingest", *map(str, files), "--db", str(db)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [*CLI, "ingest", *map(str, files), "--db", str(db)], capture_output=True, text=True, timeout=120
+    )
     out, _ = web.communicate(timeout=60)
     assert result.returncode == 0, result.stderr
     assert web.returncode == 0
@@ -241,8 +272,12 @@ def _snapshot_dir(root: Path, records: list[dict[str, Any]], parts: dict[str, sl
         folder = works_dir / f"updated_date={date}"
         folder.mkdir(parents=True, exist_ok=True)
         path = write_jsonl(folder / part, records[sl], gz=True)
-        entries.append({"url": f"s3://openalex/data/works/updated_date={date}/{part}",
-                        "meta": {"content_length": path.stat().st_size, "record_count": len(records[sl])}})
+        entries.append(
+            {
+                "url": f"s3://openalex/data/works/updated_date={date}/{part}",
+                "meta": {"content_length": path.stat().st_size, "record_count": len(records[sl])},
+            }
+        )
     manifest = works_dir / "manifest.json"
     old = json.loads(manifest.read_text())["entries"] if manifest.exists() else []
     manifest.write_text(json.dumps({"entries": old + entries}))
@@ -251,8 +286,11 @@ def _snapshot_dir(root: Path, records: list[dict[str, Any]], parts: dict[str, sl
 
 def test_snapshot_layout_incremental_and_merged_ids(tmp_path: Path, kfupm: Path) -> None:
     records = list(raw_records(kfupm))[:900]
-    root = _snapshot_dir(tmp_path / "snap", records, {"2025-01-01/part_000.gz": slice(0, 300),
-                                                      "2025-01-01/part_001.gz": slice(300, 600)})
+    root = _snapshot_dir(
+        tmp_path / "snap",
+        records,
+        {"2025-01-01/part_000.gz": slice(0, 300), "2025-01-01/part_001.gz": slice(300, 600)},
+    )
     db = tmp_path / "s.duckdb"
     first = ingest([root], db)
     assert first.stored == 600 and first.skipped == 0
@@ -261,7 +299,8 @@ def test_snapshot_layout_incremental_and_merged_ids(tmp_path: Path, kfupm: Path)
     merged.mkdir(parents=True)
     gone = records[0]["id"].rsplit("/", 1)[-1]
     (merged / "2025-02-01.csv.gz").write_bytes(
-        gzip.compress(f"merge_date,id,merge_into_id\n2025-02-01,{gone},W1\n".encode()))
+        gzip.compress(f"merge_date,id,merge_into_id\n2025-02-01,{gone},W1\n".encode())
+    )
     second = ingest([root], db)
     assert second.skipped == 2  # only the new partition (and the merged ids) are read
     assert second.read == 300

@@ -39,7 +39,11 @@ def _expected(records: list[dict[str, Any]], a: str, b: str, rule: str) -> dict[
                     latest_lineage[key[1]] = [key[0], [_short(x) for x in inst.get("lineage") or []]]  # type: ignore[list-item]
     out: dict[int, dict[str, float]] = defaultdict(lambda: Counter())  # type: ignore[arg-type]
     for rec in records:
-        if rec.get("type") not in DEFAULT_TYPES or rec.get("is_retracted") or rec.get("publication_year") is None:
+        if (
+            rec.get("type") not in DEFAULT_TYPES
+            or rec.get("is_retracted")
+            or rec.get("publication_year") is None
+        ):
             continue
         n = len(rec["authorships"])
         weights = {a: 0.0, b: 0.0}
@@ -53,10 +57,15 @@ def _expected(records: list[dict[str, Any]], a: str, b: str, rule: str) -> dict[
                 for p in (a, b):
                     if p in units:
                         weights[p] += share
-        has = {p: any(
-            p == _short(i["id"]) or (rule == "lineage" and p in set(latest_lineage[_short(i["id"])][1]))  # type: ignore[arg-type]
-            for au in rec["authorships"] for i in au["institutions"] if i.get("id")
-        ) for p in (a, b)}
+        has = {
+            p: any(
+                p == _short(i["id"]) or (rule == "lineage" and p in set(latest_lineage[_short(i["id"])][1]))  # type: ignore[arg-type]
+                for au in rec["authorships"]
+                for i in au["institutions"]
+                if i.get("id")
+            )
+            for p in (a, b)
+        }
         year = rec["publication_year"]
         row = out[year]
         for p in (a, b):
@@ -77,8 +86,12 @@ def records(kfupm: Path) -> list[dict[str, Any]]:
 def _joint_ids(db: Path, a: str, b: str, rule: str) -> set[str]:
     with reader(db) as con:
         compute_pair(con, PairQuery((a, b), rule=rule, types=("article", "review", "book-chapter", "book")))
-        return {r[0] for r in con.execute(
-            "SELECT work_id FROM p_pair WHERE w_a IS NOT NULL AND w_b IS NOT NULL").fetchall()}
+        return {
+            r[0]
+            for r in con.execute(
+                "SELECT work_id FROM p_pair WHERE w_a IS NOT NULL AND w_b IS NOT NULL"
+            ).fetchall()
+        }
 
 
 def test_cnrs_imperial_joint_works_by_rule(kfupm_store: Path) -> None:
@@ -102,14 +115,16 @@ def test_worked_example_fractional_weights(kfupm_store: Path) -> None:
 def _top_pairs(records: list[dict[str, Any]], k: int) -> list[tuple[str, str]]:
     counts: Counter[tuple[str, str]] = Counter()
     for rec in records:
-        ids = sorted({_short(i["id"]) for au in rec["authorships"] for i in au["institutions"] if i.get("id")})
+        ids = sorted(
+            {_short(i["id"]) for au in rec["authorships"] for i in au["institutions"] if i.get("id")}
+        )
         counts.update(itertools.combinations(ids, 2))
     return [p for p, _ in counts.most_common(k)]
 
 
 @pytest.mark.parametrize("rule", ["direct", "lineage"])
 def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, Any]], rule: str) -> None:
-    pairs = _top_pairs(records, 6) + [(CNRS, IMPERIAL)]
+    pairs = [*_top_pairs(records, 6), (CNRS, IMPERIAL)]
     checked = 0
     for a, b in pairs:
         expected = _expected(records, a, b, rule)
@@ -127,8 +142,20 @@ def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, A
 
 
 def test_pair_cli_json_shape(kfupm_store: Path) -> None:
-    result = runner.invoke(app, ["pair", "https://openalex.org/i1294671590", IMPERIAL, "--db", str(kfupm_store),
-                                 "--format", "json", "--rule", "lineage"])
+    result = runner.invoke(
+        app,
+        [
+            "pair",
+            "https://openalex.org/i1294671590",
+            IMPERIAL,
+            "--db",
+            str(kfupm_store),
+            "--format",
+            "json",
+            "--rule",
+            "lineage",
+        ],
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert [p["id"] for p in data["partners"]] == [CNRS, IMPERIAL]
@@ -145,21 +172,51 @@ def test_pair_cli_json_shape(kfupm_store: Path) -> None:
     assert data["cordiale_version"]
     # every publication year in the store is listed when --years is not given
     with reader(kfupm_store) as con:
-        all_years = {r[0] for r in con.execute(
-            "SELECT DISTINCT publication_year FROM works WHERE publication_year IS NOT NULL").fetchall()}
+        all_years = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT publication_year FROM works WHERE publication_year IS NOT NULL"
+            ).fetchall()
+        }
     assert set(years) == all_years
 
 
 def test_pair_years_types_and_csv(kfupm_store: Path) -> None:
-    result = runner.invoke(app, ["pair", CNRS, IMPERIAL, "--db", str(kfupm_store), "--format", "csv",
-                                 "--years", "2020-2025", "--rule", "lineage"])
+    result = runner.invoke(
+        app,
+        [
+            "pair",
+            CNRS,
+            IMPERIAL,
+            "--db",
+            str(kfupm_store),
+            "--format",
+            "csv",
+            "--years",
+            "2020-2025",
+            "--rule",
+            "lineage",
+        ],
+    )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
     assert lines[0].startswith("year,rule,joint,joint_fractional")
-    assert [int(l.split(",")[0]) for l in lines[1:]] == list(range(2020, 2026))
+    assert [int(line.split(",")[0]) for line in lines[1:]] == list(range(2020, 2026))
     # book-chapter left out: only the 2024 article remains; an unknown type warns, it does not fail
-    result = runner.invoke(app, ["pair", CNRS, IMPERIAL, "--db", str(kfupm_store), "--format", "json",
-                                 "--types", "article,no-such-type"])
+    result = runner.invoke(
+        app,
+        [
+            "pair",
+            CNRS,
+            IMPERIAL,
+            "--db",
+            str(kfupm_store),
+            "--format",
+            "json",
+            "--types",
+            "article,no-such-type",
+        ],
+    )
     assert result.exit_code == 0
     assert "no-such-type" in result.stderr
     assert json.loads(result.stdout)["joint_total"] == 1

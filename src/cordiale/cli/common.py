@@ -27,8 +27,11 @@ err = Console(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="Store path (else CORDIALE_DB, else $CORDIALE_DATA_DIR/cordiale.duckdb).",
-                 show_default=False),
+    typer.Option(
+        "--db",
+        help="Store path (else CORDIALE_DB, else $CORDIALE_DATA_DIR/cordiale.duckdb).",
+        show_default=False,
+    ),
 ]
 
 P = ParamSpec("P")

@@ -13,9 +13,9 @@ from cordiale.cli.common import DbOption, byte_progress, err, handle_errors, not
 from cordiale.cli.pair import pair_command
 from cordiale.config import store_path
 from cordiale.errors import ExitCode, NothingDoneError, UsageError
+from cordiale.sources.inputs import InputFile
 from cordiale.store.export import export_parquet
 from cordiale.store.ingest import FileOutcome, IngestSummary, ingest, plan_bytes
-from cordiale.sources.inputs import InputFile
 
 app = typer.Typer(
     name="cordiale",
@@ -49,7 +49,9 @@ def main(
 @app.command("ingest")
 @handle_errors
 def ingest_command(
-    paths: Annotated[list[Path], typer.Argument(help="Snapshot folders, .jsonl/.jsonl.gz or .parquet files.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Snapshot folders, .jsonl/.jsonl.gz or .parquet files.")
+    ],
     db: DbOption = None,
     workers: Annotated[int | None, typer.Option(help="Parse processes (default: CPU count).")] = None,
     institutions: Annotated[
@@ -80,7 +82,12 @@ def ingest_command(
             progress.update(task, advance=item.size, description=f"ingest {item.path.name}")
 
         summary = ingest(
-            paths, db_path, workers=workers, partial=partial, institution_filter=filt, force=force,
+            paths,
+            db_path,
+            workers=workers,
+            partial=partial,
+            institution_filter=filt,
+            force=force,
             on_file=on_file,
         )
     _print_ingest_summary(summary, db_path)
@@ -95,9 +102,18 @@ def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
         table.add_column(col, justify="right" if col not in ("file", "note") else "left")
     for f in summary.files:
         note = "already ingested (unchanged)" if f.skipped else (f.error or "")
-        table.add_row(Path(f.path).name, f"{f.read:,}", f"{f.stored:,}", f"{f.rejected:,}", f"{f.filtered:,}", note)
-    table.add_row("total", f"{summary.read:,}", f"{summary.stored:,}", f"{summary.rejected:,}",
-                  f"{summary.filtered:,}", f"{summary.skipped} skipped", style="bold")
+        table.add_row(
+            Path(f.path).name, f"{f.read:,}", f"{f.stored:,}", f"{f.rejected:,}", f"{f.filtered:,}", note
+        )
+    table.add_row(
+        "total",
+        f"{summary.read:,}",
+        f"{summary.stored:,}",
+        f"{summary.rejected:,}",
+        f"{summary.filtered:,}",
+        f"{summary.skipped} skipped",
+        style="bold",
+    )
     err.print(table)
     for message in summary.errors:
         err.print(f"[bold red]error:[/] {message}", highlight=False)
@@ -105,8 +121,10 @@ def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
         for line, reason in f.samples:
             err.print(f"{f.path}:{line}: {reason}", highlight=False, markup=False)
     if summary.rejected:
-        notice(f"{summary.rejected:,} records quarantined with file, line and reason: "
-               "see the `quarantine` table (or `cordiale export`)")
+        notice(
+            f"{summary.rejected:,} records quarantined with file, line and reason: "
+            "see the `quarantine` table (or `cordiale export`)"
+        )
 
 
 def _ingest_exit_code(summary: IngestSummary) -> ExitCode:
@@ -182,8 +200,12 @@ def institutions_search_command(
     for f in fields:
         table.add_column(f)
     for c in candidates:
-        table.add_row(*["" if v is None else (", ".join(v) if isinstance(v, list) else str(v))
-                        for v in asdict(c).values()])
+        table.add_row(
+            *[
+                "" if v is None else (", ".join(v) if isinstance(v, list) else str(v))
+                for v in asdict(c).values()
+            ]
+        )
     out.print(table)
 
 

@@ -73,15 +73,20 @@ def pair_command(
     a: Annotated[str, typer.Argument(help="First partner: OpenAlex id/URL, ROR id/URL or name.")],
     b: Annotated[str, typer.Argument(help="Second partner.")],
     rule: Annotated[str, typer.Option(help="Affiliation roll-up: direct or lineage.")] = "lineage",
-    years: Annotated[str | None, typer.Option(help="Years, e.g. 2015-2025 (default: every year in the store).")] = None,
-    types: Annotated[
-        str, typer.Option(help="Work types, comma-separated, matched exactly.")
-    ] = ",".join(DEFAULT_TYPES),
+    years: Annotated[
+        str | None, typer.Option(help="Years, e.g. 2015-2025 (default: every year in the store).")
+    ] = None,
+    types: Annotated[str, typer.Option(help="Work types, comma-separated, matched exactly.")] = ",".join(
+        DEFAULT_TYPES
+    ),
     fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     include_retracted: Annotated[bool, typer.Option(help="Count retracted works too.")] = False,
-    fetch: Annotated[bool, typer.Option(help="Fetch the pair's joint works and yearly totals from OpenAlex first.")] = False,
+    fetch: Annotated[
+        bool, typer.Option(help="Fetch the pair's joint works and yearly totals from OpenAlex first.")
+    ] = False,
     fetch_all: Annotated[
-        bool, typer.Option(help="Also page through each partner's whole output (prints the cost in calls first).")
+        bool,
+        typer.Option(help="Also page through each partner's whole output (prints the cost in calls first)."),
     ] = False,
     db: DbOption = None,
 ) -> None:
@@ -91,8 +96,16 @@ def pair_command(
 
 
 def _pair(
-    a: str, b: str, rule: str, years: str | None, types: str, fmt: str, include_retracted: bool,
-    fetch: bool, fetch_all: bool, db: Path | None,
+    a: str,
+    b: str,
+    rule: str,
+    years: str | None,
+    types: str,
+    fmt: str,
+    include_retracted: bool,
+    fetch: bool,
+    fetch_all: bool,
+    db: Path | None,
 ) -> None:
     if fmt not in ("table", "json", "csv"):
         raise UsageError(f"--format must be table, json or csv, not {fmt!r}")
@@ -102,7 +115,10 @@ def _pair(
         raise UsageError("--types is empty")
     partners = _resolve(db_path, [a, b])
     q = PairQuery(
-        partners=(partners[0].id, partners[1].id), rule=rule, years=parse_years(years), types=type_list,
+        partners=(partners[0].id, partners[1].id),
+        rule=rule,
+        years=parse_years(years),
+        types=type_list,
         include_retracted=include_retracted,
     )
     if fetch or fetch_all or not _has_works(db_path, q):
@@ -120,9 +136,11 @@ def _pair(
         rows = compute_pair(con, q)
         facts = store_facts(con, db_path)
         names = {
-            i: n for i, n in con.execute(
+            i: n
+            for i, n in con.execute(
                 "SELECT id, display_name FROM institutions WHERE id IN (?, ?)", list(q.partners)
-            ).fetchall() if n
+            ).fetchall()
+            if n
         }
     for p in partners:
         if p.id not in names and p.name and p.name != p.id:
@@ -142,13 +160,39 @@ def _csv(q: PairQuery, rows: list[YearRow]) -> str:
     a, b = q.partners
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["year", "rule", "joint", "joint_fractional", f"fractional_{a}", f"fractional_{b}",
-                f"total_{a}", f"total_{b}", f"api_total_{a}", f"api_total_{b}", "unaffiliated_share",
-                "approximate_works"])
+    w.writerow(
+        [
+            "year",
+            "rule",
+            "joint",
+            "joint_fractional",
+            f"fractional_{a}",
+            f"fractional_{b}",
+            f"total_{a}",
+            f"total_{b}",
+            f"api_total_{a}",
+            f"api_total_{b}",
+            "unaffiliated_share",
+            "approximate_works",
+        ]
+    )
     for r in rows:
-        w.writerow([r.year, q.rule, r.joint, r.joint_fractional, r.fractional[a], r.fractional[b],
-                    r.totals[a], r.totals[b], r.api_totals.get(a, ""), r.api_totals.get(b, ""),
-                    r.unaffiliated_share, r.approximate])
+        w.writerow(
+            [
+                r.year,
+                q.rule,
+                r.joint,
+                r.joint_fractional,
+                r.fractional[a],
+                r.fractional[b],
+                r.totals[a],
+                r.totals[b],
+                r.api_totals.get(a, ""),
+                r.api_totals.get(b, ""),
+                r.unaffiliated_share,
+                r.approximate,
+            ]
+        )
     return buf.getvalue()
 
 
@@ -174,15 +218,25 @@ def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: di
         table.add_column(f"API total {a}", justify="right")
         table.add_column(f"API total {b}", justify="right")
     for r in rows:
-        cells = [str(r.year), f"{r.joint:,}", f"{r.joint_fractional:.2f}", f"{r.fractional[a]:.2f}",
-                 f"{r.fractional[b]:.2f}", f"{r.totals[a]:,}", f"{r.totals[b]:,}"]
+        cells = [
+            str(r.year),
+            f"{r.joint:,}",
+            f"{r.joint_fractional:.2f}",
+            f"{r.fractional[a]:.2f}",
+            f"{r.fractional[b]:.2f}",
+            f"{r.totals[a]:,}",
+            f"{r.totals[b]:,}",
+        ]
         if has_api:
             cells += [f"{r.api_totals.get(a, 0):,}", f"{r.api_totals.get(b, 0):,}"]
         table.add_row(*cells)
     table.add_section()
-    table.add_row("all", f"{payload['joint_total']:,}", f"{payload['joint_fractional_total']:.2f}",
-                  style="bold")
+    table.add_row(
+        "all", f"{payload['joint_total']:,}", f"{payload['joint_fractional_total']:.2f}", style="bold"
+    )
     out.print(table)
     approx = sum(r.approximate for r in rows)
     if approx:
-        err.print(f"{approx} joint works have truncated author lists: their fractional weights are approximate")
+        err.print(
+            f"{approx} joint works have truncated author lists: their fractional weights are approximate"
+        )

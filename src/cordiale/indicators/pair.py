@@ -29,12 +29,44 @@ DEFAULT_TYPES: tuple[str, ...] = ("article", "review", "book-chapter", "book")
 # OpenAlex's current work types plus legacy (Crossref-style) values still found in older records.
 KNOWN_TYPES = frozenset(
     {
-        "article", "book-chapter", "dataset", "preprint", "dissertation", "book", "review", "paratext",
-        "libguides", "letter", "other", "reference-entry", "report", "editorial", "peer-review", "erratum",
-        "standard", "grant", "supplementary-materials", "retraction",
-        "journal-article", "proceedings-article", "posted-content", "monograph", "journal-issue", "component",
-        "proceedings", "book-section", "report-series", "edited-book", "reference-book", "book-part",
-        "book-series", "book-track", "journal", "journal-volume", "dissertation", "database", "report-component",
+        "article",
+        "book-chapter",
+        "dataset",
+        "preprint",
+        "dissertation",
+        "book",
+        "review",
+        "paratext",
+        "libguides",
+        "letter",
+        "other",
+        "reference-entry",
+        "report",
+        "editorial",
+        "peer-review",
+        "erratum",
+        "standard",
+        "grant",
+        "supplementary-materials",
+        "retraction",
+        "journal-article",
+        "proceedings-article",
+        "posted-content",
+        "monograph",
+        "journal-issue",
+        "component",
+        "proceedings",
+        "book-section",
+        "report-series",
+        "edited-book",
+        "reference-book",
+        "book-part",
+        "book-series",
+        "book-track",
+        "journal",
+        "journal-volume",
+        "database",
+        "report-component",
     }
 )
 
@@ -88,7 +120,9 @@ def warn_unknown_types(con: duckdb.DuckDBPyConnection, types: tuple[str, ...]) -
     stored = {r[0] for r in con.execute("SELECT DISTINCT type FROM works WHERE type IS NOT NULL").fetchall()}
     unknown = [t for t in types if t not in KNOWN_TYPES and t not in stored]
     for t in unknown:
-        print(f"warning: work type {t!r} is neither an OpenAlex type nor present in the store", file=sys.stderr)
+        print(
+            f"warning: work type {t!r} is neither an OpenAlex type nor present in the store", file=sys.stderr
+        )
     return unknown
 
 
@@ -105,7 +139,8 @@ def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
     # Each row in p_works is one work in scope: its type is selected, its year in range, not retracted.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE p_works AS
-        SELECT id AS work_id, publication_year AS year, authors_count, coalesce(is_authors_truncated, false) AS trunc
+        SELECT id AS work_id, publication_year AS year, authors_count,
+               coalesce(is_authors_truncated, false) AS trunc
         FROM works
         WHERE type IN (SELECT unnest(?)) AND publication_year IS NOT NULL {year_clause} {retracted_clause}""",
         params,
@@ -123,9 +158,7 @@ def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
     # Each row in p_units is one (work, authorship, direct institution, unit it counts for) under the rule;
     # lineage ids are deduplicated, and an institution missing from `institutions` counts for itself only.
     if q.rule == "direct":
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE p_units AS SELECT *, institution_id AS unit FROM p_shares"
-        )
+        con.execute("CREATE OR REPLACE TEMP TABLE p_units AS SELECT *, institution_id AS unit FROM p_shares")
     else:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE p_units AS
@@ -160,29 +193,40 @@ def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
     ).fetchone()  # type: ignore[misc]
     assert dup == 0 and over == 0, "pair pipeline invariant broken"
 
-    # Each row in p_unaffiliated is one joint work's share left unassigned by authorships without institution.
+    # The result: one row per year (every year in the store, or in --years), joint and each side's counts.
     rows = con.execute(
         """WITH years AS (
             SELECT DISTINCT publication_year AS year FROM works
             WHERE publication_year IS NOT NULL
               AND ($first IS NULL OR publication_year BETWEEN $first AND $last)
         ),
-        joint AS (SELECT * FROM p_pair WHERE w_a IS NOT NULL AND w_b IS NOT NULL),
+        agg AS (
+            SELECT year,
+                   count(*) FILTER (WHERE w_a IS NOT NULL AND w_b IS NOT NULL) AS joint,
+                   sum(w_a + w_b) AS joint_frac,  -- NULL unless both weights exist: joint works only
+                   sum(w_a) FILTER (WHERE w_b IS NOT NULL) AS frac_a,
+                   sum(w_b) FILTER (WHERE w_a IS NOT NULL) AS frac_b,
+                   count(w_a) AS total_a,
+                   count(w_b) AS total_b,
+                   count(*) FILTER (WHERE w_a IS NOT NULL AND w_b IS NOT NULL AND trunc) AS approx
+            FROM p_pair GROUP BY year
+        ),
+        -- each row: one joint work's share left unassigned by authorships without an institution
         unaff AS (
-            SELECT j.work_id, count(*) FILTER (WHERE au.institutions_count = 0) / any_value(pw.authors_count) AS u
-            FROM joint j JOIN authorships au ON au.work_id = j.work_id JOIN p_works pw ON pw.work_id = j.work_id
-            GROUP BY j.work_id
+            SELECT j.year, sum(u) AS unaff FROM (
+                SELECT p.year,
+                       count(*) FILTER (WHERE au.institutions_count = 0) / any_value(pw.authors_count) AS u
+                FROM p_pair p
+                JOIN authorships au ON au.work_id = p.work_id
+                JOIN p_works pw ON pw.work_id = p.work_id
+                WHERE p.w_a IS NOT NULL AND p.w_b IS NOT NULL
+                GROUP BY p.work_id, p.year
+            ) j GROUP BY j.year
         )
-        SELECT y.year,
-               (SELECT count(*) FROM joint j WHERE j.year = y.year) AS joint,
-               (SELECT coalesce(sum(w_a + w_b), 0) FROM joint j WHERE j.year = y.year) AS joint_frac,
-               (SELECT coalesce(sum(w_a), 0) FROM joint j WHERE j.year = y.year) AS frac_a,
-               (SELECT coalesce(sum(w_b), 0) FROM joint j WHERE j.year = y.year) AS frac_b,
-               (SELECT count(*) FROM p_pair p WHERE p.year = y.year AND w_a IS NOT NULL) AS total_a,
-               (SELECT count(*) FROM p_pair p WHERE p.year = y.year AND w_b IS NOT NULL) AS total_b,
-               (SELECT coalesce(sum(u), 0) FROM unaff JOIN joint j USING (work_id) WHERE j.year = y.year) AS unaff,
-               (SELECT count(*) FROM joint j WHERE j.year = y.year AND j.trunc) AS approx
-        FROM years y ORDER BY y.year""",
+        SELECT y.year, coalesce(joint, 0), coalesce(joint_frac, 0), coalesce(frac_a, 0), coalesce(frac_b, 0),
+               coalesce(total_a, 0), coalesce(total_b, 0), coalesce(unaff, 0), coalesce(approx, 0)
+        FROM years y LEFT JOIN agg USING (year) LEFT JOIN unaff USING (year)
+        ORDER BY y.year""",
         {"first": q.years[0] if q.years else None, "last": q.years[1] if q.years else None},
     ).fetchall()
     api = _api_totals(con, q)

@@ -103,7 +103,9 @@ def plan_inputs(paths: list[Path]) -> InputPlan:
                 plan.snapshot_dirs.append(p)
                 parts = sorted(works_dir.glob("updated_date=*/*.gz"))
                 plan.files.extend(_input(f, "jsonl.gz") for f in parts)
-                plan.files.extend(_input(f, "parquet") for f in sorted(works_dir.glob("updated_date=*/*.parquet")))
+                plan.files.extend(
+                    _input(f, "parquet") for f in sorted(works_dir.glob("updated_date=*/*.parquet"))
+                )
                 expected = _manifest_paths(works_dir)
                 found = {f"{f.parent.name}/{f.name}" for f in parts}
                 complete.append(expected is not None and expected <= found)

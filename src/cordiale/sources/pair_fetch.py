@@ -67,8 +67,13 @@ def fetch_pair(db_path: Path, partners: tuple[str, str], rule: str, fetch_all: b
     settings = ApiSettings.load()
     with OpenAlexClient(settings) as client:
         joint = works().filter(key, a).filter(key, b)
-        n = _fetch_and_ingest(client, joint, fetch_dir / f"joint-{a}-{b}-{rule}.jsonl", db_path,
-                              f"joint works {a} × {b} ({rule})")
+        n = _fetch_and_ingest(
+            client,
+            joint,
+            fetch_dir / f"joint-{a}-{b}-{rule}.jsonl",
+            db_path,
+            f"joint works {a} × {b} ({rule})",
+        )
         _err.print(f"fetched {n:,} joint works of {a} and {b} ({rule})")
         now = datetime.now(UTC).replace(tzinfo=None)
         rows = []
@@ -77,7 +82,9 @@ def fetch_pair(db_path: Path, partners: tuple[str, str], rule: str, fetch_all: b
             for group in client.group_by(q.group_by("publication_year")):
                 year = str(group.get("key", ""))
                 if year.isdigit():
-                    rows.append([partner, rule, int(year), int(group.get("count", 0)), f"{key}:{partner}", now])
+                    rows.append(
+                        [partner, rule, int(year), int(group.get("count", 0)), f"{key}:{partner}", now]
+                    )
         with writer(db_path) as con:
             con.executemany("INSERT INTO api_counts VALUES (?, ?, ?, ?, ?, ?)", rows)
         if fetch_all:
@@ -89,5 +96,6 @@ def fetch_pair(db_path: Path, partners: tuple[str, str], rule: str, fetch_all: b
                     f"fetching all {total:,} works of {partner} takes {calls:,} list calls "
                     f"(a free key buys about {FREE_DAILY_CALLS:,} a day)"
                 )
-                _fetch_and_ingest(client, q, fetch_dir / f"all-{partner}-{rule}.jsonl", db_path,
-                                  f"all works of {partner}")
+                _fetch_and_ingest(
+                    client, q, fetch_dir / f"all-{partner}-{rule}.jsonl", db_path, f"all works of {partner}"
+                )

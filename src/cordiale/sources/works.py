@@ -116,35 +116,35 @@ class NormalizedPercentile(Struct):
 class Work(Struct):
     """The fields of an OpenAlex work the store keeps; UNSET means the key was absent."""
 
-    id: str | None | UnsetType = UNSET
-    doi: str | None | UnsetType = UNSET
-    title: str | None | UnsetType = UNSET
-    display_name: str | None | UnsetType = UNSET
+    id: str | UnsetType | None = UNSET
+    doi: str | UnsetType | None = UNSET
+    title: str | UnsetType | None = UNSET
+    display_name: str | UnsetType | None = UNSET
     abstract_inverted_index: Raw | UnsetType = UNSET
-    language: str | None | UnsetType = UNSET
-    type: str | None | UnsetType = UNSET
-    publication_year: int | None | UnsetType = UNSET
-    publication_date: str | None | UnsetType = UNSET
-    updated_date: str | None | UnsetType = UNSET
-    created_date: str | None | UnsetType = UNSET
-    is_retracted: bool | None | UnsetType = UNSET
-    is_paratext: bool | None | UnsetType = UNSET
-    is_authors_truncated: bool | None | UnsetType = UNSET
-    cited_by_count: int | None | UnsetType = UNSET
-    counts_by_year: list[CountByYear] | None | UnsetType = UNSET
-    fwci: float | None | UnsetType = UNSET
-    citation_normalized_percentile: NormalizedPercentile | None | UnsetType = UNSET
-    open_access: OpenAccess | None | UnsetType = UNSET
-    primary_location: Location | None | UnsetType = UNSET
-    host_venue: Source | None | UnsetType = UNSET  # legacy vintages
-    primary_topic: Topic | None | UnsetType = UNSET
-    topics: list[Topic] | None | UnsetType = UNSET
-    authorships: list[Authorship] | None | UnsetType = UNSET
-    sustainable_development_goals: list[Sdg] | None | UnsetType = UNSET
-    referenced_works: list[str] | None | UnsetType = UNSET
-    funders: list[Funder] | None | UnsetType = UNSET
-    awards: list[Award] | None | UnsetType = UNSET
-    grants: list[Grant] | None | UnsetType = UNSET
+    language: str | UnsetType | None = UNSET
+    type: str | UnsetType | None = UNSET
+    publication_year: int | UnsetType | None = UNSET
+    publication_date: str | UnsetType | None = UNSET
+    updated_date: str | UnsetType | None = UNSET
+    created_date: str | UnsetType | None = UNSET
+    is_retracted: bool | UnsetType | None = UNSET
+    is_paratext: bool | UnsetType | None = UNSET
+    is_authors_truncated: bool | UnsetType | None = UNSET
+    cited_by_count: int | UnsetType | None = UNSET
+    counts_by_year: list[CountByYear] | UnsetType | None = UNSET
+    fwci: float | UnsetType | None = UNSET
+    citation_normalized_percentile: NormalizedPercentile | UnsetType | None = UNSET
+    open_access: OpenAccess | UnsetType | None = UNSET
+    primary_location: Location | UnsetType | None = UNSET
+    host_venue: Source | UnsetType | None = UNSET  # legacy vintages
+    primary_topic: Topic | UnsetType | None = UNSET
+    topics: list[Topic] | UnsetType | None = UNSET
+    authorships: list[Authorship] | UnsetType | None = UNSET
+    sustainable_development_goals: list[Sdg] | UnsetType | None = UNSET
+    referenced_works: list[str] | UnsetType | None = UNSET
+    funders: list[Funder] | UnsetType | None = UNSET
+    awards: list[Award] | UnsetType | None = UNSET
+    grants: list[Grant] | UnsetType | None = UNSET
 
 
 class InstitutionRecord(Struct):
@@ -334,7 +334,9 @@ def _dedupe(values: list[str]) -> list[str]:
 class WorkRowBuilder:
     """Appends one decoded record's rows to a batch; applies the optional institution filter."""
 
-    def __init__(self, input_path: str, partial: bool = False, institution_filter: frozenset[str] = frozenset()):
+    def __init__(
+        self, input_path: str, partial: bool = False, institution_filter: frozenset[str] = frozenset()
+    ):
         self.input_path = input_path
         self.partial = partial
         self.institution_filter = institution_filter
@@ -390,7 +392,7 @@ class WorkRowBuilder:
                         return True
         return False
 
-    def add_work(self, batch: ParsedBatch, w: Work, wid: str, line: int) -> None:  # noqa: C901
+    def add_work(self, batch: ParsedBatch, w: Work, wid: str, line: int) -> None:
         authorships: list[Authorship] = _v(w.authorships) or []
         if self.institution_filter and not self._passes_filter(authorships):
             batch.filtered += 1
@@ -590,8 +592,17 @@ class WorkRowBuilder:
             return
         iid = _short(rec.id)
         lineage = _dedupe([_short(x) or x for x in rec.lineage]) if rec.lineage else [iid]
-        row = (iid, rec.display_name, rec.ror, rec.country_code, rec.type, lineage, rec.updated_date,
-               self.input_path, True)
+        row = (
+            iid,
+            rec.display_name,
+            rec.ror,
+            rec.country_code,
+            rec.type,
+            lineage,
+            rec.updated_date,
+            self.input_path,
+            True,
+        )
         cols = batch.institutions.data
         for name, value in zip(INSTITUTION_COLUMNS, row, strict=True):
             cols[name].append(value)

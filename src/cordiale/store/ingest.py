@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,7 +109,15 @@ def ingest(
         }
         con.execute(
             "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, ?, 'running')",
-            [run_id, source, started, [str(p) for p in paths], len(plan.files), list(filt), reference_complete],
+            [
+                run_id,
+                source,
+                started,
+                [str(p) for p in paths],
+                len(plan.files),
+                list(filt),
+                reference_complete,
+            ],
         )
 
     todo: list[InputFile] = []
@@ -191,7 +199,7 @@ def _commit(db_path: Path, parsed: ParsedFile, run_id: str) -> FileOutcome:
 
 def _parse_all(
     files: list[InputFile], tmp_root: Path, partial: bool, filt: frozenset[str], workers: int
-):  # type: ignore[no-untyped-def]
+) -> Iterator[ParsedFile]:
     """Yield parsed files as they complete; in-process when one worker (or one file)."""
     if workers <= 1 or len(files) <= 1:
         for i, item in enumerate(files):

@@ -22,6 +22,7 @@ from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 BATCH_RECORDS = 4000
 READ_CHUNK = 1 << 22
 MAX_SAMPLES = 20
+_ISAL_ERROR: type[Exception] = getattr(isal_zlib, "IsalError")  # noqa: B009 (typed as a value in the stubs)
 
 
 @dataclass
@@ -82,7 +83,9 @@ class _Writers:
             w.close()
 
 
-def parse_file(item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]) -> ParsedFile:
+def parse_file(
+    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]
+) -> ParsedFile:
     """Parse one input file into staging IPC files under ``out_dir``."""
     result = ParsedFile(item)
     builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
@@ -117,12 +120,14 @@ def parse_file(item: InputFile, out_dir: Path, partial: bool, institution_filter
                 builder.add_line(batch, raw, line_no)
                 if batch.read >= BATCH_RECORDS:
                     flush()
-    except (EOFError, OSError, zlib.error, isal_zlib.error, pa.ArrowException) as exc:
+    except (EOFError, OSError, zlib.error, _ISAL_ERROR, pa.ArrowException) as exc:
         read_so_far = result.read + batch.read
         if read_so_far == 0 and not isinstance(exc, EOFError):
             result.error = f"{item.path}: unreadable ({exc})"
         else:
-            reason = f"input ends early at line {line_no + 1} ({exc}); the {read_so_far} records before were kept"
+            reason = (
+                f"input ends early at line {line_no + 1} ({exc}); the {read_so_far} records before were kept"
+            )
             batch.quarantine.append(QuarantineRow(line_no + 1, None, f"truncated input: {reason}", ""))
     flush()
     writers.close()
