@@ -1,0 +1,549 @@
+"""ROR loader: Research Organization Registry records (schema v1 and v2) into the store's ``ror_*`` tables.
+
+Reads the official dump (one JSON array, as ``.json``, ``.json.gz`` or inside the release ``.zip``), a
+single record (``.json``), or JSON Lines (``.jsonl``, ``.jsonl.gz``). Each record is decoded against a
+typed description of both schemas; a record that does not fit (no id, a field of the wrong type) goes to
+the ``quarantine`` table with its line (JSON Lines) or its position in the array (index + 1).
+
+One file is one unit of work: its rows are written in one transaction that first deletes every row of
+the ROR ids it carries (and its own earlier quarantine rows), so loading a file twice changes nothing
+and the last loaded version of a record replaces any earlier one. Rows go in by batches of Arrow tables.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import duckdb
+import isal.igzip
+import isal.isal_zlib
+import msgspec
+import pyarrow as pa
+
+from cordiale.errors import InputUnreadableError
+from cordiale.ids import short_ror_id
+from cordiale.store.connection import writer
+from cordiale.store.schema import ROR_TABLES
+
+BATCH_RECORDS = 5_000
+ProgressFn = Callable[[Path, int], None]
+"""Called after each batch with the file and the number of records read from it so far."""
+
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    ValueError,  # msgspec.DecodeError, UnicodeDecodeError
+    zipfile.BadZipFile,
+    cast("type[Exception]", isal.isal_zlib.error),  # typed as an instance in isal's stubs
+)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The records, as far as cordiale reads them. Unknown keys are ignored; a known key of the wrong type
+# rejects the record. One struct covers both schemas: v2 has ``names``, v1 has ``name``.
+# ---------------------------------------------------------------------------------------------------------
+class _Name(msgspec.Struct):  # v2
+    value: str
+    types: list[str]
+    lang: str | None = None
+
+
+class _Label(msgspec.Struct):  # v1
+    label: str
+    iso639: str | None = None
+
+
+class _Geonames(msgspec.Struct):  # v2 locations[].geonames_details
+    country_code: str | None = None
+    country_name: str | None = None
+    name: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+
+
+class _Location(msgspec.Struct):  # v2
+    geonames_details: _Geonames | None = None
+
+
+class _GeonamesCity(msgspec.Struct):  # v1 addresses[].geonames_city
+    city: str | None = None
+
+
+class _Address(msgspec.Struct):  # v1
+    lat: float | None = None
+    lng: float | None = None
+    city: str | None = None
+    geonames_city: _GeonamesCity | None = None
+
+
+class _Country(msgspec.Struct):  # v1
+    country_code: str | None = None
+    country_name: str | None = None
+
+
+class _Relationship(msgspec.Struct):  # both
+    id: str
+    type: str
+    label: str | None = None
+
+
+class _ExternalIdV2(msgspec.Struct):
+    type: str
+    all: list[str] = []
+    preferred: str | None = None
+
+
+class _ExternalIdV1(msgspec.Struct):
+    all: list[str] | str | None = None  # the v1 dump gives GRID's ``all`` as one string
+    preferred: str | None = None
+
+
+class _Record(msgspec.Struct):
+    id: str
+    names: list[_Name] | None = None  # v2
+    name: str | None = None  # v1
+    labels: list[_Label] | None = None
+    aliases: list[str] | None = None
+    acronyms: list[str] | None = None
+    status: str | None = None
+    types: list[str] | None = None
+    established: int | None = None
+    locations: list[_Location] | None = None
+    country: _Country | None = None
+    addresses: list[_Address] | None = None
+    relationships: list[_Relationship] | None = None
+    external_ids: list[_ExternalIdV2] | dict[str, _ExternalIdV1 | None] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Record)
+_ANY_DECODER = msgspec.json.Decoder()
+
+
+class _Rejected(Exception):
+    """A record that cannot be stored; the message is the quarantine reason."""
+
+
+class _Unreadable(Exception):
+    """The file as a whole cannot be read (missing, not gzip/zip, not JSON)."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Summary
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class RorFileSummary:
+    """What one input file gave: records read, stored (distinct ROR ids written), rejected."""
+
+    path: Path
+    records_read: int = 0
+    records_stored: int = 0
+    records_rejected: int = 0
+    seconds: float = 0.0
+    error: str | None = None  # set when the file could not be read (nothing of it was stored)
+
+
+@dataclass
+class RorLoadSummary:
+    """Per-file results of one :func:`load_ror` call, with totals."""
+
+    files: list[RorFileSummary] = field(default_factory=list)
+
+    @property
+    def records_read(self) -> int:
+        return sum(f.records_read for f in self.files)
+
+    @property
+    def records_stored(self) -> int:
+        return sum(f.records_stored for f in self.files)
+
+    @property
+    def records_rejected(self) -> int:
+        return sum(f.records_rejected for f in self.files)
+
+
+class RorInputUnreadableError(InputUnreadableError):
+    """Some inputs could not be read; the others were loaded (see ``summary``)."""
+
+    def __init__(self, message: str, summary: RorLoadSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading files: yields (line, raw bytes) per record
+# ---------------------------------------------------------------------------------------------------------
+def _open_bytes(path: Path) -> tuple[str, bytes | None, io.BufferedIOBase | None]:
+    """(inner name, whole content or None, stream or None) for a plain, gzipped or zipped file."""
+    name = path.name.lower()
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.namelist() if m.lower().endswith((".json", ".jsonl"))]
+            if not members:
+                raise ValueError("the zip holds no .json file")
+            # The release zips hold a v1 and a v2 file for a while (``…_schema_v2.json``): take v2.
+            v2 = [m for m in members if "schema_v2" in m.lower() or Path(m).name.lower().startswith("v2")]
+            member = sorted(v2 or members, key=lambda m: zf.getinfo(m).file_size)[-1]
+            return member.lower(), zf.read(member), None
+    if name.endswith(".gz"):
+        stream: io.BufferedIOBase = isal.igzip.open(path, "rb")  # type: ignore[no-untyped-call]
+        return name[:-3], None, stream
+    return name, None, path.open("rb")
+
+
+def _jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            yield number, line
+
+
+def _records(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Every record of the file as (line or array position, raw JSON bytes); raises _Unreadable."""
+    records = _read_records(path)
+    while True:
+        try:
+            item = next(records)
+        except StopIteration:
+            return
+        except _READ_ERRORS as exc:
+            raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
+        yield item
+
+
+def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
+    inner, content, stream = _open_bytes(path)
+    if stream is not None:
+        with stream:
+            if inner.endswith((".jsonl", ".ndjson")):
+                yield from _jsonl(stream)
+                return
+            content = stream.read()
+    assert content is not None
+    head = content[:4096].lstrip()[:1]
+    if head == b"[":
+        for index, raw in enumerate(msgspec.json.decode(content, type=list[msgspec.Raw])):
+            yield index + 1, bytes(raw)
+        return
+    if not inner.endswith((".jsonl", ".ndjson")):
+        try:  # one record as a whole document (e.g. a record file from the ROR API)
+            _ANY_DECODER.decode(content)
+        except msgspec.DecodeError:
+            pass
+        else:
+            yield 1, content
+            return
+    yield from _jsonl(content.splitlines())
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One record → rows
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class _Rows:
+    """Column lists for one batch, one dict per table."""
+
+    orgs: dict[str, list[Any]]
+    names: dict[str, list[Any]]
+    relations: dict[str, list[Any]]
+    external_ids: dict[str, list[Any]]
+
+    @classmethod
+    def empty(cls) -> _Rows:
+        return cls(
+            orgs={c: [] for c in _ORG_SCHEMA.names},
+            names={c: [] for c in _NAME_SCHEMA.names},
+            relations={c: [] for c in _RELATION_SCHEMA.names},
+            external_ids={c: [] for c in _EXTERNAL_SCHEMA.names},
+        )
+
+
+_ORG_SCHEMA = pa.schema(
+    [
+        ("ror_id", pa.string()),
+        ("name", pa.string()),
+        ("status", pa.string()),
+        ("types", pa.list_(pa.string())),
+        ("established", pa.int32()),
+        ("country_code", pa.string()),
+        ("country_name", pa.string()),
+        ("city", pa.string()),
+        ("lat", pa.float64()),
+        ("lng", pa.float64()),
+        ("schema_version", pa.string()),
+        ("input_path", pa.string()),
+    ]
+)
+_NAME_SCHEMA = pa.schema(
+    [("ror_id", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("lang", pa.string())]
+)
+_RELATION_SCHEMA = pa.schema(
+    [
+        ("ror_id", pa.string()),
+        ("related_ror_id", pa.string()),
+        ("type", pa.string()),
+        ("related_name", pa.string()),
+    ]
+)
+_EXTERNAL_SCHEMA = pa.schema(
+    [
+        ("ror_id", pa.string()),
+        ("id_type", pa.string()),
+        ("external_id", pa.string()),
+        ("preferred", pa.bool_()),
+    ]
+)
+
+
+@dataclass
+class _Parsed:
+    """One valid record, ready to be written."""
+
+    org: tuple[Any, ...]  # in _ORG_SCHEMA order, without input_path
+    names: list[tuple[str, str, str | None]]
+    relations: list[tuple[str, str, str | None]]
+    external_ids: list[tuple[str, str, bool]]
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+def _names_v2(names: list[_Name]) -> tuple[str, list[tuple[str, str, str | None]]]:
+    display = next((n.value for n in names if "ror_display" in n.types), None)
+    if not display:
+        raise _Rejected("no name of type ror_display")
+    rows = [(n.value, kind, n.lang) for n in names for kind in n.types if n.value]
+    return display, _unique(rows)
+
+
+def _names_v1(rec: _Record) -> tuple[str, list[tuple[str, str, str | None]]]:
+    if not rec.name:
+        raise _Rejected("empty name")
+    rows: list[tuple[str, str, str | None]] = [(rec.name, "ror_display", None)]
+    rows += [(lab.label, "label", lab.iso639) for lab in rec.labels or [] if lab.label]
+    rows += [(alias, "alias", None) for alias in rec.aliases or [] if alias]
+    rows += [(acronym, "acronym", None) for acronym in rec.acronyms or [] if acronym]
+    return rec.name, _unique(rows)
+
+
+def _external_ids(rec: _Record) -> list[tuple[str, str, bool]]:
+    pairs: list[tuple[str, list[str], str | None]] = []
+    if isinstance(rec.external_ids, list):
+        pairs = [(e.type, e.all, e.preferred) for e in rec.external_ids]
+    elif isinstance(rec.external_ids, dict):
+        for id_type, ext in rec.external_ids.items():
+            if ext is None:
+                continue
+            values = [ext.all] if isinstance(ext.all, str) else ext.all or []
+            pairs.append((id_type, values, ext.preferred))
+    rows: list[tuple[str, str, bool]] = []
+    for id_type, values, preferred in pairs:
+        kind = id_type.lower()
+        listed = [v for v in values if v]
+        if preferred and preferred not in listed:
+            listed.append(preferred)
+        rows += [(kind, v, v == preferred) for v in listed]
+    return _unique(rows)
+
+
+def _relations(rec: _Record) -> list[tuple[str, str, str | None]]:
+    rows = []
+    for rel in rec.relationships or []:
+        related = short_ror_id(rel.id)
+        if related is None:
+            raise _Rejected(f"relationship id is not a ROR id: {rel.id!r}")
+        rows.append((related, rel.type.lower(), rel.label))
+    return _unique(rows)
+
+
+def _parse(raw: bytes) -> tuple[str, _Parsed]:
+    """(ror id, rows) for a valid record; raises _Rejected with the reason otherwise."""
+    try:
+        rec = _DECODER.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise _Rejected(str(exc)) from exc
+    ror_id = short_ror_id(rec.id)
+    if ror_id is None:
+        raise _Rejected(f"id is not a ROR id: {rec.id!r}")
+    country_code = country_name = city = None
+    lat = lng = None
+    if rec.names is not None:
+        version = "2"
+        display, names = _names_v2(rec.names)
+        geo = rec.locations[0].geonames_details if rec.locations else None
+        if geo is not None:
+            country_code, country_name, city, lat, lng = (
+                geo.country_code,
+                geo.country_name,
+                geo.name,
+                geo.lat,
+                geo.lng,
+            )
+    elif rec.name is not None:
+        version = "1"
+        display, names = _names_v1(rec)
+        if rec.country is not None:
+            country_code, country_name = rec.country.country_code, rec.country.country_name
+        if rec.addresses:
+            address = rec.addresses[0]
+            lat, lng = address.lat, address.lng
+            city = address.city or (address.geonames_city.city if address.geonames_city else None)
+    else:
+        raise _Rejected("neither `names` (schema v2) nor `name` (schema v1)")
+    org = (
+        ror_id,
+        display,
+        rec.status.lower() if rec.status else None,
+        _unique(t.lower() for t in rec.types or [] if t),
+        rec.established,
+        country_code.upper() if country_code else None,
+        country_name,
+        city,
+        lat,
+        lng,
+        version,
+    )
+    return ror_id, _Parsed(org, names, _relations(rec), _external_ids(rec))
+
+
+def _record_id(raw: bytes) -> str | None:
+    """The id of a rejected record, when one can be read."""
+    try:
+        obj = _ANY_DECODER.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    value = obj.get("id") if isinstance(obj, dict) else None
+    return value if isinstance(value, str) else None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Writing one file
+# ---------------------------------------------------------------------------------------------------------
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, _Parsed], input_path: str) -> None:
+    rows = _Rows.empty()
+    for ror_id, parsed in batch.items():
+        for column, value in zip(_ORG_SCHEMA.names, (*parsed.org, input_path), strict=True):
+            rows.orgs[column].append(value)
+        for child, items in (
+            (rows.names, parsed.names),
+            (rows.relations, parsed.relations),
+            (rows.external_ids, parsed.external_ids),
+        ):
+            columns = list(child)  # ror_id first, then the item's fields
+            for item in items:
+                child[columns[0]].append(ror_id)
+                for column, value in zip(columns[1:], item, strict=True):
+                    child[column].append(value)
+    tables = {
+        "ror_organizations": pa.table(rows.orgs, schema=_ORG_SCHEMA),
+        "ror_names": pa.table(rows.names, schema=_NAME_SCHEMA),
+        "ror_relations": pa.table(rows.relations, schema=_RELATION_SCHEMA),
+        "ror_external_ids": pa.table(rows.external_ids, schema=_EXTERNAL_SCHEMA),
+    }
+    con.register("_ror_batch_ids", pa.table({"ror_id": pa.array(list(batch), pa.string())}))
+    try:
+        for table in ROR_TABLES:
+            con.execute(f"DELETE FROM {table} WHERE ror_id IN (SELECT ror_id FROM _ror_batch_ids)")
+        for table, arrow in tables.items():
+            con.register("_ror_batch", arrow)
+            try:
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ror_batch")
+            finally:
+                con.unregister("_ror_batch")
+    finally:
+        con.unregister("_ror_batch_ids")
+
+
+_QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("input_path", pa.string()),
+        ("line", pa.int64()),
+        ("record_id", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection, path: Path, summary: RorFileSummary, progress: ProgressFn | None
+) -> None:
+    input_path = str(path)
+    con.execute("DELETE FROM quarantine WHERE input_path = ?", [input_path])
+    batch: dict[str, _Parsed] = {}
+    stored: set[str] = set()
+    rejected: dict[str, list[Any]] = {c: [] for c in _QUARANTINE_SCHEMA.names}
+    for line, raw in _records(path):
+        summary.records_read += 1
+        try:
+            ror_id, parsed = _parse(raw)
+        except _Rejected as exc:
+            summary.records_rejected += 1
+            for column, value in zip(
+                _QUARANTINE_SCHEMA.names,
+                (input_path, line, _record_id(raw), str(exc), raw.decode("utf-8", "replace").rstrip("\r\n")),
+                strict=True,
+            ):
+                rejected[column].append(value)
+            continue
+        batch.pop(ror_id, None)  # a later duplicate in the same file wins
+        batch[ror_id] = parsed
+        stored.add(ror_id)
+        if len(batch) >= BATCH_RECORDS:
+            _write_batch(con, batch, input_path)
+            batch = {}
+            if progress is not None:
+                progress(path, summary.records_read)
+    if batch:
+        _write_batch(con, batch, input_path)
+    if rejected["line"]:
+        con.register("_ror_rejected", pa.table(rejected, schema=_QUARANTINE_SCHEMA))
+        try:
+            con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _ror_rejected")
+        finally:
+            con.unregister("_ror_rejected")
+    summary.records_stored = len(stored)
+    if progress is not None:
+        progress(path, summary.records_read)
+
+
+def load_ror(paths: Sequence[Path], db_path: Path, progress: ProgressFn | None = None) -> RorLoadSummary:
+    """Load ROR files into the store at ``db_path``, one transaction per file.
+
+    Files that cannot be read are skipped while the others load; then :class:`InputUnreadableError`
+    names them all (its ``summary`` attribute holds the :class:`RorLoadSummary`).
+    """
+    summary = RorLoadSummary()
+    for path in paths:
+        path = Path(path)
+        file_summary = RorFileSummary(path)
+        summary.files.append(file_summary)
+        started = time.perf_counter()
+        if not path.is_file():
+            file_summary.error = "no such file" if not path.exists() else "not a file"
+            continue
+        with writer(db_path) as con:
+            con.begin()
+            try:
+                _load_file(con, path, file_summary, progress)
+            except _Unreadable as exc:
+                con.rollback()
+                file_summary.error = str(exc)
+                file_summary.records_read = file_summary.records_stored = file_summary.records_rejected = 0
+            except BaseException:
+                con.rollback()
+                raise
+            else:
+                con.commit()
+        file_summary.seconds = time.perf_counter() - started
+    failed = [f for f in summary.files if f.error is not None]
+    if failed:
+        raise RorInputUnreadableError(
+            "cannot read ROR input: " + "; ".join(f"{f.path} ({f.error})" for f in failed), summary
+        )
+    return summary
