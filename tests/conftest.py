@@ -53,6 +53,13 @@ def kfupm_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
     return db
 
 
+@pytest.fixture(autouse=True)
+def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach the real OpenAlex API: by default it is a port that refuses connections."""
+    monkeypatch.setenv("OPENALEX_API_URL", "http://127.0.0.1:9")
+    monkeypatch.delenv("OPENALEX_API_KEY", raising=False)
+
+
 @pytest.fixture()
 def cordiale_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """An environment with a private data dir and an API that refuses connections at once."""

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from cordiale import __version__
-from cordiale.cli.common import DbOption, byte_progress, err, handle_errors, notice, out
+from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
 from cordiale.cli.pair import pair_command
 from cordiale.config import store_path
 from cordiale.errors import ExitCode, NothingDoneError, UsageError
@@ -166,9 +166,27 @@ def ror_load_command(
     """Load ROR records (names in every language, relations, coordinates) into the store."""
     from cordiale.sources.ror import load_ror
 
-    summary = load_ror(paths, store_path(db))
-    err.print(summary)
-    if not getattr(summary, "stored", 1):
+    db_path = store_path(db)
+    with count_progress() as progress:
+        task = progress.add_task("ror load", total=None)
+        summary = load_ror(
+            paths,
+            db_path,
+            progress=lambda path, n: progress.update(task, description=f"ror load {path.name}", completed=n),
+        )
+    table = Table(title=f"ROR records into {db_path}", title_justify="left")
+    for col in ("file", "read", "stored", "quarantined", "seconds"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for f in summary.files:
+        table.add_row(
+            Path(f.path).name,
+            f"{f.records_read:,}",
+            f"{f.records_stored:,}",
+            f"{f.records_rejected:,}",
+            f"{f.seconds:.1f}",
+        )
+    err.print(table)
+    if summary.records_stored == 0:
         raise NothingDoneError("no ROR record could be loaded")
 
 
@@ -196,16 +214,10 @@ def institutions_search_command(
         notice(f"no institution matches {text!r}")
         return
     table = Table(title=f"institutions matching {text!r}", title_justify="left")
-    fields = list(asdict(candidates[0]).keys())
-    for f in fields:
-        table.add_column(f)
+    for col in ("id", "name", "country", "types", "works", "matched"):
+        table.add_column(col, justify="right" if col == "works" else "left", overflow="fold")
     for c in candidates:
-        table.add_row(
-            *[
-                "" if v is None else (", ".join(v) if isinstance(v, list) else str(v))
-                for v in asdict(c).values()
-            ]
-        )
+        table.add_row(c.key, c.name, c.country_code or "", ", ".join(c.types), f"{c.works:,}", c.matched)
     out.print(table)
 
 

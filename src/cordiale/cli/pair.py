@@ -7,7 +7,7 @@ import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -196,13 +196,13 @@ def _csv(q: PairQuery, rows: list[YearRow]) -> str:
     return buf.getvalue()
 
 
-def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: dict[str, object]) -> None:
+def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: dict[str, Any]) -> None:
     a, b = q.partners
     na, nb = names.get(a, a), names.get(b, b)
     table = Table(
-        title=f"{na} ({a}) × {nb} ({b})",
+        title=f"A = {na} ({a})\nB = {nb} ({b})",
         caption=f"rule: {q.rule} · types: {', '.join(q.types)} · retracted "
-        f"{'included' if q.include_retracted else 'excluded'} · store: {payload['store']}",
+        f"{'included' if q.include_retracted else 'excluded'} · store: {payload['store']['path']}",
         title_justify="left",
         caption_justify="left",
     )
@@ -210,13 +210,13 @@ def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: di
     table.add_column("year", justify="right")
     table.add_column("joint", justify="right", style="bold")
     table.add_column("joint (frac.)", justify="right")
-    table.add_column(f"w {a}", justify="right")
-    table.add_column(f"w {b}", justify="right")
-    table.add_column(f"total {a}", justify="right")
-    table.add_column(f"total {b}", justify="right")
+    table.add_column("w A", justify="right")
+    table.add_column("w B", justify="right")
+    table.add_column("total A", justify="right")
+    table.add_column("total B", justify="right")
     if has_api:
-        table.add_column(f"API total {a}", justify="right")
-        table.add_column(f"API total {b}", justify="right")
+        table.add_column("API total A", justify="right")
+        table.add_column("API total B", justify="right")
     for r in rows:
         cells = [
             str(r.year),

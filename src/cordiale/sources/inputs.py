@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+EXPORT_MANIFEST = "cordiale_export.json"  # a folder written by `cordiale export`
 _PARTITION = re.compile(r"updated_date=(\d{4}-\d{2}-\d{2})")
 
 
@@ -21,7 +22,7 @@ class InputFile:
     """One file to ingest."""
 
     path: Path
-    kind: str  # jsonl / jsonl.gz / parquet / merged_ids
+    kind: str  # jsonl / jsonl.gz / parquet / merged_ids / cordiale_export
     size: int
     mtime: float
     partition: str | None = None  # the snapshot's updated_date folder, when any
@@ -96,6 +97,11 @@ def plan_inputs(paths: list[Path]) -> InputPlan:
     for p in paths:
         if not p.exists():
             plan.missing.append(f"{p}: no such file or directory")
+            continue
+        if p.is_dir() and (p / EXPORT_MANIFEST).is_file():
+            st = (p / EXPORT_MANIFEST).stat()
+            size = sum(f.stat().st_size for f in p.glob("*.parquet"))
+            plan.files.append(InputFile(p.resolve(), "cordiale_export", size, st.st_mtime))
             continue
         if p.is_dir():
             works_dir = _works_dir(p)

@@ -45,8 +45,8 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet and record the schema version."""
     for ddl in ALL_DDL:
         con.execute(ddl)
-    row = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchone()
-    if row is None:
+    rows = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchall()
+    if not rows:
         con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 
 from cordiale import __version__
 from cordiale.errors import UsageError
+from cordiale.sources.inputs import EXPORT_MANIFEST as MANIFEST
 from cordiale.store.connection import reader
 from cordiale.store.schema import ALL_TABLES, SCHEMA_VERSION
-
-MANIFEST = "cordiale_export.json"
 
 
 def export_parquet(db_path: Path, directory: Path) -> dict[str, int]:

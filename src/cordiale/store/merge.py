@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from cordiale.sources.works import CHILD_TABLE_KEYS, WORK_COLUMN_KEYS
 from cordiale.store.parse_file import ParsedFile
-from cordiale.store.schema import WORK_CHILD_TABLES
+from cordiale.store.schema import ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
@@ -26,6 +26,9 @@ def _sql_list(values: tuple[str, ...]) -> str:
 
 
 def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
+    """Expose a parsed file's staging tables as ``src_<table>`` (Arrow IPC, or an export's Parquet)."""
+    if parsed.input.kind == "cordiale_export":
+        return _stage_export(con, parsed.input.path)
     names = []
     for name, path in parsed.tables.items():
         with pa.memory_map(str(path)) as source:
@@ -33,6 +36,33 @@ def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
         con.register(f"src_{name}", table)
         names.append(f"src_{name}")
     return names
+
+
+def _stage_export(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
+    """Views over a ``cordiale export`` folder shaped like the staging tables (one version per work)."""
+
+    def pq(table: str) -> str:
+        return f"read_parquet('{folder / (table + '.parquet')}')"
+
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW src_works AS SELECT *, []::VARCHAR[] AS _missing FROM {pq('works')}"
+    )
+    for table in WORK_CHILD_TABLES:
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW src_{table} AS SELECT c.*, w.input_line AS _line "
+            f"FROM {pq(table)} c JOIN {pq('works')} w ON w.id = c.work_id"
+        )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW src_institutions AS SELECT * FROM {pq('institutions')}")
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW src_quarantine AS "
+        "SELECT NULL::BIGINT AS line, NULL AS record_id, NULL AS reason, NULL AS raw WHERE false"
+    )
+    # Tables that are not per work: add the rows the store lacks.
+    for table in ("quarantine", "api_counts", "merged_ids", *ROR_TABLES):
+        path = folder / f"{table}.parquet"
+        if path.is_file():
+            con.execute(f"INSERT INTO {table} SELECT * FROM {pq(table)} EXCEPT SELECT * FROM {table}")
+    return []
 
 
 def _works_select() -> str:
@@ -103,6 +133,9 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
     finally:
         for name in registered:
             con.unregister(name)
+        if not registered:
+            for name in ("works", "institutions", "quarantine", *WORK_CHILD_TABLES):
+                con.execute(f"DROP VIEW IF EXISTS src_{name}")
 
 
 def _merge_institutions(con: duckdb.DuckDBPyConnection) -> None:

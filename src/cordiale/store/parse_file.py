@@ -104,6 +104,10 @@ def parse_file(
         batch = new_batch()
         builder.reset()
 
+    if item.kind == "cordiale_export":  # merged straight from its Parquet tables
+        writers.close()
+        result.read = result.works = _export_rows(item.path)
+        return result
     line_no = 0
     try:
         if item.kind == "parquet":
@@ -143,3 +147,7 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
         for record in rb.to_pylist():
             row += 1
             yield row, record
+
+
+def _export_rows(folder: Path) -> int:
+    return int(pq.ParquetFile(folder / "works.parquet").metadata.num_rows)
