@@ -497,7 +497,7 @@ class WorkRowBuilder:
             r = batch.referenced_works.data
             n = len(refs)
             r["work_id"].extend([wid] * n)
-            r["referenced_work_id"].extend([_short(x) for x in refs])
+            r["referenced_work_id"].extend(refs)  # full URLs: the merge strips the prefix in SQL
             r["_line"].extend([line] * n)
 
         self._add_funding(batch, w, wid, line)

@@ -19,6 +19,10 @@ from cordiale.store.schema import ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
+# Columns the parser leaves as full OpenAlex URLs (cheaper to strip here, vectorised, than in Python).
+_SQL_EXPRESSIONS = {
+    ("referenced_works", "referenced_work_id"): "replace(s.referenced_work_id, 'https://openalex.org/', '')",
+}
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -117,7 +121,7 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
                 f"(SELECT id FROM win WHERE NOT (partial AND list_has_all(missing, {keys})))"
             )
             cols = [c for c in SCHEMAS[table].names if c != "_line"]
-            col_sql = ", ".join(f"s.{c}" for c in cols)
+            col_sql = ", ".join(_SQL_EXPRESSIONS.get((table, c), f"s.{c}") for c in cols)
             con.execute(
                 f"INSERT INTO {table} ({', '.join(cols)}) SELECT {col_sql} FROM src_{table} s "
                 "JOIN win w ON w.id = s.work_id AND w.input_line = s._line"
