@@ -16,6 +16,7 @@ import duckdb
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
+from cordiale.errors import StoreError
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from cordiale.store.schema import WORK_CHILD_TABLES
@@ -232,10 +233,9 @@ def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Pat
         time.sleep(0.05)
         if crashed.exists():
             try:
-                con = duckdb.connect(str(crashed), read_only=True)
-                committed = con.execute("SELECT count(*) FROM ingested_files").fetchone()[0]  # type: ignore[index]
-                con.close()
-            except duckdb.Error:
+                with reader(crashed, wait=5) as con:  # the writer hands the store over between files
+                    committed = con.execute("SELECT count(*) FROM ingested_files").fetchone()[0]  # type: ignore[index]
+            except StoreError:
                 pass
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -1,14 +1,16 @@
 """Opening the store: one writer at a time, readers that never block it.
 
-DuckDB lets one process hold a database file for writing, or several hold it read-only. cordiale keeps
-every connection short: a writer opens the file for one unit of work (one input file) and closes it; a
-reader opens it read-only for one query and closes it. Whoever finds the file locked waits briefly and
-tries again, so a long-running reader (the web app) and ``cordiale ingest`` both work, the reader seeing
-the last committed state.
+DuckDB lets one process hold a database file for writing, or several hold it read-only. A reader opens it
+read-only for one query and closes it. A long writer (``cordiale ingest``) commits one input file at a
+time and, between two files, hands the file over to any reader that is waiting: a reader that finds the
+file locked leaves a ``<store>.wait`` mark and retries; the writer sees the mark, closes, lets the readers
+in and reopens. So a long-running reader (the web app) and an ingest both work, readers seeing the last
+committed state.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,17 +30,34 @@ def _is_lock_error(exc: Exception) -> bool:
     return any(marker in text for marker in _LOCK_MARKERS)
 
 
+def wait_mark(path: Path) -> Path:
+    """The file a blocked reader leaves so that the writer hands the store over."""
+    return path.with_name(path.name + ".wait")
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for cordiale's connections (``CORDIALE_MEMORY_LIMIT``, default 1GB)."""
+    return os.environ.get("CORDIALE_MEMORY_LIMIT", "1GB")
+
+
 def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
     deadline = time.monotonic() + wait
     delay = 0.005
+    mark = wait_mark(path)
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             if not _is_lock_error(exc) or time.monotonic() > deadline:
                 raise StoreError(f"cannot open the store {path}: {exc}") from exc
+            if read_only:
+                mark.touch(exist_ok=True)
             time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            delay = min(delay * 2, 0.05 if read_only else 0.2)
+        else:
+            if read_only:
+                mark.unlink(missing_ok=True)
+            return con
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -74,6 +93,38 @@ def reader(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckD
         yield con
     finally:
         con.close()
+
+
+class WriterSession:
+    """A writer connection held across several units of work, handed to waiting readers in between."""
+
+    def __init__(self, path: Path, wait: float = LOCK_WAIT_SECONDS, handover_seconds: float = 2.0) -> None:
+        self.path = path
+        self.wait = wait
+        self.handover_seconds = handover_seconds
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = _connect(path, read_only=False, wait=wait)
+        init_schema(self.con)
+
+    def yield_to_readers(self) -> None:
+        """Between two units of work: if a reader is waiting, close, let it in, reopen."""
+        mark = wait_mark(self.path)
+        if not mark.exists():
+            return
+        self.con.close()
+        deadline = time.monotonic() + self.handover_seconds
+        while mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self.con = _connect(self.path, read_only=False, wait=self.wait)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> WriterSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def table_counts(path: Path) -> dict[str, int]:

@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from cordiale.sources.inputs import InputFile, plan_inputs
-from cordiale.store.connection import writer
+import duckdb
+
+from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
+from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
 from cordiale.store.parse_file import ParsedFile, parse_file
 
@@ -100,25 +102,59 @@ def ingest(
     summary.total_bytes = sum(f.size for f in plan.files)
     filt = frozenset(institution_filter)
     reference_complete = plan.manifest_complete and not filt
-    started = datetime.now(UTC).replace(tzinfo=None)
 
-    with writer(db_path) as con:
-        done = {
-            (p, s, m)
-            for p, s, m in con.execute("SELECT input_path, size, mtime FROM ingested_files").fetchall()
-        }
-        con.execute(
-            "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, ?, 'running')",
-            [
-                run_id,
-                source,
-                started,
-                [str(p) for p in paths],
-                len(plan.files),
-                list(filt),
-                reference_complete,
-            ],
+    session = WriterSession(db_path)
+    try:
+        return _run(
+            session,
+            plan,
+            paths,
+            run_id,
+            summary,
+            filt,
+            reference_complete,
+            partial,
+            force,
+            source,
+            workers,
+            on_file,
         )
+    finally:
+        session.close()
+
+
+def _run(
+    session: WriterSession,
+    plan: InputPlan,
+    paths: Sequence[Path],
+    run_id: str,
+    summary: IngestSummary,
+    filt: frozenset[str],
+    reference_complete: bool,
+    partial: bool,
+    force: bool,
+    source: str,
+    workers: int | None,
+    on_file: ProgressFn | None,
+) -> IngestSummary:
+    db_path = session.path
+    started = datetime.now(UTC).replace(tzinfo=None)
+    con = session.con
+    done = {
+        (p, s, m) for p, s, m in con.execute("SELECT input_path, size, mtime FROM ingested_files").fetchall()
+    }
+    con.execute(
+        "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, ?, 'running')",
+        [
+            run_id,
+            source,
+            started,
+            [str(p) for p in paths],
+            len(plan.files),
+            list(filt),
+            reference_complete,
+        ],
+    )
 
     todo: list[InputFile] = []
     for item in plan.files:
@@ -135,22 +171,24 @@ def ingest(
     tmp_root = Path(tempfile.mkdtemp(prefix=".cordiale-ingest-", dir=db_path.parent))
     try:
         for parsed in _parse_all(works_files, tmp_root, partial, filt, workers or default_workers()):
-            outcome = _commit(db_path, parsed, run_id)
+            session.yield_to_readers()
+            outcome = _commit(session.con, parsed, run_id)
             summary.files.append(outcome)
             for path in parsed.tables.values():
                 path.unlink(missing_ok=True)
             if on_file:
                 on_file(parsed.input, outcome)
         for item in merged_files:
-            with writer(db_path) as con:
-                con.execute("BEGIN TRANSACTION")
-                removed = apply_merged_ids(con, item.path)
-                con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
-                con.execute(
-                    "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now())",
-                    [str(item.path), item.size, item.mtime, run_id, removed],
-                )
-                con.execute("COMMIT")
+            session.yield_to_readers()
+            con = session.con
+            con.execute("BEGIN TRANSACTION")
+            removed = apply_merged_ids(con, item.path)
+            con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
+            con.execute(
+                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now())",
+                [str(item.path), item.size, item.mtime, run_id, removed],
+            )
+            con.execute("COMMIT")
             outcome = FileOutcome(str(item.path))
             summary.files.append(outcome)
             if on_file:
@@ -158,24 +196,24 @@ def ingest(
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
 
-    with writer(db_path) as con:
-        con.execute(
-            """UPDATE ingest_log SET finished_at = ?, files_skipped = ?, records_read = ?, records_stored = ?,
-               records_rejected = ?, status = ? WHERE run_id = ?""",
-            [
-                datetime.now(UTC).replace(tzinfo=None),
-                summary.skipped,
-                summary.read,
-                summary.stored,
-                summary.rejected,
-                "done" if not summary.errors else "done with errors",
-                run_id,
-            ],
-        )
+    session.yield_to_readers()
+    session.con.execute(
+        """UPDATE ingest_log SET finished_at = ?, files_skipped = ?, records_read = ?, records_stored = ?,
+           records_rejected = ?, status = ? WHERE run_id = ?""",
+        [
+            datetime.now(UTC).replace(tzinfo=None),
+            summary.skipped,
+            summary.read,
+            summary.stored,
+            summary.rejected,
+            "done" if not summary.errors else "done with errors",
+            run_id,
+        ],
+    )
     return summary
 
 
-def _commit(db_path: Path, parsed: ParsedFile, run_id: str) -> FileOutcome:
+def _commit(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> FileOutcome:
     outcome = FileOutcome(
         str(parsed.input.path),
         read=parsed.read,
@@ -186,14 +224,13 @@ def _commit(db_path: Path, parsed: ParsedFile, run_id: str) -> FileOutcome:
     )
     if parsed.error:
         return outcome
-    with writer(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            outcome.stored = merge_parsed(con, parsed, run_id)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+    con.execute("BEGIN TRANSACTION")
+    try:
+        outcome.stored = merge_parsed(con, parsed, run_id)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     return outcome
 
 
