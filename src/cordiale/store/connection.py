@@ -103,8 +103,15 @@ class WriterSession:
         self.wait = wait
         self.handover_seconds = handover_seconds
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = _connect(path, read_only=False, wait=wait)
-        init_schema(self.con)
+        self.con = self._open()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        con = _connect(self.path, read_only=False, wait=self.wait)
+        init_schema(con)
+        # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
+        con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
+        con.execute("SET checkpoint_threshold = '256MB'")
+        return con
 
     def yield_to_readers(self) -> None:
         """Between two units of work: if a reader is waiting, close, let it in, reopen."""
@@ -115,7 +122,7 @@ class WriterSession:
         deadline = time.monotonic() + self.handover_seconds
         while mark.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
-        self.con = _connect(self.path, read_only=False, wait=self.wait)
+        self.con = self._open()
 
     def close(self) -> None:
         self.con.close()
