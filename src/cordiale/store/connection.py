@@ -110,7 +110,7 @@ class WriterSession:
         init_schema(con)
         # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
-        con.execute("SET checkpoint_threshold = '256MB'")
+        con.execute("SET checkpoint_threshold = '64MB'")
         return con
 
     def yield_to_readers(self) -> None:

@@ -103,40 +103,30 @@ def ingest(
     filt = frozenset(institution_filter)
     reference_complete = plan.manifest_complete and not filt
 
+    opts = _RunOptions(run_id, filt, reference_complete, partial, force, source, workers, on_file)
     session = WriterSession(db_path)
     try:
-        return _run(
-            session,
-            plan,
-            paths,
-            run_id,
-            summary,
-            filt,
-            reference_complete,
-            partial,
-            force,
-            source,
-            workers,
-            on_file,
-        )
+        return _run(session, plan, paths, summary, opts)
     finally:
         session.close()
 
 
+@dataclass(frozen=True)
+class _RunOptions:
+    run_id: str
+    institution_filter: frozenset[str]
+    reference_complete: bool
+    partial: bool
+    force: bool
+    source: str
+    workers: int | None
+    on_file: ProgressFn | None
+
+
 def _run(
-    session: WriterSession,
-    plan: InputPlan,
-    paths: Sequence[Path],
-    run_id: str,
-    summary: IngestSummary,
-    filt: frozenset[str],
-    reference_complete: bool,
-    partial: bool,
-    force: bool,
-    source: str,
-    workers: int | None,
-    on_file: ProgressFn | None,
+    session: WriterSession, plan: InputPlan, paths: Sequence[Path], summary: IngestSummary, opts: _RunOptions
 ) -> IngestSummary:
+    run_id, filt, on_file = opts.run_id, opts.institution_filter, opts.on_file
     db_path = session.path
     started = datetime.now(UTC).replace(tzinfo=None)
     con = session.con
@@ -147,18 +137,18 @@ def _run(
         "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, ?, 'running')",
         [
             run_id,
-            source,
+            opts.source,
             started,
             [str(p) for p in paths],
             len(plan.files),
             list(filt),
-            reference_complete,
+            opts.reference_complete,
         ],
     )
 
     todo: list[InputFile] = []
     for item in plan.files:
-        if not force and (str(item.path), item.size, item.mtime) in done:
+        if not opts.force and (str(item.path), item.size, item.mtime) in done:
             outcome = FileOutcome(str(item.path), skipped=True)
             summary.files.append(outcome)
             if on_file:
@@ -170,7 +160,9 @@ def _run(
     merged_files = [f for f in todo if f.kind == "merged_ids"]
     tmp_root = Path(tempfile.mkdtemp(prefix=".cordiale-ingest-", dir=db_path.parent))
     try:
-        for parsed in _parse_all(works_files, tmp_root, partial, filt, workers or default_workers()):
+        for parsed in _parse_all(
+            works_files, tmp_root, opts.partial, filt, opts.workers or default_workers()
+        ):
             session.yield_to_readers()
             outcome = _commit(session.con, parsed, run_id)
             summary.files.append(outcome)
