@@ -30,7 +30,9 @@ from typing import Any
 
 import msgspec
 from isal import igzip
-from msgspec import UNSET, Raw, Struct, UnsetType
+from msgspec import Struct
+
+from cordiale.sources.works import Work
 
 READ_SIZE = 1 << 20
 
@@ -76,127 +78,10 @@ class NeededWork(Struct):
     open_access: NOpenAccess | None = None
 
 
-# --- level "kept": every field the store keeps -----------------------------------------------------
+# --- level "kept": every field the store keeps: the ingest's own typed decoder -----------------------
 
 
-class KNamed(Struct):
-    id: str | None = None
-    display_name: str | None = None
-
-
-class KInstitution(Struct):
-    id: str | None = None
-    display_name: str | None = None
-    ror: str | None = None
-    country_code: str | None = None
-    type: str | None = None
-    lineage: list[str] | None = None
-
-
-class KAuthor(Struct):
-    id: str | None = None
-    display_name: str | None = None
-    orcid: str | None = None
-
-
-class KAuthorship(Struct):
-    author_position: str | None = None
-    author: KAuthor | None = None
-    institutions: list[KInstitution] | None = None
-    countries: list[str] | None = None
-    is_corresponding: bool | None = None
-    raw_author_name: str | None = None
-    raw_affiliation_strings: list[str] | None = None
-
-
-class KSource(Struct):
-    id: str | None = None
-    display_name: str | None = None
-    type: str | None = None
-    issn_l: str | None = None
-
-
-class KLocation(Struct):
-    source: KSource | None = None
-
-
-class KOpenAccess(Struct):
-    is_oa: bool | None = None
-    oa_status: str | None = None
-    oa_url: str | None = None
-
-
-class KTopic(Struct):
-    id: str | None = None
-    display_name: str | None = None
-    score: float | None = None
-    subfield: KNamed | None = None
-    field: KNamed | None = None
-    domain: KNamed | None = None
-
-
-class KSdg(Struct):
-    id: str | None = None
-    display_name: str | None = None
-    score: float | None = None
-
-
-class KAward(Struct):
-    id: str | None = None
-    funder_award_id: str | None = None
-    funder_id: str | None = None
-    funder_display_name: str | None = None
-
-
-class KGrant(Struct):
-    funder: str | None = None
-    funder_display_name: str | None = None
-    award_id: str | None = None
-
-
-class KCountByYear(Struct):
-    year: int | None = None
-    cited_by_count: int | None = None
-
-
-class KPercentile(Struct):
-    value: float | None = None
-    is_in_top_1_percent: bool | None = None
-    is_in_top_10_percent: bool | None = None
-
-
-class KeptWork(Struct):
-    id: str | None = None
-    doi: str | None = None
-    title: str | None = None
-    abstract_inverted_index: Raw | UnsetType = UNSET  # raw JSON text, null included
-    language: str | None = None
-    type: str | None = None
-    publication_year: int | None = None
-    publication_date: str | None = None
-    updated_date: str | None = None
-    created_date: str | None = None
-    is_retracted: bool | None = None
-    is_paratext: bool | None = None
-    is_authors_truncated: bool | None = None
-    cited_by_count: int | None = None
-    counts_by_year: list[KCountByYear] | None = None
-    fwci: float | None = None
-    citation_normalized_percentile: KPercentile | None = None
-    open_access: KOpenAccess | None = None
-    primary_location: KLocation | None = None
-    host_venue: KSource | None = None
-    primary_topic: KTopic | None = None
-    topics: list[KTopic] | None = None
-    authorships: list[KAuthorship] | None = None
-    sustainable_development_goals: list[KSdg] | None = None
-    referenced_works: list[str] | None = None
-    funders: list[KNamed] | None = None
-    awards: list[KAward] | None = None
-    grants: list[KGrant] | None = None
-
-
-LEVELS: dict[str, type[Struct] | None] = {"gunzip": None, "needed": NeededWork, "kept": KeptWork}
+LEVELS: dict[str, type[Struct] | None] = {"gunzip": None, "needed": NeededWork, "kept": Work}
 
 
 def run(level: str, files: Sequence[Path]) -> dict[str, Any]:

@@ -111,6 +111,8 @@ class WriterSession:
         # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
         con.execute("SET checkpoint_threshold = '64MB'")
+        # Bounded memory, whatever the input size: DuckDB spills to disk beyond this.
+        con.execute(f"SET memory_limit = '{os.environ.get('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
         return con
 
     def yield_to_readers(self) -> None:
