@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PATH"
-bash scripts/setup.sh --no-dev >&2
+bash scripts/setup.sh --no-dev --inexact >&2
 if [ "$#" -eq 0 ]; then
   set -- pair I1294671590 I47508984
 fi
