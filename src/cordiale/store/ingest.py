@@ -8,6 +8,7 @@ the files in flight; a rerun redoes exactly those.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -25,6 +26,9 @@ from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
 from cordiale.store.parse_file import ParsedFile, parse_file
+
+# Parsed files waiting for the merge (on disk): enough that workers never wait on the merge.
+IN_FLIGHT_PER_WORKER = 3
 
 ProgressFn = Callable[[InputFile, "FileOutcome"], None]
 
@@ -226,6 +230,13 @@ def _commit(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> 
     return outcome
 
 
+def _yield_cpu_to_merge() -> None:
+    """Parse workers run at a lower priority: the merge (one process, the pipeline's narrow end) gets a
+    whole core when it needs one, the workers share what is left."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(5)
+
+
 def _parse_all(
     files: list[InputFile], tmp_root: Path, partial: bool, filt: frozenset[str], workers: int
 ) -> Iterator[ParsedFile]:
@@ -235,12 +246,12 @@ def _parse_all(
             yield parse_file(item, tmp_root / str(i), partial, filt)
         return
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_yield_cpu_to_merge) as pool:
         pending: set[Future[ParsedFile]] = set()
         queue = list(enumerate(files))
         queue.reverse()
         while queue or pending:
-            while queue and len(pending) < workers + 1:
+            while queue and len(pending) < IN_FLIGHT_PER_WORKER * workers:
                 i, item = queue.pop()
                 pending.add(pool.submit(parse_file, item, tmp_root / str(i), partial, filt))
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)

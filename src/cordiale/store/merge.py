@@ -96,18 +96,23 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY coalesce(updated_date, '') DESC,
                                            input_line DESC) = 1
             )
-            SELECT s.id, s.input_line, len(s._missing) > 0 AS partial, s._missing AS missing
+            SELECT s.id, s.input_line, len(s._missing) > 0 AS partial, s._missing AS missing,
+                   w.id IS NOT NULL AS existed
             FROM s LEFT JOIN works w ON w.id = s.id
             WHERE s.id NOT IN (SELECT id FROM merged_ids)
               AND (w.id IS NULL OR s.ud > coalesce(w.updated_date, '')
                    OR (s.ud = coalesce(w.updated_date, '') AND s.input_path >= w.input_path))
             """
         )
+        # Works already stored lose their old rows first; a file of new works (the usual case) skips the
+        # deletes, whose scans would otherwise grow with the store.
+        replacing = con.execute("SELECT count(*) FROM win WHERE existed").fetchone()[0]  # type: ignore[index]
         con.execute(
             "CREATE OR REPLACE TEMP TABLE old AS "
-            "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial)"
+            "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial AND existed)"
         )
-        con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win)")
+        if replacing:
+            con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win WHERE existed)")
         con.execute(
             f"INSERT INTO works SELECT {_works_select()} FROM src_works s "
             "JOIN win w ON w.id = s.id AND w.input_line = s.input_line "
@@ -116,10 +121,11 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
         # Child rows: replaced with their work, except groups a partial record does not carry.
         for table in WORK_CHILD_TABLES:
             keys = _sql_list(CHILD_TABLE_KEYS[table])
-            con.execute(
-                f"DELETE FROM {table} WHERE work_id IN "
-                f"(SELECT id FROM win WHERE NOT (partial AND list_has_all(missing, {keys})))"
-            )
+            if replacing:
+                con.execute(
+                    f"DELETE FROM {table} WHERE work_id IN "
+                    f"(SELECT id FROM win WHERE existed AND NOT (partial AND list_has_all(missing, {keys})))"
+                )
             cols = [c for c in SCHEMAS[table].names if c != "_line"]
             col_sql = ", ".join(_SQL_EXPRESSIONS.get((table, c), f"s.{c}") for c in cols)
             con.execute(
