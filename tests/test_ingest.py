@@ -219,7 +219,7 @@ def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Pat
     clean = tmp_path / "clean.duckdb"
     ingest(files, clean, workers=1)
     crashed = tmp_path / "crashed.duckdb"
-    env = dict(os.environ, CORDIALE_WORKERS="1")
+    env = dict(os.environ, CORDIALE_WORKERS="1", CORDIALE_COMMIT_WORKS="1000")  # ~2 files a transaction
     proc = subprocess.Popen(
         [*CLI, "ingest", *map(str, files), "--db", str(crashed)],
         env=env,

@@ -115,6 +115,9 @@ class WriterSession:
         con.execute(f"SET memory_limit = '{os.environ.get('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
         return con
 
+    def readers_waiting(self) -> bool:
+        return wait_mark(self.path).exists()
+
     def yield_to_readers(self) -> None:
         """Between two units of work: if a reader is waiting, close, let it in, reopen."""
         mark = wait_mark(self.path)

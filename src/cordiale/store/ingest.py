@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -20,8 +21,6 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-import duckdb
-
 from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
@@ -29,6 +28,9 @@ from cordiale.store.parse_file import ParsedFile, parse_file
 
 # Parsed files waiting for the merge (on disk): enough that workers never wait on the merge.
 IN_FLIGHT_PER_WORKER = 3
+# Small files share a transaction up to this many works (CORDIALE_COMMIT_WORKS) or seconds.
+GROUP_WORKS = 50_000
+GROUP_SECONDS = 5.0
 
 ProgressFn = Callable[[InputFile, "FileOutcome"], None]
 
@@ -164,16 +166,17 @@ def _run(
     merged_files = [f for f in todo if f.kind == "merged_ids"]
     tmp_root = Path(tempfile.mkdtemp(prefix=".cordiale-ingest-", dir=db_path.parent))
     try:
+        group = _CommitGroup(session)
         for parsed in _parse_all(
             works_files, tmp_root, opts.partial, filt, opts.workers or default_workers()
         ):
-            session.yield_to_readers()
-            outcome = _commit(session.con, parsed, run_id)
+            outcome = group.merge(parsed, run_id)
             summary.files.append(outcome)
             for path in parsed.tables.values():
                 path.unlink(missing_ok=True)
             if on_file:
                 on_file(parsed.input, outcome)
+        group.commit()
         for item in merged_files:
             session.yield_to_readers()
             con = session.con
@@ -209,25 +212,56 @@ def _run(
     return summary
 
 
-def _commit(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> FileOutcome:
-    outcome = FileOutcome(
-        str(parsed.input.path),
-        read=parsed.read,
-        rejected=parsed.rejected,
-        filtered=parsed.filtered,
-        error=parsed.error,
-        samples=parsed.samples,
-    )
-    if parsed.error:
+class _CommitGroup:
+    """Merges parsed files into the store, several small files to a transaction.
+
+    Each file is still all-or-nothing (its rows and its ``ingested_files`` row commit together); grouping
+    only spares the fixed cost of a commit (the write-ahead log, a checkpoint) on many small files. A
+    group commits once it holds ``GROUP_WORKS`` works, has been open ``GROUP_SECONDS``, or a reader is
+    waiting; readers are let in between groups, so one waits for one file's merge at most.
+    """
+
+    def __init__(self, session: WriterSession) -> None:
+        self.session = session
+        self.max_works = int(os.environ.get("CORDIALE_COMMIT_WORKS", GROUP_WORKS))
+        self.works = 0
+        self.opened_at: float | None = None
+
+    def merge(self, parsed: ParsedFile, run_id: str) -> FileOutcome:
+        outcome = FileOutcome(
+            str(parsed.input.path),
+            read=parsed.read,
+            rejected=parsed.rejected,
+            filtered=parsed.filtered,
+            error=parsed.error,
+            samples=parsed.samples,
+        )
+        if parsed.error:
+            return outcome
+        if self.opened_at is None:
+            self.session.yield_to_readers()
+            self.session.con.execute("BEGIN TRANSACTION")
+            self.opened_at = time.monotonic()
+        try:
+            outcome.stored = merge_parsed(self.session.con, parsed, run_id)
+        except BaseException:
+            self.session.con.execute("ROLLBACK")
+            self.opened_at = None
+            raise
+        self.works += parsed.works
+        if (
+            self.works >= self.max_works
+            or time.monotonic() - self.opened_at >= GROUP_SECONDS
+            or self.session.readers_waiting()
+        ):
+            self.commit()
         return outcome
-    con.execute("BEGIN TRANSACTION")
-    try:
-        outcome.stored = merge_parsed(con, parsed, run_id)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return outcome
+
+    def commit(self) -> None:
+        if self.opened_at is not None:
+            self.session.con.execute("COMMIT")
+            self.opened_at = None
+            self.works = 0
 
 
 def _yield_cpu_to_merge() -> None:

@@ -19,10 +19,6 @@ from cordiale.store.schema import ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
-# Columns the parser leaves as full OpenAlex URLs (cheaper to strip here, vectorised, than in Python).
-_SQL_EXPRESSIONS = {
-    ("referenced_works", "referenced_work_id"): "replace(s.referenced_work_id, 'https://openalex.org/', '')",
-}
 
 
 def _sql_list(values: tuple[str, ...]) -> str:
@@ -106,18 +102,31 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
         )
         # Works already stored lose their old rows first; a file of new works (the usual case) skips the
         # deletes, whose scans would otherwise grow with the store.
-        replacing = con.execute("SELECT count(*) FROM win WHERE existed").fetchone()[0]  # type: ignore[index]
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE old AS "
-            "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial AND existed)"
-        )
+        replacing, partial, stored, staged = con.execute(
+            "SELECT count(*) FILTER (existed), count(*) FILTER (partial), count(*), "
+            "(SELECT count(*) FROM src_works) FROM win"
+        ).fetchone()  # type: ignore[misc]
+        # When every staged row wins (one version per work, none beaten by the store), rows are copied
+        # as they are; otherwise they are joined to `win`.
+        winners = "" if stored == staged else "JOIN win w ON w.id = s.{key} AND w.input_line = s.{line}"
+        if partial:  # the stored versions, for the fields a partial record lacks
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE old AS "
+                "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial AND existed)"
+            )
         if replacing:
             con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win WHERE existed)")
-        con.execute(
-            f"INSERT INTO works SELECT {_works_select()} FROM src_works s "
-            "JOIN win w ON w.id = s.id AND w.input_line = s.input_line "
-            "LEFT JOIN old o ON o.id = s.id"
-        )
+        if partial:
+            con.execute(
+                f"INSERT INTO works SELECT {_works_select()} FROM src_works s "
+                "JOIN win w ON w.id = s.id AND w.input_line = s.input_line "
+                "LEFT JOIN old o ON o.id = s.id"
+            )
+        else:
+            con.execute(
+                f"INSERT INTO works SELECT {', '.join('s.' + c for c in _WORK_COLUMNS)} FROM src_works s "
+                + winners.format(key="id", line="input_line")
+            )
         # Child rows: replaced with their work, except groups a partial record does not carry.
         for table in WORK_CHILD_TABLES:
             keys = _sql_list(CHILD_TABLE_KEYS[table])
@@ -127,12 +136,11 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
                     f"(SELECT id FROM win WHERE existed AND NOT (partial AND list_has_all(missing, {keys})))"
                 )
             cols = [c for c in SCHEMAS[table].names if c != "_line"]
-            col_sql = ", ".join(_SQL_EXPRESSIONS.get((table, c), f"s.{c}") for c in cols)
+            col_sql = ", ".join(f"s.{c}" for c in cols)
             con.execute(
                 f"INSERT INTO {table} ({', '.join(cols)}) SELECT {col_sql} FROM src_{table} s "
-                "JOIN win w ON w.id = s.work_id AND w.input_line = s._line"
+                + winners.format(key="work_id", line="_line")
             )
-        stored = con.execute("SELECT count(*) FROM win").fetchone()[0]  # type: ignore[index]
         _merge_institutions(con)
         con.execute("DELETE FROM quarantine WHERE input_path = ?", [path])
         con.execute(

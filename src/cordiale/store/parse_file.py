@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from isal import isal_zlib
 
 from cordiale.sources.inputs import InputFile
-from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines, new_batch
+from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines
 from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 
 BATCH_RECORDS = 4000
@@ -67,14 +67,15 @@ def _plain_chunks(path: Path) -> Iterator[bytes]:
 class _Writers:
     """One Arrow IPC stream writer per staging table."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, input_path: str) -> None:
+        self.input_path = input_path
         out_dir.mkdir(parents=True, exist_ok=True)
         self.paths = {name: out_dir / f"{name}.arrow" for name in (*SCHEMAS, "quarantine")}
         schemas = {**SCHEMAS, "quarantine": QUARANTINE_SCHEMA}
         self.writers = {n: pa.ipc.new_stream(str(p), schemas[n]) for n, p in self.paths.items()}
 
     def write(self, batch: ParsedBatch) -> None:
-        for name, rb in batch_tables(batch).items():
+        for name, rb in batch_tables(batch, self.input_path).items():
             if rb.num_rows:
                 self.writers[name].write_batch(rb)
 
@@ -89,8 +90,8 @@ def parse_file(
     """Parse one input file into staging IPC files under ``out_dir``."""
     result = ParsedFile(item)
     builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
-    writers = _Writers(out_dir)
-    batch = new_batch()
+    writers = _Writers(out_dir, str(item.path))
+    batch = ParsedBatch()
 
     def flush() -> None:
         nonlocal batch
@@ -101,8 +102,7 @@ def parse_file(
         room = MAX_SAMPLES - len(result.samples)
         result.samples.extend((q.line, q.reason) for q in batch.quarantine[: max(room, 0)])
         writers.write(batch)
-        batch = new_batch()
-        builder.reset()
+        batch = ParsedBatch()
 
     if item.kind == "cordiale_export":  # merged straight from its Parquet tables
         writers.close()

@@ -1,20 +1,30 @@
-"""Arrow schemas of the staging tables one parsed input file becomes (store columns + provenance)."""
+"""The staging tables: one batch of decoded records → one Arrow record batch per store table.
+
+Built column by column (list comprehensions over the batch, then one Arrow conversion per column), never
+row by row: this is the ingest's hot path. OpenAlex ids are shortened vectorised, in Arrow. Each staging
+table carries the store's columns plus the input line of its work (``_line``), which the merge joins on.
+"""
 
 from __future__ import annotations
 
-import pyarrow as pa
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, chain
+from typing import Any, TypeVar
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from msgspec import UNSET
+
+from cordiale.ids import strip_openalex_prefix
 from cordiale.sources.works import (
-    AUTHORSHIP_COLUMNS,
-    AUTHORSHIP_INSTITUTION_COLUMNS,
-    FUNDING_COLUMNS,
-    INSTITUTION_COLUMNS,
-    REFERENCE_COLUMNS,
-    SDG_COLUMNS,
-    TOPIC_COLUMNS,
-    WORK_COLUMNS,
-    Columns,
+    OPENALEX,
+    WORK_COLUMN_KEYS,
+    Authorship,
+    DehydratedInstitution,
     ParsedBatch,
+    Topic,
+    Work,
+    short_id,
 )
 
 S = pa.string()
@@ -23,62 +33,183 @@ I64 = pa.int64()
 F64 = pa.float64()
 B = pa.bool_()
 LS = pa.list_(S)
+COUNT_BY_YEAR = pa.struct([("year", I32), ("cited_by_count", I32)])
 
-_TYPES: dict[str, pa.DataType] = {
-    "publication_year": I32,
-    "is_retracted": B,
-    "is_paratext": B,
-    "is_authors_truncated": B,
-    "authors_count": I32,
-    "cited_by_count": I32,
-    "counts_by_year": pa.list_(pa.struct([("year", I32), ("cited_by_count", I32)])),
-    "fwci": F64,
-    "citation_normalized_percentile": F64,
-    "is_in_top_1_percent": B,
-    "is_in_top_10_percent": B,
-    "is_oa": B,
-    "input_line": I64,
-    "_line": I64,
-    "_missing": LS,
-    "position": I32,
-    "is_corresponding": B,
-    "raw_affiliation_strings": LS,
-    "countries": LS,
-    "institutions_count": I32,
-    "score": F64,
-    "is_primary": B,
-    "sdg": I32,
-    "lineage": LS,
-    "from_entity_record": B,
-}
+T = TypeVar("T")
 
+# Each staging table: (column, Arrow type), in the store's column order, then provenance columns.
+WORK_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("id", S),
+    ("doi", S),
+    ("title", S),
+    ("abstract_inverted_index", S),
+    ("language", S),
+    ("type", S),
+    ("publication_year", I32),
+    ("publication_date", S),
+    ("updated_date", S),
+    ("created_date", S),
+    ("is_retracted", B),
+    ("is_paratext", B),
+    ("is_authors_truncated", B),
+    ("authors_count", I32),
+    ("cited_by_count", I32),
+    ("counts_by_year", pa.list_(COUNT_BY_YEAR)),
+    ("fwci", F64),
+    ("citation_normalized_percentile", F64),
+    ("is_in_top_1_percent", B),
+    ("is_in_top_10_percent", B),
+    ("is_oa", B),
+    ("oa_status", S),
+    ("oa_url", S),
+    ("source_id", S),
+    ("source_name", S),
+    ("source_type", S),
+    ("source_issn_l", S),
+    ("primary_topic_id", S),
+    ("input_path", S),
+    ("input_line", I64),
+    ("_missing", LS),
+)
+assert [n for n, _ in WORK_FIELDS[1:-3]] == list(WORK_COLUMN_KEYS), "works columns out of step"
 
-def _schema(columns: tuple[str, ...]) -> pa.Schema:
-    return pa.schema([(name, _TYPES.get(name, S)) for name in columns])
-
+AUTHORSHIP_FIELDS = (
+    ("work_id", S),
+    ("position", I32),
+    ("author_position", S),
+    ("author_id", S),
+    ("author_name", S),
+    ("author_orcid", S),
+    ("raw_author_name", S),
+    ("is_corresponding", B),
+    ("raw_affiliation_strings", LS),
+    ("countries", LS),
+    ("institutions_count", I32),
+    ("_line", I64),
+)
+AUTHORSHIP_INSTITUTION_FIELDS = (("work_id", S), ("position", I32), ("institution_id", S), ("_line", I64))
+TOPIC_FIELDS = (
+    ("work_id", S),
+    ("topic_id", S),
+    ("topic_name", S),
+    ("score", F64),
+    ("is_primary", B),
+    ("subfield_id", S),
+    ("subfield_name", S),
+    ("field_id", S),
+    ("field_name", S),
+    ("domain_id", S),
+    ("domain_name", S),
+    ("_line", I64),
+)
+SDG_FIELDS = (("work_id", S), ("sdg", I32), ("display_name", S), ("score", F64), ("_line", I64))
+REFERENCE_FIELDS = (("work_id", S), ("referenced_work_id", S), ("_line", I64))
+FUNDING_FIELDS = (
+    ("work_id", S),
+    ("funder_id", S),
+    ("funder_name", S),
+    ("award_id", S),
+    ("award_openalex_id", S),
+    ("origin", S),
+    ("_line", I64),
+)
+INSTITUTION_FIELDS = (
+    ("id", S),
+    ("display_name", S),
+    ("ror", S),
+    ("country_code", S),
+    ("type", S),
+    ("lineage", LS),
+    ("seen_updated_date", S),
+    ("seen_input_path", S),
+    ("from_entity_record", B),
+)
 
 SCHEMAS: dict[str, pa.Schema] = {
-    "works": _schema(WORK_COLUMNS),
-    "authorships": _schema(AUTHORSHIP_COLUMNS),
-    "authorship_institutions": _schema(AUTHORSHIP_INSTITUTION_COLUMNS),
-    "work_topics": _schema(TOPIC_COLUMNS),
-    "work_sdgs": _schema(SDG_COLUMNS),
-    "referenced_works": _schema(REFERENCE_COLUMNS),
-    "work_funding": _schema(FUNDING_COLUMNS),
-    "institutions": _schema(INSTITUTION_COLUMNS),
+    name: pa.schema(list(fields))
+    for name, fields in (
+        ("works", WORK_FIELDS),
+        ("authorships", AUTHORSHIP_FIELDS),
+        ("authorship_institutions", AUTHORSHIP_INSTITUTION_FIELDS),
+        ("work_topics", TOPIC_FIELDS),
+        ("work_sdgs", SDG_FIELDS),
+        ("referenced_works", REFERENCE_FIELDS),
+        ("work_funding", FUNDING_FIELDS),
+        ("institutions", INSTITUTION_FIELDS),
+    )
 }
 QUARANTINE_SCHEMA = pa.schema([("line", I64), ("record_id", S), ("reason", S), ("raw", S)])
 
 
-def to_record_batch(cols: Columns, schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays(
-        [pa.array(cols.data[f.name], type=f.type) for f in schema], schema=schema
-    )
+# --- vectorised helpers ---------------------------------------------------------------------------
 
 
-def batch_tables(batch: ParsedBatch) -> dict[str, pa.RecordBatch]:
-    """One Arrow record batch per staging table."""
-    out = {name: to_record_batch(getattr(batch, name), schema) for name, schema in SCHEMAS.items()}
+def short_ids(values: Sequence[str | None]) -> pa.Array:
+    """OpenAlex URLs → short ids (``W…``, ``I…``), in Arrow; other forms go through ``short_id``."""
+    return _strip_prefix(values, short_id)
+
+
+def stripped_ids(values: Sequence[str | None]) -> pa.Array:
+    """OpenAlex URLs of topics, fields, domains → their path, in Arrow (``subfields/2505``)."""
+    return _strip_prefix(values, strip_openalex_prefix)
+
+
+def _strip_prefix(values: Sequence[str | None], slow: Callable[[str | None], str | None]) -> pa.Array:
+    return _strip_prefix_array(pa.array(values, S), slow)
+
+
+def _strip_prefix_array(arr: pa.Array, slow: Callable[[str | None], str | None] = short_id) -> pa.Array:
+    if len(arr) == 0:
+        return arr
+    canonical = pc.starts_with(arr, OPENALEX)
+    if pc.all(pc.or_kleene(canonical, pc.is_null(arr))).as_py():
+        return pc.utf8_slice_codeunits(arr, len(OPENALEX))
+    return pa.array([slow(v) for v in arr.to_pylist()], S)
+
+
+def _attr(items: Sequence[Any], name: str) -> list[Any]:
+    """``item.name`` for each item, None where the item itself is None."""
+    return [getattr(x, name) if x is not None else None for x in items]
+
+
+def _flatten(lists: Sequence[list[T] | None]) -> tuple[list[T], pa.Array]:
+    """The items of every list, and the index of the list each one came from."""
+    items = list(chain.from_iterable(x for x in lists if x))
+    offsets = pa.array(list(accumulate((len(x) if x else 0 for x in lists), initial=0)), I32)
+    owner = pc.list_parent_indices(pa.ListArray.from_arrays(offsets, pa.nulls(len(items))))
+    return items, owner
+
+
+def _positions(lists: Sequence[list[T] | None]) -> list[int]:
+    """Each item's position within its list, in ``_flatten``'s order."""
+    return [p for x in lists if x for p in range(len(x))]
+
+
+def _batch(schema: pa.Schema, columns: dict[str, Any]) -> pa.RecordBatch:
+    arrays = [
+        col if isinstance(col, pa.Array) else pa.array(col, f.type)
+        for f, col in ((f, columns[f.name]) for f in schema)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+# --- the tables -----------------------------------------------------------------------------------
+
+
+def batch_tables(batch: ParsedBatch, input_path: str) -> dict[str, pa.RecordBatch]:
+    """One Arrow record batch per staging table (quarantine included)."""
+    ws = batch.works
+    ids = pa.array(batch.ids, S)
+    lines = pa.array(batch.lines, I64)
+    out = {
+        "works": _works(batch, ids, lines, input_path),
+        **_authorships(ws, ids, lines),
+        "work_topics": _topics(ws, ids, lines),
+        "work_sdgs": _sdgs(ws, ids, lines),
+        "referenced_works": _references(ws, ids, lines),
+        "work_funding": _funding(ws, ids, lines),
+        "institutions": _institutions(batch, input_path),
+    }
     q = batch.quarantine
     out["quarantine"] = pa.RecordBatch.from_arrays(
         [
@@ -90,3 +221,263 @@ def batch_tables(batch: ParsedBatch) -> dict[str, pa.RecordBatch]:
         schema=QUARANTINE_SCHEMA,
     )
     return out
+
+
+def _abstract(raw: Any) -> bytes | None:
+    if raw is UNSET:
+        return None
+    data = bytes(raw)
+    return None if data == b"null" else data
+
+
+def _works(batch: ParsedBatch, ids: pa.Array, lines: pa.Array, input_path: str) -> pa.RecordBatch:
+    ws = batch.works
+    cnp = [w.citation_normalized_percentile for w in ws]
+    oa = [w.open_access for w in ws]
+    src = [
+        (w.primary_location.source if w.primary_location is not None else None) or w.host_venue for w in ws
+    ]
+    ptopic = [w.primary_topic for w in ws]
+    cby = [w.counts_by_year for w in ws]
+    cby_items = list(chain.from_iterable(c for c in cby if c))
+    counts_by_year = pa.ListArray.from_arrays(
+        pa.array(list(accumulate((len(c) if c else 0 for c in cby), initial=0)), pa.int32()),
+        pa.StructArray.from_arrays(
+            [pa.array(_attr(cby_items, "year"), I32), pa.array(_attr(cby_items, "cited_by_count"), I32)],
+            fields=list(COUNT_BY_YEAR),
+        ),
+        mask=pa.array([c is None for c in cby], B),
+    )
+    abstract = pa.array([_abstract(w.abstract_inverted_index) for w in ws], pa.binary()).cast(S)
+    columns: dict[str, Any] = {
+        "id": ids,
+        "doi": [w.doi for w in ws],
+        "title": [w.title if w.title is not None else w.display_name for w in ws],
+        "abstract_inverted_index": abstract,
+        "language": [w.language for w in ws],
+        "type": [w.type for w in ws],
+        "publication_year": [w.publication_year for w in ws],
+        "publication_date": [w.publication_date for w in ws],
+        "updated_date": [w.updated_date for w in ws],
+        "created_date": [w.created_date for w in ws],
+        "is_retracted": [w.is_retracted for w in ws],
+        "is_paratext": [w.is_paratext for w in ws],
+        "is_authors_truncated": [w.is_authors_truncated for w in ws],
+        "authors_count": [len(w.authorships) if w.authorships else 0 for w in ws],
+        "cited_by_count": [w.cited_by_count for w in ws],
+        "counts_by_year": counts_by_year,
+        "fwci": [w.fwci for w in ws],
+        "citation_normalized_percentile": _attr(cnp, "value"),
+        "is_in_top_1_percent": _attr(cnp, "is_in_top_1_percent"),
+        "is_in_top_10_percent": _attr(cnp, "is_in_top_10_percent"),
+        "is_oa": _attr(oa, "is_oa"),
+        "oa_status": _attr(oa, "oa_status"),
+        "oa_url": _attr(oa, "oa_url"),
+        "source_id": short_ids(_attr(src, "id")),
+        "source_name": _attr(src, "display_name"),
+        "source_type": _attr(src, "type"),
+        "source_issn_l": _attr(src, "issn_l"),
+        "primary_topic_id": short_ids(_attr(ptopic, "id")),
+        "input_path": pa.array([input_path] * len(ws), S),
+        "input_line": lines,
+        "_missing": batch.missing,
+    }
+    return _batch(SCHEMAS["works"], columns)
+
+
+def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str, pa.RecordBatch]:
+    """The authorships, and their links to their distinct direct institutions."""
+    lists = [w.authorships for w in ws]
+    aus, owner = _flatten(lists)
+    position = pa.array(_positions(lists), I32)
+    authors = [a.author for a in aus]
+    institutions = [_institution_ids(a.institutions) for a in aus]
+    work_id = ids.take(owner)
+    line = lines.take(owner)
+    columns: dict[str, Any] = {
+        "work_id": work_id,
+        "position": position,
+        "author_position": [a.author_position for a in aus],
+        "author_id": short_ids([x.id if x is not None else None for x in authors]),
+        "author_name": [x.display_name if x is not None else None for x in authors],
+        "author_orcid": [x.orcid if x is not None else None for x in authors],
+        "raw_author_name": [a.raw_author_name for a in aus],
+        "is_corresponding": [a.is_corresponding for a in aus],
+        "raw_affiliation_strings": [_raw_affiliations(a) for a in aus],
+        "countries": [a.countries for a in aus],
+        "institutions_count": [len(i) for i in institutions],
+        "_line": line,
+    }
+    links, link_owner = _flatten(institutions)
+    link_columns: dict[str, Any] = {
+        "work_id": work_id.take(link_owner),
+        "position": position.take(link_owner),
+        "institution_id": short_ids(links),
+        "_line": line.take(link_owner),
+    }
+    return {
+        "authorships": _batch(SCHEMAS["authorships"], columns),
+        "authorship_institutions": _batch(SCHEMAS["authorship_institutions"], link_columns),
+    }
+
+
+def _raw_affiliations(a: Authorship) -> list[str] | None:
+    if a.raw_affiliation_strings is None and a.raw_affiliation_string:
+        return [a.raw_affiliation_string]  # legacy vintages
+    return a.raw_affiliation_strings
+
+
+def _institution_ids(institutions: list[DehydratedInstitution] | None) -> list[str]:
+    """An authorship's distinct direct institution ids (as given, URLs), in record order."""
+    if not institutions:
+        return []
+    if len(institutions) == 1:
+        iid = institutions[0].id
+        return [iid] if iid else []
+    return list(dict.fromkeys(i.id for i in institutions if i.id))
+
+
+def _work_topics(w: Work) -> list[Topic] | None:
+    if w.topics:
+        return w.topics
+    return [w.primary_topic] if w.primary_topic is not None else None
+
+
+def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
+    topics, owner = _flatten([_work_topics(w) for w in ws])
+    primary = [_primary_topic_id(ws[i]) for i in owner.to_pylist()]
+    subfields = [t.subfield for t in topics]
+    fields = [t.field for t in topics]
+    domains = [t.domain for t in topics]
+    columns: dict[str, Any] = {
+        "work_id": ids.take(owner),
+        "topic_id": short_ids([t.id for t in topics]),
+        "topic_name": [t.display_name for t in topics],
+        "score": [t.score for t in topics],
+        "is_primary": [t.id == p for t, p in zip(topics, primary, strict=True)],
+        "subfield_id": stripped_ids(_attr(subfields, "id")),
+        "subfield_name": _attr(subfields, "display_name"),
+        "field_id": stripped_ids(_attr(fields, "id")),
+        "field_name": _attr(fields, "display_name"),
+        "domain_id": stripped_ids(_attr(domains, "id")),
+        "domain_name": _attr(domains, "display_name"),
+        "_line": lines.take(owner),
+    }
+    return _batch(SCHEMAS["work_topics"], columns)
+
+
+def _primary_topic_id(w: Work) -> str | None:
+    if w.primary_topic is not None:
+        return w.primary_topic.id
+    return w.topics[0].id if w.topics else None
+
+
+def _sdg_number(sdg_id: str | None) -> int | None:
+    if not sdg_id:
+        return None
+    tail = sdg_id.rstrip("/").rsplit("/", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _sdgs(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
+    sdgs, owner = _flatten([w.sustainable_development_goals for w in ws])
+    numbers = [_sdg_number(g.id) for g in sdgs]
+    keep = [i for i, n in enumerate(numbers) if n is not None]
+    if len(keep) < len(sdgs):
+        sdgs = [sdgs[i] for i in keep]
+        owner = owner.take(pa.array(keep, I32))
+        numbers = [numbers[i] for i in keep]
+    columns = {
+        "work_id": ids.take(owner),
+        "sdg": numbers,
+        "display_name": [g.display_name for g in sdgs],
+        "score": [g.score for g in sdgs],
+        "_line": lines.take(owner),
+    }
+    return _batch(SCHEMAS["work_sdgs"], columns)
+
+
+def _references(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
+    refs = pa.array([w.referenced_works for w in ws], LS)
+    owner = pc.list_parent_indices(refs)
+    columns = {
+        "work_id": ids.take(owner),
+        "referenced_work_id": _strip_prefix_array(refs.flatten()),
+        "_line": lines.take(owner),
+    }
+    return _batch(SCHEMAS["referenced_works"], columns)
+
+
+_Funding = tuple[str | None, str | None, str | None, str | None, str]
+
+
+def _work_funding(w: Work) -> list[_Funding] | None:
+    if not (w.awards or w.funders or w.grants):
+        return None
+    rows: list[_Funding] = [
+        (a.funder_id, a.funder_display_name, a.funder_award_id, a.id, "awards") for a in w.awards or ()
+    ]
+    rows += [(f.id, f.display_name, None, None, "funders") for f in w.funders or ()]
+    rows += [(g.funder, g.funder_display_name, g.award_id, None, "grants") for g in w.grants or ()]
+    return rows
+
+
+def _funding(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
+    rows, owner = _flatten([_work_funding(w) for w in ws])
+    columns = {
+        "work_id": ids.take(owner),
+        "funder_id": [short_id(r[0]) for r in rows],
+        "funder_name": [r[1] for r in rows],
+        "award_id": [r[2] for r in rows],
+        "award_openalex_id": [short_id(r[3]) for r in rows],
+        "origin": [r[4] for r in rows],
+        "_line": lines.take(owner),
+    }
+    return _batch(SCHEMAS["work_funding"], columns)
+
+
+def _lineage(iid: str, lineage: Iterable[str] | None) -> list[str]:
+    """An institution's lineage as short ids, repeated ids dropped; itself when OpenAlex gives none."""
+    if not lineage:
+        return [iid]
+    return list(dict.fromkeys(short_id(x) or x for x in lineage))
+
+
+def _institutions(batch: ParsedBatch, input_path: str) -> pa.RecordBatch:
+    """Each institution once per batch: the description on its latest work (the first one on ties);
+    full institution records (``entities/institutions``) as they are."""
+    latest: dict[str, tuple[str, str | None, DehydratedInstitution]] = {}
+    for w in batch.works:
+        date = w.updated_date or ""
+        for a in w.authorships or ():
+            for inst in a.institutions or ():
+                key = inst.id
+                if not key:
+                    continue
+                seen = latest.get(key)
+                if seen is None or date > seen[0]:
+                    latest[key] = (date, w.updated_date, inst)
+    rows = []
+    for key, (_, updated, i) in latest.items():
+        iid = short_id(key) or key
+        rows.append(
+            (iid, i.display_name, i.ror, i.country_code, i.type, _lineage(iid, i.lineage), updated, False)
+        )
+    for rec in batch.institutions:  # the builder keeps only records with an id
+        rid = short_id(rec.id) or str(rec.id)
+        lineage = _lineage(rid, rec.lineage)
+        rows.append(
+            (rid, rec.display_name, rec.ror, rec.country_code, rec.type, lineage, rec.updated_date, True)
+        )
+    columns = {
+        "id": [r[0] for r in rows],
+        "display_name": [r[1] for r in rows],
+        "ror": [r[2] for r in rows],
+        "country_code": [r[3] for r in rows],
+        "type": [r[4] for r in rows],
+        "lineage": [r[5] for r in rows],
+        "seen_updated_date": [r[6] for r in rows],
+        "seen_input_path": [input_path] * len(rows),
+        "from_entity_record": [r[7] for r in rows],
+    }
+    return _batch(SCHEMAS["institutions"], columns)
