@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
@@ -347,3 +349,37 @@ def test_parquet_export_reingests_to_the_same_store(tmp_path: Path, kfupm_store:
     # merged with the same rules: a second import changes nothing
     ingest([out], copy, force=True)
     assert snapshot(copy) == snapshot(kfupm_store)
+
+
+def test_openalex_shaped_parquet_ingests_like_its_json_lines(tmp_path: Path, kfupm: Path) -> None:
+    """Works as Parquet rows, nested like the JSON (the inverted index as JSON text in one file, as an
+    Arrow map in the other), store the same rows as the same works read from JSON Lines."""
+    keep = ("id", "title", "type", "publication_year", "updated_date", "authorships", "cited_by_count")
+    records = [
+        {k: r.get(k) for k in (*keep, "abstract_inverted_index")} for r in list(raw_records(kfupm))[:60]
+    ]
+    assert sum(r["abstract_inverted_index"] is not None for r in records) > 20
+    jsonl_db = tmp_path / "j.duckdb"
+    ingest([write_jsonl(tmp_path / "w.jsonl", records)], jsonl_db)
+    base = pa.Table.from_pylist([{k: r[k] for k in keep} for r in records])
+    abstracts = [r["abstract_inverted_index"] for r in records]
+    as_text = pa.array([json.dumps(a) if a is not None else None for a in abstracts], pa.string())
+    as_map = pa.array(
+        [list(a.items()) if a is not None else None for a in abstracts],
+        pa.map_(pa.string(), pa.list_(pa.int32())),
+    )
+    query = {
+        "works": "SELECT * EXCLUDE (input_path, input_line, abstract_inverted_index), "
+        "json(abstract_inverted_index)::VARCHAR FROM works ORDER BY ALL",  # json(): minified
+        "institutions": "SELECT * EXCLUDE (seen_input_path) FROM institutions ORDER BY ALL",
+    }
+    for name, column in (("text", as_text), ("map", as_map)):
+        path = tmp_path / f"w-{name}.parquet"
+        pq.write_table(base.append_column("abstract_inverted_index", column), path)
+        db = tmp_path / f"p-{name}.duckdb"
+        summary = ingest([path], db)
+        assert summary.stored == 60 and summary.rejected == 0, name
+        with reader(jsonl_db) as a, reader(db) as b:
+            for table in ("works", "authorships", "authorship_institutions", "institutions"):
+                sql = query.get(table, f"SELECT * FROM {table} ORDER BY ALL")
+                assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), (name, table)
