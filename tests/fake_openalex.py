@@ -1,8 +1,9 @@
 """A local fake of the OpenAlex API, serving real OpenAlex records, with faults the tests schedule.
 
 It answers in the API's documented format (``meta`` with count, db_response_time_ms, page, per_page,
-next_cursor and groups_count; ``results``; ``group_by``) and enforces the API's limits (``per_page`` ≤ 200,
-≤ 50 OR values, top-level ``select``, no cursor on a boolean ``group_by``, 10,000 records by basic paging).
+next_cursor and groups_count; ``results``; ``group_by``) and enforces the API's limits (``per_page`` ≤ 100
+records or 200 groups, ≤ 50 OR values, top-level ``select``, no cursor on a boolean ``group_by``, 10,000
+records by basic paging).
 
     corpus = Corpus.load([works_gz], institutions_jsonl)      # once per session: ~2 s
     with FakeOpenAlex(corpus) as fake:
@@ -33,7 +34,8 @@ import msgspec
 
 OPENALEX = "https://openalex.org/"
 ROR = "https://ror.org/"
-MAX_PER_PAGE = 200
+MAX_PER_PAGE = 100
+MAX_GROUPS_PER_PAGE = 200
 MAX_OR_VALUES = 50
 MAX_BASIC_PAGING = 10_000
 
@@ -330,8 +332,9 @@ def _decode_cursor(cursor: str, key: str) -> int:
 class FakeOpenAlex:
     """The fake API on ``127.0.0.1:<free port>``, served from a thread; use it as a context manager."""
 
-    def __init__(self, corpus: Corpus, *, delay: float = 0.0) -> None:
+    def __init__(self, corpus: Corpus, *, delay: float = 0.0, page_cap: int | None = None) -> None:
         self.corpus = corpus
+        self.page_cap = page_cap  # serve at most this many records a page, whatever per_page asks
         self.delay = delay  # added to every request (to make a run slow enough to kill)
         self.faults: collections.deque[Fault] = collections.deque()
         self.requests: list[LoggedRequest] = []
@@ -459,15 +462,16 @@ class FakeOpenAlex:
             per_page = int(per_page_text) if per_page_text is not None else None
         except ValueError as exc:
             raise ApiError(400, "per_page must be an integer") from exc
-        if per_page is not None and not 1 <= per_page <= MAX_PER_PAGE:
-            raise ApiError(400, f"per_page must be between 1 and {MAX_PER_PAGE}")
+        group_field = params.get("group_by", params.get("group-by"))
+        limit = MAX_GROUPS_PER_PAGE if group_field else MAX_PER_PAGE
+        if per_page is not None and not 1 <= per_page <= limit:
+            raise ApiError(400, f"per_page must be between 1 and {limit}")
         cursor = params.get("cursor")
         if cursor is not None and "page" in params:
             raise ApiError(400, "cursor and page cannot be used together")
         matched = entity.matching(params.get("filter"), params.get("search"))
         query_key = f"{params.get('filter', '')}|{params.get('search', '')}|{params.get('group_by', '')}"
 
-        group_field = params.get("group_by", params.get("group-by"))
         if group_field:
             return self._groups(entity, matched, group_field, per_page, cursor, query_key, started)
 
@@ -483,7 +487,7 @@ class FakeOpenAlex:
             if page_no < 1 or page_no * per_page > MAX_BASIC_PAGING:
                 raise ApiError(400, f"Basic paging only reaches the first {MAX_BASIC_PAGING} results")
             offset = (page_no - 1) * per_page
-        chosen = matched[offset : offset + per_page]
+        chosen = matched[offset : offset + min(per_page, self.page_cap or per_page)]
         next_cursor = None
         if cursor is not None and chosen:
             next_cursor = _encode_cursor(offset + len(chosen), query_key)
@@ -527,7 +531,7 @@ class FakeOpenAlex:
         groups = [{"key": k, "key_display_name": k, "count": n} for k, n in counts.items() if k is not None]
         if option == "include_unknown" and unknown:
             groups.append({"key": "unknown", "key_display_name": "unknown", "count": unknown})
-        size = per_page or MAX_PER_PAGE
+        size = per_page or MAX_GROUPS_PER_PAGE
         if cursor is not None:  # paging through groups: sorted by key
             groups.sort(key=lambda g: str(g["key"]))
             offset = _decode_cursor(cursor, query_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.errors import StoreError
-from cordiale.store.connection import reader
+from cordiale.store.connection import WriterSession, asked_dir, reader, writer
 from cordiale.store.ingest import ingest
 from cordiale.store.schema import WORK_CHILD_TABLES
 from tests.conftest import raw_records
@@ -273,6 +274,56 @@ def test_reader_never_blocks_writer(tmp_path: Path, kfupm: Path) -> None:
     assert len(counts) > 20
     assert counts == sorted(counts)  # readers see committed states only, never a rollback
     assert counts[-1] == 5804
+    assert len(set(counts)) >= 3  # reads completed while the ingest was still running
+
+
+def test_pair_answers_while_a_writer_holds_the_store(tmp_path: Path, kfupm_store: Path) -> None:
+    """`cordiale pair` only reads: it gets its answer between two units of a long writer's work, and
+    the partners it was asked about reach the store through the next writer."""
+    db = tmp_path / "s.duckdb"
+    shutil.copy(kfupm_store, db)
+    session = WriterSession(db)  # a long ingest, between two files
+    try:
+        proc = subprocess.Popen(
+            [*CLI, "pair", "I1294671590", "I47508984", "--db", str(db), "--format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            session.yield_to_readers()  # what the ingest does between files
+            time.sleep(0.05)
+        assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+        assert json.loads(proc.stdout.read() if proc.stdout else "")["joint_total"] == 2
+    finally:
+        session.close()
+    with writer(db) as con:  # recorded at once, or folded in by the next writer
+        rows = con.execute("SELECT institution_id FROM asked_institutions ORDER BY ALL").fetchall()
+    assert rows == [("I1294671590",), ("I47508984",)]
+    assert not asked_dir(db).exists()
+
+
+def test_asking_never_waits_for_a_busy_store(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    session = WriterSession(db)
+    try:
+        script = "import sys; from pathlib import Path; from cordiale.store.connection import note_asked; "
+        script += "note_asked(Path(sys.argv[1]), ['I1', 'I2'])"
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-c", script, str(db)], check=True, timeout=60)
+        assert time.monotonic() - t0 < 10  # no waiting for the lock (LOCK_WAIT_SECONDS is 120)
+        assert session.con.execute("SELECT count(*) FROM asked_institutions").fetchone()[0] == 0  # type: ignore[index]
+        assert len(list(asked_dir(db).glob("*.tsv"))) == 1
+    finally:
+        session.close()
+    session = WriterSession(db)  # the next writer folds the record in
+    try:
+        rows = session.con.execute("SELECT institution_id FROM asked_institutions ORDER BY ALL").fetchall()
+    finally:
+        session.close()
+    assert rows == [("I1",), ("I2",)]
+    assert not asked_dir(db).exists()
 
 
 def _snapshot_dir(root: Path, records: list[dict[str, Any]], parts: dict[str, slice]) -> Path:

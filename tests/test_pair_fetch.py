@@ -93,7 +93,7 @@ def test_fetch_all_prints_the_cost_first(
     tmp_path: Path, fake_api: FakeOpenAlex, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENALEX_API_URL", fake_api.url)
-    monkeypatch.setenv("OPENALEX_PER_PAGE", "200")
+    monkeypatch.setenv("OPENALEX_PER_PAGE", "100")
     db = tmp_path / "s.duckdb"
     result = runner.invoke(app, ["pair", CNRS, IMPERIAL, "--db", str(db), "--fetch-all", "--format", "json"])
     assert result.exit_code == 0, result.output

@@ -62,7 +62,9 @@ class ApiSettings:
         env = os.environ
 
         def pick(env_name: str, key: str, default: Any) -> Any:
-            return env.get(env_name) or cfg.get(key) or default
+            if env.get(env_name):
+                return env[env_name]
+            return cfg[key] if cfg.get(key) is not None else default
 
         return cls(
             base_url=str(pick("OPENALEX_API_URL", "base_url", DEFAULT_API_URL)).rstrip("/"),

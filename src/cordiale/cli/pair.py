@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,7 +26,7 @@ from cordiale.indicators.pair import (
     warn_unknown_types,
 )
 from cordiale.resolve import Institution, resolve_institution
-from cordiale.store.connection import reader, writer
+from cordiale.store.connection import note_asked, reader
 
 
 def _resolve(db_path: Path, texts: list[str]) -> list[Institution]:
@@ -128,9 +127,7 @@ def _pair(
             notice("the store holds no works for one of the partners: fetching the pair from OpenAlex")
         fetch_pair(db_path, q.partners, q.rule, fetch_all=fetch_all)
 
-    with writer(db_path) as con:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        con.executemany("INSERT INTO asked_institutions VALUES (?, ?)", [[p, now] for p in q.partners])
+    note_asked(db_path, q.partners)
     with reader(db_path) as con:
         warn_unknown_types(con, q.types)
         rows = compute_pair(con, q)

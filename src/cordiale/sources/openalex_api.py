@@ -4,7 +4,8 @@ Two pieces, as in pyalex: a :class:`Query` whose chainable methods only record p
 :class:`OpenAlexClient` that sends them (API key and ``mailto``, a polite rate limit, retries with
 back-off) and pages through the results with cursors. The API's limits are handled here, once:
 
-- ``per_page`` is at most 200;
+- ``per_page`` is at most 100 (the documented maximum; the end of a listing is read from its cursor and
+  count, never from a short page);
 - an OR filter takes at most 50 values: a longer one is split into several requests whose results
   are concatenated (deduplicated by id when the parts can overlap) or whose counts are summed;
 - ``group_by`` pages by 200 groups, with cursors except on boolean fields.
@@ -47,7 +48,8 @@ from cordiale.ids import short_openalex_id, short_ror_id
 log = logging.getLogger(__name__)
 
 ENTITIES = ("works", "authors", "sources", "institutions", "topics", "publishers", "funders", "concepts")
-MAX_PER_PAGE = 200  # the API's largest page
+MAX_PER_PAGE = 100  # the API's largest documented page of records
+GROUP_BY_PAGE = 200  # groups per group_by page
 MAX_OR_VALUES = 50  # the API's largest OR filter
 MAX_RATE = 100.0  # the API's ceiling, requests per second
 OFFLINE_HINT = "work offline with `cordiale ingest FILES…`"
@@ -181,7 +183,7 @@ class Query:
         return replace(self, search_text=text)
 
     def per_page(self, n: int) -> Query:
-        """Records per page, 1 to 200 (default: the settings' ``per_page``)."""
+        """Records per page, 1 to 100 (default: the settings' ``per_page``)."""
         if not 1 <= n <= MAX_PER_PAGE:
             raise UsageError(f"per_page must be between 1 and {MAX_PER_PAGE} (got {n})")
         return replace(self, page_size=n)
@@ -618,7 +620,7 @@ class OpenAlexClient:
         use_cursor = not _is_boolean_field(query.group_field)
         merged: dict[str, dict[str, Any]] = {}
         for part in query.parts():
-            base = {**replace(part, fields=None).params(), "per_page": str(MAX_PER_PAGE)}
+            base = {**replace(part, fields=None).params(), "per_page": str(GROUP_BY_PAGE)}
             cursor: str | None = "*"
             while cursor:
                 params = {**base, "cursor": cursor} if use_cursor else base
@@ -635,7 +637,7 @@ class OpenAlexClient:
                             "count": int(group.get("count", 0)),
                         }
                 cursor = body["meta"].get("next_cursor") if use_cursor else None
-                if len(groups) < MAX_PER_PAGE:
+                if len(groups) < GROUP_BY_PAGE:
                     cursor = None
         return sorted(merged.values(), key=lambda g: (-g["count"], g["key"]))
 
@@ -677,12 +679,9 @@ class OpenAlexClient:
             count = meta.get("count")
             next_cursor = meta.get("next_cursor")
             part_records = state.part_records + len(raw)
-            finished = (
-                not raw
-                or not next_cursor
-                or len(raw) < per_page
-                or (isinstance(count, int) and part_records >= count)
-            )
+            # The end: no records, no cursor, or the count reached. A short page is not an end: a server
+            # may cap pages below the per_page asked for.
+            finished = not raw or not next_cursor or (isinstance(count, int) and part_records >= count)
             results = raw
             if dedupe and seen is not None:
                 results = [r for r in raw if r.get("id") not in seen]

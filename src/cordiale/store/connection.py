@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -69,13 +71,62 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
 
 
+def _open_writer(path: Path, wait: float) -> duckdb.DuckDBPyConnection:
+    con = _connect(path, read_only=False, wait=wait)
+    init_schema(con)
+    _fold_asked(con, path)
+    return con
+
+
+# --- institutions a user asked about ---------------------------------------------------------------
+
+
+def asked_dir(path: Path) -> Path:
+    """Where ``note_asked`` leaves its records while another process holds the store."""
+    return path.with_name(path.name + ".asked")
+
+
+def note_asked(path: Path, institution_ids: Sequence[str]) -> None:
+    """Record that a user asked about these institutions, never waiting for the store: straight into
+    ``asked_institutions`` when the store is free, else as a small file the next writer folds in."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    try:
+        with writer(path, wait=0) as con:
+            con.executemany(
+                "INSERT INTO asked_institutions VALUES (?, ?)", [[i, now] for i in institution_ids]
+            )
+        return
+    except StoreError:
+        pass
+    folder = asked_dir(path)
+    folder.mkdir(exist_ok=True)
+    name = uuid.uuid4().hex
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text("".join(f"{i}\t{now.isoformat()}\n" for i in institution_ids))
+    tmp.rename(folder / f"{name}.tsv")  # appears whole or not at all
+
+
+def _fold_asked(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    folder = asked_dir(path)
+    if not folder.is_dir():
+        return
+    for file in sorted(folder.glob("*.tsv")):
+        rows = [line.split("\t") for line in file.read_text().splitlines() if line]
+        con.executemany(
+            "INSERT INTO asked_institutions VALUES (?, ?)",
+            [[i, datetime.fromisoformat(t)] for i, t in rows],
+        )
+        file.unlink()
+    with suppress(OSError):
+        folder.rmdir()
+
+
 @contextmanager
 def writer(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection for one unit of work; creates the store (and its folder) if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only=False, wait=wait)
+    con = _open_writer(path, wait)
     try:
-        init_schema(con)
         yield con
     finally:
         con.close()
@@ -106,8 +157,7 @@ class WriterSession:
         self.con = self._open()
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        con = _connect(self.path, read_only=False, wait=self.wait)
-        init_schema(con)
+        con = _open_writer(self.path, self.wait)
         # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
         con.execute("SET checkpoint_threshold = '64MB'")
