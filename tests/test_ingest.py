@@ -95,10 +95,22 @@ def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
 
 def test_idempotent_second_run_changes_nothing(tmp_path: Path, kfupm: Path, fixtures_2025: Path) -> None:
     db = tmp_path / "s.duckdb"
-    ingest([kfupm, fixtures_2025], db, workers=2)
+    good = list(raw_records(kfupm))[:3]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps(good[0])
+        + "\n{not json\n"
+        + json.dumps(dict(good[1], id=None))
+        + "\n"
+        + json.dumps(dict(good[2], cited_by_count="many"))
+        + "\n"
+    )
+    inputs = [kfupm, fixtures_2025, bad]
+    ingest(inputs, db, workers=2)
     first = snapshot(db)
-    ingest([kfupm, fixtures_2025], db)  # skipped: unchanged files
-    ingest([kfupm, fixtures_2025], db, force=True)  # really re-read and merged
+    assert len(first["quarantine"]) == 3
+    ingest(inputs, db)  # skipped: unchanged files
+    ingest(inputs, db, force=True)  # really re-read and merged
     assert snapshot(db) == first
     with reader(db) as con:
         assert con.execute("SELECT count(*) FROM ingest_log").fetchone()[0] == 3  # type: ignore[index]
@@ -110,9 +122,9 @@ def _variants(kfupm: Path, tmp_path: Path) -> list[Path]:
     a = records[:400]
     newer = [
         dict(r, updated_date="2099-01-01T00:00:00", title="newer " + str(r["title"]))
-        for r in records[200:500]
+        for r in records[100:200]
     ]
-    tie = [dict(r, title="tie " + str(r["title"])) for r in records[300:600]]
+    tie = [dict(r, title="tie " + str(r["title"])) for r in records[300:600]]  # ties a on 300-399
     return [
         write_jsonl(tmp_path / "a.jsonl", a),
         write_jsonl(tmp_path / "b.jsonl.gz", newer, gz=True),
@@ -133,8 +145,8 @@ def test_order_independent(tmp_path: Path, kfupm: Path) -> None:
         titles = dict(con.execute("SELECT input_path, count(*) FROM works GROUP BY ALL").fetchall())
         assert con.execute("SELECT count(*) FROM works").fetchone()[0] == 600  # type: ignore[index]
         # newer updated_date wins (b); on equal dates the later path wins (c over a)
-        assert titles[str(files[1])] == 300
-        assert con.execute("SELECT count(*) FROM works WHERE title LIKE 'tie %'").fetchone()[0] == 100  # type: ignore[index]
+        assert titles == {str(files[0]): 200, str(files[1]): 100, str(files[2]): 300}
+        assert con.execute("SELECT count(*) FROM works WHERE title LIKE 'tie %'").fetchone()[0] == 300  # type: ignore[index]
 
 
 def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> None:
@@ -155,6 +167,18 @@ def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> 
         row = con.execute("SELECT title, cited_by_count, doi, type FROM works").fetchone()
         assert row == ("changed", 12345, rec["doi"], "article")
         assert con.execute("SELECT count(*) FROM authorships").fetchone()[0] == 5  # type: ignore[index]
+    # a partial record without updated_date cannot be ordered: quarantined with the reason, not dropped
+    undated = {"id": rec["id"], "cited_by_count": 1}
+    result = runner.invoke(
+        app, ["ingest", str(write_jsonl(tmp_path / "undated.jsonl", [undated])), "--db", str(db), "--partial"]
+    )
+    assert result.exit_code == 0, result.output
+    with reader(db) as con:
+        assert con.execute("SELECT cited_by_count FROM works").fetchone()[0] == 12345  # type: ignore[index]
+        reason = con.execute(
+            "SELECT reason FROM quarantine WHERE input_path LIKE '%undated.jsonl'"
+        ).fetchone()
+        assert reason is not None and "updated_date" in reason[0]
 
 
 def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:

@@ -222,6 +222,11 @@ def short_id(value: str | None) -> str | None:
     return short_openalex_id(value) or value
 
 
+PARTIAL_WITHOUT_DATE = (
+    "partial record without updated_date: it cannot be ordered against the stored version (select it too)"
+)
+
+
 @dataclass
 class QuarantineRow:
     line: int
@@ -267,6 +272,9 @@ class WorkRowBuilder:
             batch.quarantine.append(QuarantineRow(line, None, "record without id", _text(raw)))
             return
         if wid[0] == "W":
+            if self.partial and not work.updated_date:
+                batch.quarantine.append(QuarantineRow(line, wid, PARTIAL_WITHOUT_DATE, _text(raw)))
+                return
             missing = _missing_keys(_PRESENCE_DECODER.decode(raw)) if self.partial else []
             self._add_work(batch, work, wid, line, missing)
         elif wid[0] == "I":
@@ -289,6 +297,10 @@ class WorkRowBuilder:
         if not wid or wid[0] != "W":
             raw = msgspec.json.encode(record)
             batch.quarantine.append(QuarantineRow(line, wid, "record without a work id", _text(raw)))
+            return
+        if self.partial and not work.updated_date:
+            raw = msgspec.json.encode(record)
+            batch.quarantine.append(QuarantineRow(line, wid, PARTIAL_WITHOUT_DATE, _text(raw)))
             return
         work.abstract_inverted_index = _raw_abstract(record.get("abstract_inverted_index"))
         missing = [k for k in TRACKED_KEYS if k not in record] if self.partial else []
