@@ -107,6 +107,19 @@ def test_missing_store_and_missing_ror_file(tmp_path: Path) -> None:
     assert "nope.json" in result.stderr
 
 
+def test_an_empty_store_is_exit_4(tmp_path: Path) -> None:
+    from cordiale.store.connection import writer
+
+    db = tmp_path / "empty.duckdb"
+    with writer(db):
+        pass  # the schema, no rows
+    for args in (["institutions", "search", "imperial"], ["export", str(tmp_path / "out")]):
+        result = runner.invoke(app, [*args, "--db", str(db)])
+        assert result.exit_code == 4, (args, result.output)
+        assert "empty" in result.stderr and "cordiale" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_version_and_usage() -> None:
     assert runner.invoke(app, ["--version"]).exit_code == 0
     assert runner.invoke(app, ["pair"]).exit_code == 2

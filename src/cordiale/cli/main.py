@@ -203,9 +203,12 @@ def institutions_search_command(
     from dataclasses import asdict
 
     from cordiale.resolve import search_institutions
-    from cordiale.store.connection import reader
+    from cordiale.store.connection import reader, require_rows
 
-    with reader(store_path(db)) as con:
+    db_path = store_path(db)
+    with reader(db_path) as con:
+        hint = "load names with `cordiale ror load` or `cordiale ingest` first"
+        require_rows(con, db_path, ("institutions", "ror_organizations"), hint)
         candidates = search_institutions(con, text, limit=limit)
     if fmt == "json":
         out.print_json(json.dumps([asdict(c) for c in candidates]))

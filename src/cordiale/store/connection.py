@@ -189,6 +189,14 @@ class WriterSession:
         self.close()
 
 
+def require_rows(con: duckdb.DuckDBPyConnection, path: Path, tables: Sequence[str], hint: str) -> None:
+    """Raise StoreError (exit 4) when every one of ``tables`` is empty: the store holds nothing to use."""
+    for table in tables:
+        if con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+            return
+    raise StoreError(f"the store {path} is empty ({', '.join(tables)}): {hint}")
+
+
 def table_counts(path: Path) -> dict[str, int]:
     """Rows per table (for summaries and checks)."""
     with reader(path) as con:

@@ -10,14 +10,19 @@ from pathlib import Path
 from cordiale import __version__
 from cordiale.errors import UsageError
 from cordiale.sources.inputs import EXPORT_MANIFEST as MANIFEST
-from cordiale.store.connection import reader
+from cordiale.store.connection import reader, require_rows
 from cordiale.store.schema import ALL_TABLES, SCHEMA_VERSION
+
+# A store with rows in none of these holds nothing worth exporting.
+DATA_TABLES = ("works", "institutions", "ror_organizations", "api_counts")
 
 
 def export_parquet(db_path: Path, directory: Path) -> dict[str, int]:
     """Write ``<directory>/<table>.parquet`` for every table and a manifest; returns rows per table."""
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} exists and is not empty: choose a new folder")
+    with reader(db_path) as con:
+        require_rows(con, db_path, DATA_TABLES, "run `cordiale ingest FILES…` or `cordiale ror load` first")
     tmp = directory.with_name(f".{directory.name}.partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
