@@ -72,6 +72,8 @@ def _expected(records: list[dict[str, Any]], a: str, b: str, rule: str) -> dict[
             row[f"total_{p}"] += has[p]
         if has[a] and has[b]:
             row["joint"] += 1
+            row["unaffiliated"] += sum(1.0 / n for au in rec["authorships"] if not au["institutions"])
+            row["approximate"] += bool(rec.get("is_authors_truncated"))
             row["joint_fractional"] += min(1.0, weights[a]) + min(1.0, weights[b])
             row[f"w_{a}"] += min(1.0, weights[a])
             row[f"w_{b}"] += min(1.0, weights[b])
@@ -126,6 +128,7 @@ def _top_pairs(records: list[dict[str, Any]], k: int) -> list[tuple[str, str]]:
 def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, Any]], rule: str) -> None:
     pairs = [*_top_pairs(records, 6), (CNRS, IMPERIAL)]
     checked = 0
+    unaffiliated = 0.0
     for a, b in pairs:
         expected = _expected(records, a, b, rule)
         with reader(kfupm_store) as con:
@@ -136,9 +139,14 @@ def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, A
             assert got.totals == {a: exp[f"total_{a}"], b: exp[f"total_{b}"]}, (a, b, year)
             assert got.joint_fractional == pytest.approx(exp["joint_fractional"], abs=1e-6)
             assert got.fractional[a] == pytest.approx(exp[f"w_{a}"], abs=1e-6)
+            assert got.fractional[b] == pytest.approx(exp[f"w_{b}"], abs=1e-6)
+            assert got.unaffiliated_share == pytest.approx(exp["unaffiliated"], abs=1e-6)
+            assert got.approximate == exp["approximate"]
             checked += exp["joint"]
+            unaffiliated += exp["unaffiliated"]
         assert sum(r.joint for r in rows.values()) == sum(e["joint"] for e in expected.values())
     assert checked > 100  # the pairs really overlap: the test is not vacuous
+    assert unaffiliated > 0  # some joint works have authorships without an institution
 
 
 def test_pair_cli_json_shape(kfupm_store: Path) -> None:
@@ -220,6 +228,20 @@ def test_pair_years_types_and_csv(kfupm_store: Path) -> None:
     assert result.exit_code == 0
     assert "no-such-type" in result.stderr
     assert json.loads(result.stdout)["joint_total"] == 1
+
+
+def test_retracted_works_left_out_unless_asked(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    joint = next(r for r in records if r["id"].endswith("W4400255569"))
+    path = tmp_path / "w.jsonl"
+    path.write_text(json.dumps(dict(joint, is_retracted=True)) + "\n")
+    db = tmp_path / "s.duckdb"
+    assert runner.invoke(app, ["ingest", str(path), "--db", str(db)]).exit_code == 0
+    base = ["pair", CNRS, IMPERIAL, "--db", str(db), "--format", "json", "--rule", "direct"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0 and json.loads(result.stdout)["joint_total"] == 0
+    assert "no joint works" in result.stderr
+    result = runner.invoke(app, [*base, "--include-retracted"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["joint_total"] == 1
 
 
 def test_pair_empty_result_is_success_with_notice(kfupm_store: Path) -> None:

@@ -229,7 +229,12 @@ def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: di
         table.add_row(*cells)
     table.add_section()
     table.add_row(
-        "all", f"{payload['joint_total']:,}", f"{payload['joint_fractional_total']:.2f}", style="bold"
+        "all",
+        f"{payload['joint_total']:,}",
+        f"{payload['joint_fractional_total']:.2f}",
+        f"{sum(r.fractional[a] for r in rows):.2f}",
+        f"{sum(r.fractional[b] for r in rows):.2f}",
+        style="bold",
     )
     out.print(table)
     approx = sum(r.approximate for r in rows)

@@ -263,7 +263,7 @@ def _api_totals(con: duckdb.DuckDBPyConnection, q: PairQuery) -> dict[str, dict[
 
 def store_facts(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, Any]:
     latest = con.execute("SELECT max(updated_date) FROM works").fetchone()[0]  # type: ignore[index]
-    return {"path": str(path), "latest_updated_date": latest}
+    return {"path": str(path.resolve()), "latest_updated_date": latest}
 
 
 def pair_json(
