@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Set-up shared by the main job and the tests: uv, then a virtualenv (.venv) with the locked dependencies.
+# uv comes from PyPI: a user install, else a small tools venv (.tools/, for systems whose Python refuses
+# user installs, PEP 668), else a user install that overrides that refusal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$HOME/.local/bin:$PWD/.tools/bin:$PATH"
 if ! command -v uv >/dev/null 2>&1; then
-  python3 -m pip install --quiet --user "uv>=0.5,<1" 2>/dev/null || python3 -m pip install --quiet "uv>=0.5,<1"
-  export PATH="$HOME/.local/bin:$PATH"
+  spec="uv>=0.5,<1"
+  python3 -m pip install --quiet --user "$spec" 2>/dev/null \
+    || { python3 -m venv .tools 2>/dev/null && .tools/bin/pip install --quiet "$spec"; } \
+    || python3 -m pip install --quiet --user --break-system-packages "$spec"
 fi
+command -v uv >/dev/null 2>&1 || { echo "setup: could not install uv (see scripts/setup.sh)" >&2; exit 1; }
 uv sync --frozen "$@"

@@ -2,7 +2,7 @@
 # The tests on a fresh machine: set up, lint, type-check, run the test suite (each stage timed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$HOME/.local/bin:$PATH"
+export PATH="$HOME/.local/bin:$PWD/.tools/bin:$PATH"
 stage() {
   local name=$1; shift
   local t0=$SECONDS

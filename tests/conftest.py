@@ -12,19 +12,7 @@ from typing import Any
 import pytest
 
 from cordiale.store.ingest import ingest
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def shared_path(*parts: str) -> Path:
-    """A file under ../shared/data: skip when absent, but fail under CI=true."""
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        message = f"shared data not found: {path}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+from tests.shared_data import shared_path
 
 
 def raw_records(path: Path) -> Iterator[dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""Where the tests find the real data of ``../shared/data`` (never copied into the repository)."""
+"""Where the tests find the real data of ``../shared/data`` (never copied into the repository).
+
+A test that needs it skips when it is absent (a user's clone), but fails under ``CI=true``, so a wrong
+path can never turn CI green.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,22 @@ import pytest
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").strip().lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
 def shared_data() -> Path:
-    """``../shared/data`` next to the repository; skip the test when it is absent (fail under ``CI=true``)."""
+    """``../shared/data`` next to the repository."""
     if not SHARED_DATA.is_dir():
-        reason = f"real data not found at {SHARED_DATA} (expected ../shared/data next to the repository)"
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        _missing(f"real data not found at {SHARED_DATA} (expected ../shared/data next to the repository)")
     return SHARED_DATA
+
+
+def shared_path(*parts: str) -> Path:
+    """A file or folder under ``../shared/data``."""
+    path = shared_data().joinpath(*parts)
+    if not path.exists():
+        _missing(f"shared data not found: {path}")
+    return path

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
-from tests.conftest import raw_records, shared_path
+from tests.conftest import raw_records
+from tests.shared_data import shared_path
 
 runner = CliRunner()
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
-from tests.conftest import shared_path
 from tests.fake_openalex import Corpus, FakeOpenAlex
+from tests.shared_data import shared_path
 
 CNRS, IMPERIAL = "I1294671590", "I47508984"
 runner = CliRunner()

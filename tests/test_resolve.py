@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from cordiale.resolve import (
 )
 from cordiale.sources.ror import load_ror
 from cordiale.store.connection import writer
-from tests.shared_data import shared_data
+from tests.shared_data import shared_path
 
 CNRS, CNRS_ROR = "I1294671590", "02feahw73"
 IMPERIAL, IMPERIAL_ROR = "I47508984", "041kmwe10"
@@ -99,13 +98,7 @@ def add_works_institutions(db: Path, inst: pa.Table, links: pa.Table) -> None:
 
 
 def data_file(*parts: str) -> Path:
-    """A file of ../shared/data: skip when absent, fail under CI=true."""
-    path = shared_data().joinpath(*parts)
-    if not path.is_file():
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"shared data file not found: {path}")
-        pytest.skip(f"shared data file not found: {path}")
-    return path
+    return shared_path(*parts)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import copy
 import functools
 import gzip
 import json
-import os
 import time
 import zipfile
 from pathlib import Path
@@ -20,7 +19,7 @@ import pytest
 
 from cordiale.errors import InputUnreadableError
 from cordiale.sources.ror import RorLoadSummary, load_ror
-from tests.shared_data import shared_data
+from tests.shared_data import shared_path
 
 V2 = "ror_records_latest_v2schema.jsonl.gz"
 V1 = "ror_records_latest_v1schema_only.jsonl.gz"
@@ -31,12 +30,7 @@ ROR_TABLES = ("ror_organizations", "ror_names", "ror_relations", "ror_external_i
 
 
 def ror_file(name: str) -> Path:
-    path = shared_data() / "ror" / name
-    if not path.is_file():
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"shared ROR file not found: {path}")
-        pytest.skip(f"shared ROR file not found: {path}")
-    return path
+    return shared_path("ror", name)
 
 
 # ---------------------------------------------------------------------------------------------------------

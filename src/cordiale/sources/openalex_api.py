@@ -403,7 +403,7 @@ class OpenAlexClient:
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
         max_retry_after: float = 300.0,
-        connect_timeout: float = 4.0,
+        connect_timeout: float = 2.5,
     ) -> None:
         self.settings = settings or ApiSettings.load()
         if not 1 <= self.settings.per_page <= MAX_PER_PAGE:
