@@ -1,0 +1,1 @@
+"""The programmes web app (Django): calls, applications, reviews, PhDs, exchanges, money, grants, outputs."""

@@ -1,0 +1,1 @@
+"""The programmes app: partners and people, calls, reviews, projects, PhDs, exchanges, money, outputs."""

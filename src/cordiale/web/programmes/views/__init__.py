@@ -1,0 +1,1 @@
+"""Views, one module per area; every state change goes through ``services.py``."""

@@ -1,0 +1,10 @@
+"""WSGI entry point for the programmes web app."""
+
+from __future__ import annotations
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+application = get_wsgi_application()
