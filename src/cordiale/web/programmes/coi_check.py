@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from cordiale import coi
 from cordiale.config import store_path
 from cordiale.web.programmes.models import Application, Person
-
-if TYPE_CHECKING:
-    from cordiale import coi
 
 
 def coi_person(person: Person) -> coi.Person:
     """Our Person as the module's Person (key ``person:<pk>``)."""
-    from cordiale import coi
-
     declared = frozenset(
         item
         for other in person.declared_conflicts.all()
@@ -42,8 +37,6 @@ class CoiResult:
 
 def check_reviewer(application: Application, reviewer: Person, store: Path | None = None) -> CoiResult:
     """The reviewer against the applicant and every PI: the worst finding wins (conflict > unknown > none)."""
-    from cordiale import coi
-
     others = [application.applicant, *(pi.person for pi in application.pis.select_related("person"))]
     unique = list({p.pk: p for p in others}.values())
     path = store if store is not None else store_path()

@@ -1,0 +1,34 @@
+"""Start the programmes web app: data folder, secret key, migrations, static files, then waitress."""
+
+from __future__ import annotations
+
+import os
+
+
+def prepare() -> None:
+    """Set Django up on the embedded defaults, migrate (first start creates the database), collect static."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the WSGI app with waitress (a production WSGI server; DEBUG stays off)."""
+    from waitress import serve as waitress_serve
+
+    prepare()
+    from cordiale.web.wsgi import application
+
+    waitress_serve(application, host=host, port=port, threads=threads, ident="cordiale")
+
+
+def manage(args: list[str]) -> None:
+    """Run a Django management command (``createsuperuser``, ``purge_expired``, ...)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["cordiale manage", *args])
