@@ -154,6 +154,8 @@ CORDIALE_PHD_MOBILITY_MONTHS = (
 )
 CORDIALE_SPLIT_MARGIN_PP = Decimal(os.environ.get("CORDIALE_SPLIT_MARGIN_PP", "5"))
 CORDIALE_COI_COAUTHOR_YEARS = 3
+CORDIALE_COI_AS_OF_YEAR: int | None = None  # None: the current year
+CORDIALE_STORE: str | None = None  # None: the store every command finds (--db, CORDIALE_DB, data dir)
 CORDIALE_DEADLINE_REMINDER_DAYS = 7
 # Days after which personal data of each kind is purged (`cordiale manage purge_expired`).
 CORDIALE_RETENTION_DAYS = {

@@ -39,8 +39,10 @@ def check_reviewer(application: Application, reviewer: Person, store: Path | Non
     """The reviewer against the applicant and every PI: the worst finding wins (conflict > unknown > none)."""
     others = [application.applicant, *(pi.person for pi in application.pis.select_related("person"))]
     unique = list({p.pk: p for p in others}.values())
-    path = store if store is not None else store_path()
-    policy = coi.CoiPolicy(coauthor_years=settings.CORDIALE_COI_COAUTHOR_YEARS)
+    path = store if store is not None else store_path(settings.CORDIALE_STORE)
+    policy = coi.CoiPolicy(
+        coauthor_years=settings.CORDIALE_COI_COAUTHOR_YEARS, as_of_year=settings.CORDIALE_COI_AS_OF_YEAR
+    )
     findings = coi.check_conflicts(path if path.is_file() else None, coi_person(reviewer), [coi_person(p) for p in unique], policy)
     reasons: list[str] = []
     status = "none"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from cordiale.config import store_path
 from cordiale.errors import StoreError
 from cordiale.store.connection import reader
@@ -37,7 +39,7 @@ def suggest_outputs(project: Project, store: Path | None = None, limit: int = 10
     if not authors:
         return []
     linked = set(project.outputs.values_list("work_id", flat=True))
-    path = store or store_path()
+    path = store or store_path(settings.CORDIALE_STORE)
     with reader(path) as con:
         rows = con.execute(
             """
