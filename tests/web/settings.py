@@ -15,6 +15,7 @@ os.environ.setdefault("CORDIALE_SECRET_KEY", "tests-only-not-a-secret-" + "x" * 
 from cordiale.web.settings import *  # noqa: E402, F403
 
 _tmp = Path(tempfile.mkdtemp(prefix="cordiale-web-tests-"))
+(_tmp / "static").mkdir()
 MEDIA_ROOT = str(_tmp / "media")
 STATIC_ROOT = str(_tmp / "static")
 STORAGES = {

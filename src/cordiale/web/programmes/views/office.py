@@ -98,7 +98,19 @@ def export_table(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
 def activity(request: HttpRequest) -> HttpResponse:
     require(request, "programmes.office")
     entries = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp")[:300]
-    return render(request, "programmes/activity.html", {"entries": entries})
+    rows = [(e, _change_summary(e.changes_dict)) for e in entries]
+    return render(request, "programmes/activity.html", {"rows": rows})
+
+
+def _change_summary(changes: dict[str, object]) -> str:
+    """``field: old → new`` per field (many-to-many changes as their JSON)."""
+    parts = []
+    for field, values in changes.items():
+        if isinstance(values, list | tuple) and len(values) == 2:
+            parts.append(f"{field}: {values[0]} → {values[1]}")
+        else:
+            parts.append(f"{field}: {json.dumps(values, default=str)}")
+    return "; ".join(parts)
 
 
 def signup(request: HttpRequest) -> HttpResponse:
