@@ -54,7 +54,7 @@ def plan_problems(
     total = months(total_days)
     if stays and not (low <= Decimal(total_days) / DAYS_PER_MONTH <= high):
         problems.append(
-            f"The plan totals {_fmt(total)} months ({total_days} days); "
+            f"The plan totals {total} months ({total_days} days); "
             f"the total must be between {_fmt(low)} and {_fmt(high)} months."
         )
     return problems
