@@ -17,11 +17,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from cordiale.web.programmes.models import Application, Person
+from cordiale.web.programmes.models import Application, Decision, Person, ReviewAssignment
 
 ERASED = "[erased]"
 
@@ -90,7 +91,7 @@ def _personal_values(person: Person) -> list[str]:
 
 def _scrub(text: str, values: list[str]) -> str:
     for v in values:
-        text = text.replace(v, ERASED)
+        text = text.replace(v, ERASED).replace(json.dumps(v)[1:-1], ERASED)
     return text
 
 
@@ -123,16 +124,33 @@ def erase_person(person: Person) -> None:
         user.is_staff = False
         user.is_superuser = False
         user.save()
+    # Free text that names the person elsewhere (conflict-check reasons, panel lists) loses the values.
+    for v in values:
+        for assignment in ReviewAssignment.objects.filter(coi_reasons__contains=v):
+            assignment.coi_reasons = _scrub(assignment.coi_reasons, values)
+            assignment.save(update_fields=["coi_reasons"])
+        for decision in Decision.objects.filter(panel__contains=v):
+            decision.panel = _scrub(decision.panel, values)
+            decision.save(update_fields=["panel"])
     # The activity log keeps the events, without the erased values.
     if values:
+        logs = LogEntry.objects.annotate(
+            changes_json=Cast("changes", TextField()), data_json=Cast("serialized_data", TextField())
+        )
         match = Q()
-        for v in values:
-            match |= Q(object_repr__contains=v) | Q(changes_text__contains=v) | Q(actor_email=v)
+        for v in {*values, *(json.dumps(v)[1:-1] for v in values)}:
+            match |= (
+                Q(object_repr__contains=v)
+                | Q(changes_text__contains=v)
+                | Q(changes_json__contains=v)
+                | Q(data_json__contains=v)
+                | Q(actor_email=v)
+            )
         user_type = get_user_model()
         match |= Q(content_type__model="person", object_pk=str(person.pk))
         if user is not None:
             match |= Q(content_type__model=user_type._meta.model_name, object_pk=str(user.pk))
-        for entry in LogEntry.objects.filter(match):
+        for entry in logs.filter(match):
             entry.object_repr = _scrub(entry.object_repr, values)
             entry.changes_text = _scrub(entry.changes_text, values)
             if entry.changes is not None:

@@ -7,11 +7,13 @@ actor, and ``notify.py`` sends the e-mails.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from auditlog.context import set_actor
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -40,6 +42,13 @@ from cordiale.web.programmes.models import (
     Score,
 )
 from cordiale.web.programmes.workflow import workflow_for
+
+
+def _log_as(user: Any) -> contextlib.AbstractContextManager[Any]:
+    """The activity log's actor for changes made outside a request (commands, scripts, tests)."""
+    if getattr(user, "is_authenticated", False):
+        return set_actor(user)  # type: ignore[no-any-return]
+    return contextlib.nullcontext()
 
 
 class WorkflowError(PermissionDenied):
@@ -91,7 +100,7 @@ def transition(application: Application, name: str, user: Any) -> Application:
         application.submitted_at = timezone.now()
     if name in {"award", "reject"}:
         raise WorkflowError(_("Use the decision form: a decision records the panel and the amount."))
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         application.state = t.target
         application.save()
     if name == "submit":
@@ -118,7 +127,7 @@ def assign_reviewer(
     result = check_reviewer(application, reviewer)
     if result.status == "conflict" or (result.status == "unknown" and not confirm_unknown):
         return AssignmentOutcome(None, result.status, result.reasons)
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         assignment = ReviewAssignment.objects.create(
             application=application,
             reviewer=reviewer,
@@ -145,7 +154,7 @@ def submit_review(
     missing = [c.name for pk, c in criteria.items() if pk not in scores]
     if missing:
         raise ValidationError(_("Score every criterion: %(m)s.") % {"m": ", ".join(missing)})
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         for pk, value in scores.items():
             if pk not in criteria:
                 raise ValidationError(_("Unknown criterion %(pk)s.") % {"pk": pk})
@@ -168,7 +177,7 @@ def decide(
         if amount > application.call.budget_ceiling:
             raise ValidationError(_("The amount exceeds the call's budget ceiling."))
     target = workflow_for(application.call.kind).transition("award" if outcome == "award" else "reject").target
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         decision = Decision.objects.create(
             application=application,
             outcome=outcome,
@@ -188,7 +197,7 @@ def start_project(application: Application, user: Any, start: date) -> Project:
     _require(user, "start_project", application)
     wf = workflow_for(application.call.kind)
     years = settings.CORDIALE_PHD_FUNDED_YEARS if application.call.kind == "phd" else 2
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         project = Project.objects.create(
             title=application.title,
             kind=application.call.kind,
@@ -233,7 +242,7 @@ def set_mobility_plan(student: PhdStudent, stays: list[Stay], user: Any) -> list
     problems = plan_problems(stays, project.start, project.end, settings.CORDIALE_PHD_MOBILITY_MONTHS)
     if problems:
         raise ValidationError(problems)
-    with transaction.atomic():
+    with transaction.atomic(), _log_as(user):
         student.stays.all().delete()
         return [MobilityStay.objects.create(student=student, start=s.start, end=s.end) for s in stays]
 
@@ -244,7 +253,8 @@ def add_ledger_entry(user: Any, **fields: Any) -> LedgerEntry:
     if not user.has_perm("programmes.edit_ledger_entry", entry):
         raise PermissionDenied(_("You may not edit the budget lines of %(p)s.") % {"p": entry.partner})
     entry.full_clean()
-    entry.save()
+    with _log_as(user):
+        entry.save()
     return entry
 
 
@@ -256,7 +266,8 @@ def update_ledger_entry(user: Any, entry: LedgerEntry, **fields: Any) -> LedgerE
     if not user.has_perm("programmes.edit_ledger_entry", entry):
         raise PermissionDenied(_("You may not move a budget line to %(p)s.") % {"p": entry.partner})
     entry.full_clean()
-    entry.save()
+    with _log_as(user):
+        entry.save()
     return entry
 
 

@@ -49,7 +49,7 @@ def suggest_outputs(project: Project, store: Path | None = None, limit: int = 10
             WHERE a.author_id IN (SELECT unnest(?::VARCHAR[]))
               AND w.publication_date >= ?
             GROUP BY ALL
-            ORDER BY people DESC, w.publication_date DESC, w.id
+            ORDER BY people DESC, 5 DESC, 1
             LIMIT ?
             """,
             [authors, project.start.isoformat(), limit + len(linked)],
