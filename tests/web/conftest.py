@@ -36,7 +36,11 @@ def django_db_modify_db_settings(
     """Every database test runs on PostgreSQL."""
     from django.db import connections
 
-    settings.DATABASES["default"] = {**settings.DATABASES["default"], **pg_settings, "TEST": {"NAME": "cordiale_test"}}
+    settings.DATABASES["default"] = {
+        **settings.DATABASES["default"],
+        **pg_settings,
+        "TEST": {"NAME": "cordiale_test"},
+    }
     # Django configured its connections from the placeholder settings: configure them again.
     connections.close_all()
     connections._settings = None  # type: ignore[attr-defined]

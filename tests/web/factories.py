@@ -49,8 +49,12 @@ class World:
 def person(username: str, name: str, roles: list[tuple[Partner, str]], author: str = "") -> Person:
     user = get_user_model().objects.create_user(username, f"{username}@example.org", PASSWORD)
     p = Person.objects.create(
-        user=user, name=name, email=f"{username}@example.org", openalex_author_id=author,
-        consent_at=timezone.now(), consent_version="2026-1",
+        user=user,
+        name=name,
+        email=f"{username}@example.org",
+        openalex_author_id=author,
+        consent_at=timezone.now(),
+        consent_version="2026-1",
     )
     for partner, kind in roles:
         Role.objects.create(person=p, partner=partner, kind=kind)
@@ -59,17 +63,27 @@ def person(username: str, name: str, roles: list[tuple[Partner, str]], author: s
 
 def make_world() -> World:
     cnrs = Partner.objects.create(
-        name="Centre national de la recherche scientifique", short_name="CNRS",
-        openalex_id="I1294671590", ror_id="02feahw73", country_code="FR",
+        name="Centre national de la recherche scientifique",
+        short_name="CNRS",
+        openalex_id="I1294671590",
+        ror_id="02feahw73",
+        country_code="FR",
     )
     icl = Partner.objects.create(
-        name="Imperial College London", short_name="Imperial", openalex_id="I47508984", ror_id="041kmwe10",
+        name="Imperial College London",
+        short_name="Imperial",
+        openalex_id="I47508984",
+        ror_id="041kmwe10",
         country_code="GB",
     )
     today = timezone.localdate()
     call = Call.objects.create(
-        title="Seed fund 2026", kind="seed", opens=today - timedelta(days=10), closes=today + timedelta(days=30),
-        budget_ceiling=Decimal("50000.00"), currency="EUR",
+        title="Seed fund 2026",
+        kind="seed",
+        opens=today - timedelta(days=10),
+        closes=today + timedelta(days=30),
+        budget_ceiling=Decimal("50000.00"),
+        currency="EUR",
     )
     call.partners.set([cnrs, icl])
     Criterion.objects.create(call=call, name="Excellence", weight=Decimal("2"))
@@ -83,7 +97,9 @@ def make_world() -> World:
         applicant=person("applicant", "Mohamed Mahmoud", [(cnrs, RoleKind.RESEARCHER)], "A5049649985"),
         pi_icl=person("pi_icl", "Fadhil Sadooni", [(icl, RoleKind.RESEARCHER)], "A5070411489"),
         reviewer_ok=person("reviewer_ok", "Mohamed El-Ghali", [(icl, RoleKind.REVIEWER)], "A5044806143"),
-        reviewer_conflict=person("reviewer_conflict", "Muhammad Kamal", [(cnrs, RoleKind.REVIEWER)], "A5084940954"),
+        reviewer_conflict=person(
+            "reviewer_conflict", "Muhammad Kamal", [(cnrs, RoleKind.REVIEWER)], "A5084940954"
+        ),
         reviewer_unknown=person("reviewer_unknown", "Una Known", [(cnrs, RoleKind.REVIEWER)]),
         outsider=person("outsider", "Oscar Outsider", [(cnrs, RoleKind.RESEARCHER)]),
         call=call,
@@ -92,8 +108,11 @@ def make_world() -> World:
 
 def draft(world: World, with_pdf: bool = True, with_pi: bool = True) -> Application:
     app = Application.objects.create(
-        call=world.call, applicant=world.applicant, title="Carbon storage in carbonate reservoirs",
-        summary="Joint work on CO2 storage.", requested_amount=Decimal("40000.00"),
+        call=world.call,
+        applicant=world.applicant,
+        title="Carbon storage in carbonate reservoirs",
+        summary="Joint work on CO2 storage.",
+        requested_amount=Decimal("40000.00"),
     )
     ApplicationPI.objects.create(application=app, person=world.applicant, partner=world.cnrs)
     if with_pi:

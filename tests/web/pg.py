@@ -26,7 +26,10 @@ def find_bindir() -> Path | None:
         out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False).stdout
         if out.strip():
             candidates.append(Path(out.strip()))
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
     candidates.extend(reversed(debian))
     initdb = shutil.which("initdb")
     if initdb:
@@ -48,7 +51,9 @@ def throwaway_cluster() -> Iterator[dict[str, str]]:
     """Start a cluster; yield Django database settings for it; stop and delete it afterwards."""
     bindir = find_bindir()
     if bindir is None:
-        raise RuntimeError("PostgreSQL server binaries not found: `apt-get install postgresql` (or set PG_BIN)")
+        raise RuntimeError(
+            "PostgreSQL server binaries not found: `apt-get install postgresql` (or set PG_BIN)"
+        )
     root = Path(tempfile.mkdtemp(prefix="cordiale-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:
@@ -58,18 +63,45 @@ def throwaway_cluster() -> Iterator[dict[str, str]]:
     data, log = root / "data", root / "server.log"
     port = free_port()
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-         "--locale=C", "--no-sync"],
-        check=True, capture_output=True,
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
     )
-    opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=50")
-    subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "start"],
-                   check=True, capture_output=True)
+    opts = (
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off -c max_connections=50"
+    )
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(log), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     try:
-        yield {"ENGINE": "django.db.backends.postgresql", "NAME": "postgres", "USER": "postgres",
-               "PASSWORD": "", "HOST": "127.0.0.1", "PORT": str(port)}
+        yield {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "postgres",
+            "USER": "postgres",
+            "PASSWORD": "",
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+        }
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, capture_output=True)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)

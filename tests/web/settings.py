@@ -12,7 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("CORDIALE_SECRET_KEY", "tests-only-not-a-secret-" + "x" * 40)
 
-from cordiale.web.settings import *  # noqa: E402, F403
+from cordiale.web.settings import *  # noqa: F403
 
 _tmp = Path(tempfile.mkdtemp(prefix="cordiale-web-tests-"))
 (_tmp / "static").mkdir()

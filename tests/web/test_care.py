@@ -48,8 +48,15 @@ def _decided_with_money(world: World) -> Application:
     services.assign_reviewer(app, world.reviewer_unknown, world.officer_cnrs.user, confirm_unknown=True)
     services.decide(app, world.director.user, "award", Decimal(20000), "panel", "ok")
     project = services.start_project(app, world.director.user, date(2025, 1, 1))
-    services.add_ledger_entry(world.officer_cnrs.user, project=project, partner=world.cnrs, kind="payment",
-                              amount=Decimal(500), currency="EUR", day=date(2025, 2, 1))
+    services.add_ledger_entry(
+        world.officer_cnrs.user,
+        project=project,
+        partner=world.cnrs,
+        kind="payment",
+        amount=Decimal(500),
+        currency="EUR",
+        day=date(2025, 2, 1),
+    )
     return app
 
 
@@ -70,7 +77,12 @@ def test_export_of_a_persons_data(world: World) -> None:
 
 def test_erasure_keeps_decisions_and_money_anonymised(world: World) -> None:
     app = _decided_with_money(world)
-    assert client_for("applicant").post(reverse("person_erase", args=[world.applicant.pk]), {"confirm": "erase"}).status_code == 403
+    assert (
+        client_for("applicant")
+        .post(reverse("person_erase", args=[world.applicant.pk]), {"confirm": "erase"})
+        .status_code
+        == 403
+    )
     client_for("officer_cnrs").post(reverse("person_erase", args=[world.applicant.pk]), {"confirm": "erase"})
     person = Person.objects.get(pk=world.applicant.pk)
     assert person.erased_at is not None and person.name == f"Erased person {person.pk}"
@@ -82,8 +94,14 @@ def test_erasure_keeps_decisions_and_money_anonymised(world: World) -> None:
     assert LedgerEntry.objects.filter(project__application=app).count() == 1
     assert not Application.objects.get(pk=app.pk).pdf
     for entry in LogEntry.objects.all():
-        text = json.dumps([entry.object_repr, entry.changes, entry.changes_text, entry.serialized_data, entry.actor_email])
-        assert "Mohamed Mahmoud" not in text and "applicant@example.org" not in text and "A5049649985" not in text
+        text = json.dumps(
+            [entry.object_repr, entry.changes, entry.changes_text, entry.serialized_data, entry.actor_email]
+        )
+        assert (
+            "Mohamed Mahmoud" not in text
+            and "applicant@example.org" not in text
+            and "A5049649985" not in text
+        )
     assert not Client().login(username="applicant", password=PASSWORD)
 
 
@@ -94,7 +112,10 @@ def test_retention_purges_what_is_past_its_period(world: World) -> None:
     fresh = draft(world)
     out = gdpr.purge_expired()
     assert out["draft_application"] == 1
-    assert not Application.objects.filter(pk=stale.pk).exists() and Application.objects.filter(pk=fresh.pk).exists()
+    assert (
+        not Application.objects.filter(pk=stale.pk).exists()
+        and Application.objects.filter(pk=fresh.pk).exists()
+    )
     nobody = get_user_model().objects.create_user("ghost", "g@example.org", PASSWORD)
     get_user_model().objects.filter(pk=nobody.pk).update(date_joined=timezone.now() - timedelta(days=4 * 365))
     call_command("purge_expired")
@@ -104,11 +125,27 @@ def test_retention_purges_what_is_past_its_period(world: World) -> None:
 def test_exports_csv_and_json(world: World) -> None:
     app = _decided_with_money(world)
     c = client_for("officer_icl")
-    rows = list(csv.DictReader(io.StringIO(c.get(reverse("export_table", args=["applications", "csv"])).content.decode())))
-    assert rows[0]["title"] == app.title and rows[0]["decision"] == "award" and rows[0]["amount"] == "20000.00"
+    rows = list(
+        csv.DictReader(
+            io.StringIO(c.get(reverse("export_table", args=["applications", "csv"])).content.decode())
+        )
+    )
+    assert (
+        rows[0]["title"] == app.title and rows[0]["decision"] == "award" and rows[0]["amount"] == "20000.00"
+    )
     ledger = json.loads(c.get(reverse("export_table", args=["ledger", "json"])).content)
-    assert ledger == [{"id": ledger[0]["id"], "project": app.title, "partner": "CNRS", "kind": "payment",
-                       "amount": "500.00", "currency": "EUR", "date": "2025-02-01", "note": ""}]
+    assert ledger == [
+        {
+            "id": ledger[0]["id"],
+            "project": app.title,
+            "partner": "CNRS",
+            "kind": "payment",
+            "amount": "500.00",
+            "currency": "EUR",
+            "date": "2025-02-01",
+            "note": "",
+        }
+    ]
     assert c.get("/exports/nothing.csv").status_code == 404
 
 
@@ -131,8 +168,15 @@ def test_french_interface(db: None) -> None:
 
 
 def test_sign_up_requires_consent(world: World) -> None:
-    form = {"username": "newbie", "password1": "a-long-passw0rd-x", "password2": "a-long-passw0rd-x",
-            "email": "new@example.org", "full_name": "New Bie", "partner": world.icl.pk, "orcid": ""}
+    form = {
+        "username": "newbie",
+        "password1": "a-long-passw0rd-x",
+        "password2": "a-long-passw0rd-x",
+        "email": "new@example.org",
+        "full_name": "New Bie",
+        "partner": world.icl.pk,
+        "orcid": "",
+    }
     page = Client().post(reverse("signup"), form)
     assert page.status_code == 200 and not Person.objects.filter(name="New Bie").exists()
     assert Client().post(reverse("signup"), {**form, "consent": "on"}).status_code == 302
@@ -160,16 +204,32 @@ def test_uploads_must_be_small_pdfs(world: World, settings: object) -> None:
 def test_exchanges_and_grants(world: World) -> None:
     c = client_for("officer_cnrs")
     project = Project.objects.create(title="P", kind="seed", start=date(2025, 1, 1), end=date(2026, 12, 31))
-    visit = {"person": world.outsider.pk, "kind": "staff", "from_partner": world.cnrs.pk, "to_partner": world.icl.pk,
-             "start": "2025-05-01", "end": "2025-05-20", "purpose": "Seminar", "funding_amount": "1500", "currency": "EUR",
-             "project": project.pk}
+    visit = {
+        "person": world.outsider.pk,
+        "kind": "staff",
+        "from_partner": world.cnrs.pk,
+        "to_partner": world.icl.pk,
+        "start": "2025-05-01",
+        "end": "2025-05-20",
+        "purpose": "Seminar",
+        "funding_amount": "1500",
+        "currency": "EUR",
+        "project": project.pk,
+    }
     assert c.post(reverse("exchange_list"), visit).status_code == 302
     assert Exchange.objects.get().purpose == "Seminar"
     bad = c.post(reverse("exchange_list"), {**visit, "to_partner": world.cnrs.pk}).content.decode()
     assert "A visit goes from one partner to the other." in bad
-    grant = {"funder": "European Commission", "scheme": "horizon_europe", "reference": "101000001",
-             "title": "CO2 storage", "amount": "2000000", "currency": "EUR", "partners": [world.cnrs.pk, world.icl.pk],
-             "projects": [project.pk]}
+    grant = {
+        "funder": "European Commission",
+        "scheme": "horizon_europe",
+        "reference": "101000001",
+        "title": "CO2 storage",
+        "amount": "2000000",
+        "currency": "EUR",
+        "partners": [world.cnrs.pk, world.icl.pk],
+        "projects": [project.pk],
+    }
     assert c.post(reverse("grant_list"), grant).status_code == 302
     assert list(Grant.objects.get().projects.all()) == [project]
 
@@ -178,7 +238,9 @@ def test_output_suggestions_from_the_store(world: World, store: Path) -> None:
     project = Project.objects.create(title="P", kind="seed", start=date(2025, 6, 1), end=date(2027, 5, 31))
     ProjectPartner.objects.create(project=project, partner=world.cnrs)
     ProjectMember.objects.create(project=project, person=world.applicant, partner=world.cnrs, kind="pi")
-    ProjectMember.objects.create(project=project, person=world.reviewer_conflict, partner=world.cnrs, kind="member")
+    ProjectMember.objects.create(
+        project=project, person=world.reviewer_conflict, partner=world.cnrs, kind="member"
+    )
     found = suggest_outputs(project)
     assert found and all(s.publication_date >= "2025-06-01" for s in found)
     assert found[0].project_people == 2  # works with both people come first

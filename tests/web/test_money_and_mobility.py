@@ -32,10 +32,12 @@ from cordiale.web.programmes.models import (
 )
 from tests.web.factories import PASSWORD, World
 
-BOOK = RateBook([
-    Rate(date(2025, 1, 1), "GBP", Decimal("1.200000")),
-    Rate(date(2025, 6, 1), "GBP", Decimal("1.150000")),
-])
+BOOK = RateBook(
+    [
+        Rate(date(2025, 1, 1), "GBP", Decimal("1.200000")),
+        Rate(date(2025, 6, 1), "GBP", Decimal("1.150000")),
+    ]
+)
 
 
 def test_each_amount_converts_at_its_own_dates_rate() -> None:
@@ -123,25 +125,51 @@ def _phd(world: World) -> Project:
 def test_phd_setup_rules(world: World) -> None:
     project = _phd(world)
     assert len(services.phd_setup_problems(project)) == 2
-    PhdStudent.objects.create(project=project, person=world.outsider, home_partner=world.cnrs,
-                              host_partner=world.icl, funding_start=START, funding_end=date(2028, 8, 31))
-    PhdStudent.objects.create(project=project, person=world.pi_icl, home_partner=world.icl,
-                              host_partner=world.cnrs, funding_start=START, funding_end=date(2027, 8, 31))
-    ProjectMember.objects.create(project=project, person=world.applicant, partner=world.cnrs, kind="co_supervisor")
-    ProjectMember.objects.create(project=project, person=world.reviewer_ok, partner=world.icl, kind="co_supervisor")
+    PhdStudent.objects.create(
+        project=project,
+        person=world.outsider,
+        home_partner=world.cnrs,
+        host_partner=world.icl,
+        funding_start=START,
+        funding_end=date(2028, 8, 31),
+    )
+    PhdStudent.objects.create(
+        project=project,
+        person=world.pi_icl,
+        home_partner=world.icl,
+        host_partner=world.cnrs,
+        funding_start=START,
+        funding_end=date(2027, 8, 31),
+    )
+    ProjectMember.objects.create(
+        project=project, person=world.applicant, partner=world.cnrs, kind="co_supervisor"
+    )
+    ProjectMember.objects.create(
+        project=project, person=world.reviewer_ok, partner=world.icl, kind="co_supervisor"
+    )
     assert services.phd_setup_problems(project) == ["Each student is funded 3 years."]
 
 
 def test_mobility_plan_service_refuses_and_keeps_the_old_plan(world: World) -> None:
     project = _phd(world)
-    student = PhdStudent.objects.create(project=project, person=world.outsider, home_partner=world.cnrs,
-                                        host_partner=world.icl, funding_start=START, funding_end=END)
+    student = PhdStudent.objects.create(
+        project=project,
+        person=world.outsider,
+        home_partner=world.cnrs,
+        host_partner=world.icl,
+        funding_start=START,
+        funding_end=END,
+    )
     ok = [Stay(date(2026, 1, 1), date(2026, 4, 30))]
     services.set_mobility_plan(student, ok, world.officer_cnrs.user)
     with pytest.raises(ValidationError) as exc:
         services.set_mobility_plan(student, [Stay(date(2026, 1, 1), date(2026, 1, 31))], world.outsider.user)
-    assert exc.value.messages == ["The plan totals 1.0 months (31 days); the total must be between 3 and 6 months."]
-    assert [(s.start, s.end) for s in MobilityStay.objects.filter(student=student)] == [(ok[0].start, ok[0].end)]
+    assert exc.value.messages == [
+        "The plan totals 1.0 months (31 days); the total must be between 3 and 6 months."
+    ]
+    assert [(s.start, s.end) for s in MobilityStay.objects.filter(student=student)] == [
+        (ok[0].start, ok[0].end)
+    ]
     with pytest.raises(Exception, match="Only the student"):
         services.set_mobility_plan(student, ok, world.pi_icl.user)
 
@@ -155,11 +183,29 @@ def test_finance_page_flags_drift_and_rate_import(world: World) -> None:
 
     c.post(reverse("rates"), {"csv-csv_file": SimpleUploadedFile("rates.csv", csv_body, "text/csv")})
     assert ReferenceRate.objects.get().eur_per_unit == Decimal("1.2")
-    services.add_ledger_entry(world.officer_cnrs.user, project=project, partner=world.cnrs, kind="payment",
-                              amount=Decimal(3000), currency="EUR", day=date(2025, 10, 1))
-    services.add_ledger_entry(world.officer_icl.user, project=project, partner=world.icl, kind="payment",
-                              amount=Decimal(1000), currency="GBP", day=date(2025, 10, 1))
+    services.add_ledger_entry(
+        world.officer_cnrs.user,
+        project=project,
+        partner=world.cnrs,
+        kind="payment",
+        amount=Decimal(3000),
+        currency="EUR",
+        day=date(2025, 10, 1),
+    )
+    services.add_ledger_entry(
+        world.officer_icl.user,
+        project=project,
+        partner=world.icl,
+        kind="payment",
+        amount=Decimal(1000),
+        currency="GBP",
+        day=date(2025, 10, 1),
+    )
     page = c.get(reverse("finance", args=[project.pk])).content.decode()
     assert 'id="drift-flag"' in page and "71.43 %" in page  # 3000 / 4200 EUR
-    bad = c.post(reverse("rates"), {"csv-csv_file": SimpleUploadedFile("bad.csv", b"date,currency,eur_per_unit\nx,GBP,1\n")}, follow=True)
+    bad = c.post(
+        reverse("rates"),
+        {"csv-csv_file": SimpleUploadedFile("bad.csv", b"date,currency,eur_per_unit\nx,GBP,1\n")},
+        follow=True,
+    )
     assert "bad.csv: line 2: field date" in bad.content.decode()

@@ -35,8 +35,13 @@ def _reviewed(world: World) -> Application:
     services.assign_reviewer(app, world.reviewer_ok, world.officer_icl.user)
     crit = {c.name: c.pk for c in world.call.criteria.all()}
     assignment = app.assignments.get()
-    services.submit_review(assignment, world.reviewer_ok.user, {crit["Excellence"]: 3, crit["Feasibility"]: 4},
-                           "CONFIDENTIAL-REMARK", True)
+    services.submit_review(
+        assignment,
+        world.reviewer_ok.user,
+        {crit["Excellence"]: 3, crit["Feasibility"]: 4},
+        "CONFIDENTIAL-REMARK",
+        True,
+    )
     return app
 
 
@@ -80,21 +85,44 @@ def _project(world: World) -> Project:
 
 def test_an_officer_cannot_edit_the_other_partners_budget_lines(world: World) -> None:
     project = _project(world)
-    line = services.add_ledger_entry(world.officer_icl.user, project=project, partner=world.icl, kind="payment",
-                                     amount=Decimal(1000), currency="GBP", day=date(2025, 3, 1))
+    line = services.add_ledger_entry(
+        world.officer_icl.user,
+        project=project,
+        partner=world.icl,
+        kind="payment",
+        amount=Decimal(1000),
+        currency="GBP",
+        day=date(2025, 3, 1),
+    )
     with pytest.raises(PermissionDenied):
-        services.add_ledger_entry(world.officer_cnrs.user, project=project, partner=world.icl, kind="payment",
-                                  amount=Decimal(1), currency="GBP", day=date(2025, 3, 1))
+        services.add_ledger_entry(
+            world.officer_cnrs.user,
+            project=project,
+            partner=world.icl,
+            kind="payment",
+            amount=Decimal(1),
+            currency="GBP",
+            day=date(2025, 3, 1),
+        )
     with pytest.raises(PermissionDenied):
         services.update_ledger_entry(world.officer_cnrs.user, line, amount=Decimal(1))
     with pytest.raises(PermissionDenied):  # nor move its own line to the other partner
-        own = services.add_ledger_entry(world.officer_cnrs.user, project=project, partner=world.cnrs,
-                                        kind="payment", amount=Decimal(5), currency="EUR", day=date(2025, 3, 1))
+        own = services.add_ledger_entry(
+            world.officer_cnrs.user,
+            project=project,
+            partner=world.cnrs,
+            kind="payment",
+            amount=Decimal(5),
+            currency="EUR",
+            day=date(2025, 3, 1),
+        )
         services.update_ledger_entry(world.officer_cnrs.user, own, partner=world.icl)
     cnrs = client_for("officer_cnrs")
     assert cnrs.get(reverse("ledger_edit", args=[line.pk])).status_code == 403
-    response = cnrs.post(reverse("ledger_edit", args=[line.pk]), {
-        "partner": world.icl.pk, "kind": "payment", "amount": "1", "currency": "GBP", "day": "2025-03-01"})
+    response = cnrs.post(
+        reverse("ledger_edit", args=[line.pk]),
+        {"partner": world.icl.pk, "kind": "payment", "amount": "1", "currency": "GBP", "day": "2025-03-01"},
+    )
     assert response.status_code == 403
     assert LedgerEntry.objects.get(pk=line.pk).amount == Decimal(1000)
     assert client_for("officer_icl").get(reverse("ledger_edit", args=[line.pk])).status_code == 200
@@ -105,14 +133,18 @@ def test_projects_are_seen_by_their_staff_and_members_only(world: World) -> None
     assert client_for("officer_cnrs").get(reverse("project_detail", args=[project.pk])).status_code == 200
     assert client_for("outsider").get(reverse("project_detail", args=[project.pk])).status_code == 403
     assert client_for("outsider").get(reverse("finance", args=[project.pk])).status_code == 403
-    assert "P" not in [p.title for p in client_for("outsider").get(reverse("project_list")).context["projects"]]
+    assert "P" not in [
+        p.title for p in client_for("outsider").get(reverse("project_list")).context["projects"]
+    ]
 
 
 def test_office_pages_are_for_the_office(world: World) -> None:
     for name in ("exchange_list", "grant_list", "rates", "person_list", "activity"):
         assert client_for("outsider").get(reverse(name)).status_code == 403, name
         assert client_for("officer_cnrs").get(reverse(name)).status_code == 200, name
-    assert client_for("outsider").get(reverse("export_table", args=["applications", "csv"])).status_code == 403
+    assert (
+        client_for("outsider").get(reverse("export_table", args=["applications", "csv"])).status_code == 403
+    )
 
 
 def test_csrf_is_enforced(world: World) -> None:
@@ -130,7 +162,9 @@ def test_the_start_of_a_project_is_kept_in_the_activity_log(world: World, store:
     app = draft(world)
     c = client_for("applicant")
     c.post(reverse("application_transition", args=[app.pk, "submit"]))
-    entry = LogEntry.objects.filter(object_pk=str(app.pk), content_type__model="application").latest("timestamp")
+    entry = LogEntry.objects.filter(object_pk=str(app.pk), content_type__model="application").latest(
+        "timestamp"
+    )
     assert entry.actor == world.applicant.user
     assert entry.changes_dict["state"] == ["draft", "submitted"]
     assert entry.timestamp <= timezone.now()

@@ -1,4 +1,4 @@
-"""The call workflow through the service layer, on PostgreSQL: drafts, submission, conflicts, reviews, decisions."""
+"""The call workflow via the service layer on PostgreSQL: drafts, submission, conflicts, reviews, decision."""
 
 from __future__ import annotations
 
@@ -46,7 +46,11 @@ def test_submit_notifies_and_only_the_applicant_may(world: World) -> None:
     app.refresh_from_db()
     assert app.state == "submitted" and app.submitted_at is not None
     assert len(mail.outbox) == 1
-    assert set(mail.outbox[0].to) == {"applicant@example.org", "officer_cnrs@example.org", "officer_icl@example.org"}
+    assert set(mail.outbox[0].to) == {
+        "applicant@example.org",
+        "officer_cnrs@example.org",
+        "officer_icl@example.org",
+    }
     with pytest.raises(services.WorkflowError):  # no second submission
         services.transition(app, "submit", world.applicant.user)
 
@@ -80,11 +84,15 @@ def test_reviewer_with_coauthorship_conflict_is_refused(world: World, store: Pat
     assert any("co-authored W" in r for r in out.reasons)
     assert not ReviewAssignment.objects.exists()
     # Confirming does not override a conflict.
-    out = services.assign_reviewer(app, world.reviewer_conflict, world.officer_cnrs.user, confirm_unknown=True)
+    out = services.assign_reviewer(
+        app, world.reviewer_conflict, world.officer_cnrs.user, confirm_unknown=True
+    )
     assert out.assignment is None
 
 
-def test_declared_conflict_is_refused_even_without_a_store(world: World, settings: object, tmp_path: Path) -> None:
+def test_declared_conflict_is_refused_even_without_a_store(
+    world: World, settings: object, tmp_path: Path
+) -> None:
     settings.CORDIALE_STORE = str(tmp_path / "missing.duckdb")  # type: ignore[attr-defined]
     world.reviewer_ok.declared_conflicts.add(world.pi_icl)
     app = _submitted(world)
@@ -123,7 +131,7 @@ def _reviewed(world: World) -> tuple[Application, ReviewAssignment]:
 
 
 def test_review_scores_and_weighted_score(world: World, store: Path) -> None:
-    app, assignment = _reviewed(world)
+    _app, assignment = _reviewed(world)
     crit = {c.name: c.pk for c in world.call.criteria.all()}
     with pytest.raises(services.WorkflowError):
         services.submit_review(assignment, world.reviewer_conflict.user, {crit["Excellence"]: 5}, "", True)
@@ -144,7 +152,9 @@ def test_decision_by_the_director_and_award_becomes_project(world: World, store:
     with pytest.raises(ValidationError):
         services.decide(app, world.director.user, "award", Decimal(60000), "", "")
     mail.outbox.clear()
-    services.decide(app, world.director.user, "award", Decimal(30000), "D. Director, O. Officer", "Well done.")
+    services.decide(
+        app, world.director.user, "award", Decimal(30000), "D. Director, O. Officer", "Well done."
+    )
     app.refresh_from_db()
     assert app.state == "awarded" and app.decision.amount == Decimal(30000)
     assert set(mail.outbox[0].to) == {"applicant@example.org", "pi_icl@example.org"}
@@ -153,7 +163,8 @@ def test_decision_by_the_director_and_award_becomes_project(world: World, store:
     project = services.start_project(app, world.officer_cnrs.user, timezone.localdate())
     assert Project.objects.get(application=app) == project
     assert {str(s.partner): s.agreed_share for s in project.partner_shares.all()} == {
-        "CNRS": Decimal("50.00"), "Imperial": Decimal("50.00")
+        "CNRS": Decimal("50.00"),
+        "Imperial": Decimal("50.00"),
     }
     assert {m.person for m in project.members.all()} == {world.applicant, world.pi_icl}
     assert Application.objects.get(pk=app.pk).state == "project"

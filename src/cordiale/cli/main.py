@@ -31,7 +31,9 @@ app.add_typer(ror_app, name="ror")
 app.add_typer(inst_app, name="institutions")
 app.command("pair")(pair_command)
 app.command("serve")(serve_command)
-app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(manage_command)
+app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    manage_command
+)
 
 
 def _version(value: bool) -> None:

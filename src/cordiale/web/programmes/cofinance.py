@@ -105,7 +105,9 @@ def real_split(
     paid = {p: Decimal(0) for p in agreed}
     for e in entries:
         if e.kind == "payment" and e.day <= as_of:
-            paid[e.partner] = paid.get(e.partner, Decimal(0)) + book.convert(e.amount, e.currency, "EUR", e.day)
+            paid[e.partner] = paid.get(e.partner, Decimal(0)) + book.convert(
+                e.amount, e.currency, "EUR", e.day
+            )
     total = sum(paid.values(), Decimal(0))
     lines = []
     for partner, eur in paid.items():
@@ -113,7 +115,14 @@ def real_split(
         target = agreed.get(partner, Decimal(0))
         diff = share - target
         lines.append(
-            SplitLine(partner, eur.quantize(CENT, ROUND_HALF_EVEN), share, target, diff, bool(total) and abs(diff) > margin)
+            SplitLine(
+                partner,
+                eur.quantize(CENT, ROUND_HALF_EVEN),
+                share,
+                target,
+                diff,
+                bool(total) and abs(diff) > margin,
+            )
         )
     return Split(as_of, total.quantize(CENT, ROUND_HALF_EVEN), margin, tuple(lines))
 
@@ -135,7 +144,9 @@ def parse_rates_csv(text: str, name: str) -> list[Rate]:
         try:
             day = date.fromisoformat(row["date"])
         except ValueError:
-            raise RateCsvError(f"{name}: line {line}: field date: {row['date']!r} is not a date (YYYY-MM-DD)") from None
+            raise RateCsvError(
+                f"{name}: line {line}: field date: {row['date']!r} is not a date (YYYY-MM-DD)"
+            ) from None
         currency = row["currency"].upper()
         if currency not in {"GBP", "EUR"}:
             raise RateCsvError(f"{name}: line {line}: field currency: {row['currency']!r} is not GBP or EUR")

@@ -43,7 +43,9 @@ def check_reviewer(application: Application, reviewer: Person, store: Path | Non
     policy = coi.CoiPolicy(
         coauthor_years=settings.CORDIALE_COI_COAUTHOR_YEARS, as_of_year=settings.CORDIALE_COI_AS_OF_YEAR
     )
-    findings = coi.check_conflicts(path if path.is_file() else None, coi_person(reviewer), [coi_person(p) for p in unique], policy)
+    findings = coi.check_conflicts(
+        path if path.is_file() else None, coi_person(reviewer), [coi_person(p) for p in unique], policy
+    )
     reasons: list[str] = []
     status = "none"
     for person, finding in zip(unique, findings, strict=True):

@@ -15,23 +15,51 @@ from cordiale.web.programmes.models import Application, Exchange, Grant, LedgerE
 
 
 def _applications() -> tuple[list[str], list[list[Any]]]:
-    cols = ["id", "call", "kind", "title", "state", "requested_amount", "currency", "submitted_at", "decision", "amount"]
+    cols = [
+        "id",
+        "call",
+        "kind",
+        "title",
+        "state",
+        "requested_amount",
+        "currency",
+        "submitted_at",
+        "decision",
+        "amount",
+    ]
     rows = []
     qs: QuerySet[Application] = Application.objects.select_related("call", "decision").order_by("id")
     for a in qs:
         d = getattr(a, "decision", None)
-        rows.append([
-            a.pk, a.call.title, a.call.kind, a.title, a.state, a.requested_amount, a.call.currency,
-            a.submitted_at, d.outcome if d else "", d.amount if d else "",
-        ])
+        rows.append(
+            [
+                a.pk,
+                a.call.title,
+                a.call.kind,
+                a.title,
+                a.state,
+                a.requested_amount,
+                a.call.currency,
+                a.submitted_at,
+                d.outcome if d else "",
+                d.amount if d else "",
+            ]
+        )
     return cols, rows
 
 
 def _projects() -> tuple[list[str], list[list[Any]]]:
     cols = ["id", "title", "kind", "start", "end", "partners", "outputs"]
     rows = [
-        [p.pk, p.title, p.kind, p.start, p.end,
-         "; ".join(f"{s.partner}:{s.agreed_share}%" for s in p.partner_shares.all()), p.outputs.count()]
+        [
+            p.pk,
+            p.title,
+            p.kind,
+            p.start,
+            p.end,
+            "; ".join(f"{s.partner}:{s.agreed_share}%" for s in p.partner_shares.all()),
+            p.outputs.count(),
+        ]
         for p in Project.objects.order_by("id").prefetch_related("partner_shares__partner")
     ]
     return cols, rows
@@ -49,8 +77,18 @@ def _ledger() -> tuple[list[str], list[list[Any]]]:
 def _exchanges() -> tuple[list[str], list[list[Any]]]:
     cols = ["id", "kind", "person", "from", "to", "start", "end", "purpose", "funding", "currency"]
     rows = [
-        [e.pk, e.kind, e.person.name, str(e.from_partner), str(e.to_partner), e.start, e.end, e.purpose,
-         e.funding_amount, e.currency]
+        [
+            e.pk,
+            e.kind,
+            e.person.name,
+            str(e.from_partner),
+            str(e.to_partner),
+            e.start,
+            e.end,
+            e.purpose,
+            e.funding_amount,
+            e.currency,
+        ]
         for e in Exchange.objects.select_related("person", "from_partner", "to_partner").order_by("id")
     ]
     return cols, rows
@@ -59,8 +97,17 @@ def _exchanges() -> tuple[list[str], list[list[Any]]]:
 def _grants() -> tuple[list[str], list[list[Any]]]:
     cols = ["id", "funder", "scheme", "reference", "title", "amount", "currency", "partners", "projects"]
     rows = [
-        [g.pk, g.funder, g.scheme, g.reference, g.title, g.amount, g.currency,
-         "; ".join(str(p) for p in g.partners.all()), "; ".join(p.title for p in g.projects.all())]
+        [
+            g.pk,
+            g.funder,
+            g.scheme,
+            g.reference,
+            g.title,
+            g.amount,
+            g.currency,
+            "; ".join(str(p) for p in g.partners.all()),
+            "; ".join(p.title for p in g.projects.all()),
+        ]
         for g in Grant.objects.order_by("id").prefetch_related("partners", "projects")
     ]
     return cols, rows

@@ -54,7 +54,11 @@ class ApplicationForm(forms.ModelForm[Application]):
         super().__init__(*args, **kwargs)
         self.call = call
         self.pi_fields: list[tuple[str, Partner]] = []
-        current = {} if self.instance.pk is None else {pi.partner_id: pi.person_id for pi in self.instance.pis.all()}
+        current = (
+            {}
+            if self.instance.pk is None
+            else {pi.partner_id: pi.person_id for pi in self.instance.pis.all()}
+        )
         for partner in call.partners.all():
             name = f"pi_{partner.pk}"
             self.fields[name] = forms.ModelChoiceField(
@@ -87,7 +91,9 @@ class AssignReviewerForm(forms.Form):
 
 class ReviewForm(forms.Form):
     comment = forms.CharField(widget=forms.Textarea, required=False, label=_("comment"))
-    confidential = forms.BooleanField(required=False, initial=True, label=_("confidential (never shown to applicants)"))
+    confidential = forms.BooleanField(
+        required=False, initial=True, label=_("confidential (never shown to applicants)")
+    )
 
     def __init__(self, *args: Any, criteria: list[Criterion], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,8 +148,22 @@ class OutputForm(forms.Form):
 class ExchangeForm(forms.ModelForm[Exchange]):
     class Meta:
         model = Exchange
-        fields = ["person", "kind", "from_partner", "to_partner", "start", "end", "purpose", "funding_amount", "currency", "project"]
-        widgets = {"start": forms.DateInput(attrs={"type": "date"}), "end": forms.DateInput(attrs={"type": "date"})}
+        fields = [
+            "person",
+            "kind",
+            "from_partner",
+            "to_partner",
+            "start",
+            "end",
+            "purpose",
+            "funding_amount",
+            "currency",
+            "project",
+        ]
+        widgets = {
+            "start": forms.DateInput(attrs={"type": "date"}),
+            "end": forms.DateInput(attrs={"type": "date"}),
+        }
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -157,8 +177,22 @@ class ExchangeForm(forms.ModelForm[Exchange]):
 class GrantForm(forms.ModelForm[Grant]):
     class Meta:
         model = Grant
-        fields = ["funder", "scheme", "reference", "title", "amount", "currency", "start", "end", "partners", "projects"]
-        widgets = {"start": forms.DateInput(attrs={"type": "date"}), "end": forms.DateInput(attrs={"type": "date"})}
+        fields = [
+            "funder",
+            "scheme",
+            "reference",
+            "title",
+            "amount",
+            "currency",
+            "start",
+            "end",
+            "partners",
+            "projects",
+        ]
+        widgets = {
+            "start": forms.DateInput(attrs={"type": "date"}),
+            "end": forms.DateInput(attrs={"type": "date"}),
+        }
 
 
 CONSENT_TEXT = _(

@@ -54,11 +54,16 @@ def export_person(person: Person) -> dict[str, Any]:
             "date_joined": user.date_joined.isoformat(),
             "last_login": user.last_login.isoformat() if user.last_login else None,
         },
-        "roles": [{"partner": str(r.partner), "role": r.kind} for r in person.roles.select_related("partner")],
+        "roles": [
+            {"partner": str(r.partner), "role": r.kind} for r in person.roles.select_related("partner")
+        ],
         "applications": [_row(a) for a in person.applications.all()],
         "pi_of_applications": [pi.application_id for pi in person.pi_of.all()],
         "reviews": [
-            {**_row(a, ("reviewer",)), "scores": {s.criterion.name: s.value for s in a.scores.select_related("criterion")}}
+            {
+                **_row(a, ("reviewer",)),
+                "scores": {s.criterion.name: s.value for s in a.scores.select_related("criterion")},
+            }
             for a in person.assignments.all()
         ],
         "decisions_on_own_applications": [
@@ -68,9 +73,7 @@ def export_person(person: Person) -> dict[str, Any]:
             {"project": m.project.title, "role": m.kind, "partner": str(m.partner)}
             for m in person.memberships.select_related("project", "partner")
         ],
-        "phd": [
-            {**_row(s), "stays": [_row(st) for st in s.stays.all()]} for s in person.phd_records.all()
-        ],
+        "phd": [{**_row(s), "stays": [_row(st) for st in s.stays.all()]} for s in person.phd_records.all()],
         "exchanges": [_row(e) for e in person.exchanges.all()],
         "activity": [
             {"when": e.timestamp.isoformat(), "action": e.get_action_display(), "object": e.object_repr}
@@ -173,7 +176,9 @@ def purge_expired(now: Any = None) -> dict[str, int]:
     now = now or timezone.now()
     days: dict[str, int] = settings.CORDIALE_RETENTION_DAYS
     done: dict[str, int] = {}
-    drafts = Application.objects.filter(state="draft", updated_at__lt=now - timedelta(days=days["draft_application"]))
+    drafts = Application.objects.filter(
+        state="draft", updated_at__lt=now - timedelta(days=days["draft_application"])
+    )
     withdrawn = Application.objects.filter(
         state="withdrawn", updated_at__lt=now - timedelta(days=days["withdrawn_application"])
     )
@@ -195,8 +200,10 @@ def purge_expired(now: Any = None) -> dict[str, int]:
         timestamp__lt=now - timedelta(days=days["activity_log"])
     ).delete()[0]
     stale = now - timedelta(days=days["inactive_account"])
-    users = get_user_model().objects.filter(is_superuser=False).filter(
-        Q(last_login__lt=stale) | Q(last_login__isnull=True, date_joined__lt=stale)
+    users = (
+        get_user_model()
+        .objects.filter(is_superuser=False)
+        .filter(Q(last_login__lt=stale) | Q(last_login__isnull=True, date_joined__lt=stale))
     )
     done["inactive_account"] = 0
     for user in users:

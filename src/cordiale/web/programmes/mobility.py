@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 DAYS_PER_MONTH = Decimal("365.25") / 12
 
@@ -43,10 +44,11 @@ def plan_problems(
             problems.append(f"Stay {i} ends ({s.end}) before it starts ({s.start}).")
         elif s.start < project_start or s.end > project_end:
             problems.append(
-                f"Stay {i} ({s.start} – {s.end}) is outside the project's dates ({project_start} – {project_end})."
+                f"Stay {i} ({s.start} – {s.end}) is outside the project's dates "
+                f"({project_start} – {project_end})."
             )
     ordered = sorted((s for s in stays if s.end >= s.start), key=lambda s: s.start)
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in pairwise(ordered):
         if b.start <= a.end:
             problems.append(f"Stays {a.start} – {a.end} and {b.start} – {b.end} overlap.")
     total_days = sum(s.days for s in stays if s.end >= s.start)

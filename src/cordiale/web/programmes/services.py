@@ -23,8 +23,8 @@ from django.utils.translation import gettext as _
 
 from cordiale.web.programmes import notify
 from cordiale.web.programmes.actors import application_actors, person_of
-from cordiale.web.programmes.coi_check import check_reviewer
 from cordiale.web.programmes.cofinance import Entry, Rate, RateBook, Split, real_split
+from cordiale.web.programmes.coi_check import check_reviewer
 from cordiale.web.programmes.mobility import Stay, plan_problems
 from cordiale.web.programmes.models import (
     Application,
@@ -118,10 +118,12 @@ class AssignmentOutcome:
 def assign_reviewer(
     application: Application, reviewer: Person, user: Any, confirm_unknown: bool = False
 ) -> AssignmentOutcome:
-    """Assign ``reviewer`` unless ``cordiale.coi`` finds a conflict; ``unknown`` needs the officer's confirmation."""
+    """Assign ``reviewer`` unless ``cordiale.coi`` finds a conflict (``unknown``: an officer confirms)."""
     officer = _require(user, "assign_reviewer", application)
     if reviewer.pk == application.applicant_id or application.pis.filter(person=reviewer).exists():
-        return AssignmentOutcome(None, "conflict", (_("The reviewer is an applicant or PI of this application."),))
+        return AssignmentOutcome(
+            None, "conflict", (_("The reviewer is an applicant or PI of this application."),)
+        )
     if application.assignments.filter(reviewer=reviewer).exists():
         raise ValidationError(_("This reviewer is already assigned."))
     result = check_reviewer(application, reviewer)
@@ -136,7 +138,9 @@ def assign_reviewer(
             coi_reasons="\n".join(result.reasons),
             coi_confirmed_by=officer if result.status == "unknown" else None,
         )
-        if application.state == "submitted" and "open_review" in {t.name for t in workflow_for(application.call.kind).transitions}:
+        if application.state == "submitted" and "open_review" in {
+            t.name for t in workflow_for(application.call.kind).transitions
+        }:
             application.state = "under_review"
             application.save()
     notify.assigned(application, reviewer)
@@ -158,7 +162,9 @@ def submit_review(
         for pk, value in scores.items():
             if pk not in criteria:
                 raise ValidationError(_("Unknown criterion %(pk)s.") % {"pk": pk})
-            Score.objects.update_or_create(assignment=assignment, criterion=criteria[pk], defaults={"value": value})
+            Score.objects.update_or_create(
+                assignment=assignment, criterion=criteria[pk], defaults={"value": value}
+            )
         assignment.comment = comment
         assignment.confidential = confidential
         assignment.submitted_at = timezone.now()
@@ -176,7 +182,9 @@ def decide(
             raise ValidationError(_("An award needs an amount."))
         if amount > application.call.budget_ceiling:
             raise ValidationError(_("The amount exceeds the call's budget ceiling."))
-    target = workflow_for(application.call.kind).transition("award" if outcome == "award" else "reject").target
+    target = (
+        workflow_for(application.call.kind).transition("award" if outcome == "award" else "reject").target
+    )
     with transaction.atomic(), _log_as(user):
         decision = Decision.objects.create(
             application=application,
@@ -284,5 +292,7 @@ def project_entries(project: Project) -> list[Entry]:
 
 def project_split(project: Project, as_of: date | None = None) -> Split:
     agreed = {str(pp.partner): pp.agreed_share for pp in project.partner_shares.select_related("partner")}
-    margin = project.drift_margin_pp if project.drift_margin_pp is not None else settings.CORDIALE_SPLIT_MARGIN_PP
+    margin = (
+        project.drift_margin_pp if project.drift_margin_pp is not None else settings.CORDIALE_SPLIT_MARGIN_PP
+    )
     return real_split(project_entries(project), agreed, rate_book(), margin, as_of or timezone.localdate())

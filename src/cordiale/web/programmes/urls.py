@@ -13,7 +13,9 @@ urlpatterns = [
     path("calls/<int:call_pk>/apply/", calls.application_new, name="application_new"),
     path("applications/<int:pk>/", calls.application_detail, name="application_detail"),
     path("applications/<int:pk>/edit/", calls.application_edit, name="application_edit"),
-    path("applications/<int:pk>/do/<slug:name>/", calls.application_transition, name="application_transition"),
+    path(
+        "applications/<int:pk>/do/<slug:name>/", calls.application_transition, name="application_transition"
+    ),
     path("applications/<int:pk>/pdf/", calls.application_pdf, name="application_pdf"),
     path("applications/<int:pk>/assign/", calls.assign_reviewer, name="assign_reviewer"),
     path("applications/<int:pk>/decide/", calls.decide, name="decide"),

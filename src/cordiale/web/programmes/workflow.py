@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.translation import gettext_lazy as _
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 APPLICANT, OFFICER, DIRECTOR, REVIEWER = "applicant", "officer", "director", "reviewer"
 
@@ -81,7 +81,9 @@ STATES: dict[str, str | Promise] = {
 # Seed fund and joint PhD calls: peer review, then a panel (chaired by a partnership director) decides.
 _REVIEWED = (
     Transition("submit", _("Submit"), _fs("draft"), "submitted", _fs(APPLICANT)),
-    Transition("withdraw", _("Withdraw"), _fs("draft", "submitted", "under_review"), "withdrawn", _fs(APPLICANT)),
+    Transition(
+        "withdraw", _("Withdraw"), _fs("draft", "submitted", "under_review"), "withdrawn", _fs(APPLICANT)
+    ),
     Transition("open_review", _("Open review"), _fs("submitted"), "under_review", _fs(OFFICER)),
     Transition("award", _("Award"), _fs("under_review"), "awarded", _fs(DIRECTOR)),
     Transition("reject", _("Reject"), _fs("submitted", "under_review"), "rejected", _fs(DIRECTOR)),
@@ -106,7 +108,9 @@ WORKFLOWS: dict[str, Workflow] = {
             Transition("withdraw", _("Withdraw"), _fs("draft", "submitted"), "withdrawn", _fs(APPLICANT)),
             Transition("award", _("Award"), _fs("submitted"), "awarded", _fs(OFFICER, DIRECTOR)),
             Transition("reject", _("Reject"), _fs("submitted"), "rejected", _fs(OFFICER, DIRECTOR)),
-            Transition("start_project", _("Start the project"), _fs("awarded"), "project", _fs(OFFICER, DIRECTOR)),
+            Transition(
+                "start_project", _("Start the project"), _fs("awarded"), "project", _fs(OFFICER, DIRECTOR)
+            ),
         ),
         (Action("edit", _fs("draft"), _fs(APPLICANT)),),
     ),

@@ -12,7 +12,7 @@ class Currency(models.TextChoices):
 
 
 class ReferenceRate(models.Model):
-    """The EUR value of one unit of ``currency`` on ``day`` (entered or imported from a CSV, never fetched)."""
+    """The EUR value of one unit of ``currency`` on ``day`` (entered or imported from CSV; never fetched)."""
 
     day = models.DateField(_("date"))
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)

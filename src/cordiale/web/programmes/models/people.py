@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 
 openalex_institution = RegexValidator(r"^I\d+$", _("An OpenAlex institution id looks like I1294671590."))
 openalex_author = RegexValidator(r"^A\d+$", _("An OpenAlex author id looks like A5023888391."))
-orcid_format = RegexValidator(r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", _("An ORCID looks like 0000-0002-1825-0097."))
+orcid_format = RegexValidator(
+    r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", _("An ORCID looks like 0000-0002-1825-0097.")
+)
 ror_format = RegexValidator(r"^0[a-z0-9]{6}\d{2}$", _("A ROR id looks like 02feahw73."))
 
 
@@ -18,7 +20,9 @@ class Partner(models.Model):
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     short_name = models.CharField(_("short name"), max_length=40, blank=True)
-    openalex_id = models.CharField(_("OpenAlex id"), max_length=20, blank=True, validators=[openalex_institution])
+    openalex_id = models.CharField(
+        _("OpenAlex id"), max_length=20, blank=True, validators=[openalex_institution]
+    )
     ror_id = models.CharField(_("ROR id"), max_length=9, blank=True, validators=[ror_format])
     country_code = models.CharField(_("country"), max_length=2, blank=True)
 
@@ -84,7 +88,9 @@ class Role(models.Model):
     kind = models.CharField(_("role"), max_length=20, choices=RoleKind.choices)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["person", "partner", "kind"], name="one_role_per_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "partner", "kind"], name="one_role_per_kind")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.partner}"

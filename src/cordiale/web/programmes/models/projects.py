@@ -37,7 +37,9 @@ class ProjectPartner(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="partner_shares")
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
-    agreed_share = models.DecimalField(_("agreed share (%)"), max_digits=5, decimal_places=2, default=Decimal(50))
+    agreed_share = models.DecimalField(
+        _("agreed share (%)"), max_digits=5, decimal_places=2, default=Decimal(50)
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "partner"], name="partner_once")]
@@ -78,7 +80,9 @@ class PhdStudent(models.Model):
     funding_end = models.DateField(_("funded until"))
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "home_partner"], name="one_student_per_partner")]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "home_partner"], name="one_student_per_partner")
+        ]
 
     def __str__(self) -> str:
         return f"doctoral student #{self.pk} @ {self.home_partner}"

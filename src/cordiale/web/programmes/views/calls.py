@@ -86,7 +86,9 @@ def application_edit(request: HttpRequest, pk: int) -> HttpResponse:
     wf = workflow_for(application.call.kind)
     if not wf.may("edit", application.state, application_actors(request.user, application)):
         raise PermissionDenied
-    form = ApplicationForm(request.POST or None, request.FILES or None, instance=application, call=application.call)
+    form = ApplicationForm(
+        request.POST or None, request.FILES or None, instance=application, call=application.call
+    )
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             form.save()
@@ -101,16 +103,25 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
     wf = workflow_for(application.call.kind)
     actors = application_actors(request.user, application)
-    reviews = [a for a in application.assignments.select_related("reviewer") if request.user.has_perm("programmes.view_review", a)]
+    reviews = [
+        a
+        for a in application.assignments.select_related("reviewer")
+        if request.user.has_perm("programmes.view_review", a)
+    ]
     context = {
         "application": application,
         "state_label": wf.states.get(application.state, application.state),
-        "transitions": [t for t in wf.available(application.state, actors) if t.name not in {"award", "reject", "start_project"}],
+        "transitions": [
+            t
+            for t in wf.available(application.state, actors)
+            if t.name not in {"award", "reject", "start_project"}
+        ],
         "can_edit": wf.may("edit", application.state, actors),
         "can_assign": wf.may("assign_reviewer", application.state, actors),
-        "can_decide": wf.may("award", application.state, actors) or wf.may("reject", application.state, actors),
+        "can_decide": wf.may("award", application.state, actors)
+        or wf.may("reject", application.state, actors),
         "can_start": wf.may("start_project", application.state, actors),
-        "my_assignment": application.assignments.filter(reviewer__user=request.user).first(),
+        "my_assignment": application.assignments.filter(reviewer=person_of(request.user)).first(),
         "reviews": reviews,
         "problems": services.eligibility_problems(application) if application.state == "draft" else [],
         "decision": getattr(application, "decision", None),
@@ -125,7 +136,10 @@ def application_transition(request: HttpRequest, pk: int, name: str) -> HttpResp
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
     try:
         services.transition(application, name, request.user)
-        messages.success(request, _("Done: %(state)s.") % {"state": workflow_for(application.call.kind).states[application.state]})
+        messages.success(
+            request,
+            _("Done: %(state)s.") % {"state": workflow_for(application.call.kind).states[application.state]},
+        )
     except ValidationError as exc:
         report(request, exc)
     return redirect("application_detail", pk=pk)
@@ -136,7 +150,9 @@ def application_pdf(request: HttpRequest, pk: int) -> FileResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
     if not application.pdf:
         raise Http404
-    return FileResponse(application.pdf.open("rb"), content_type="application/pdf", filename=f"application-{pk}.pdf")
+    return FileResponse(
+        application.pdf.open("rb"), content_type="application/pdf", filename=f"application-{pk}.pdf"
+    )
 
 
 @login_required
@@ -147,7 +163,9 @@ def assign_reviewer(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         reviewer: Person = form.cleaned_data["reviewer"]
         try:
-            outcome = services.assign_reviewer(application, reviewer, request.user, form.cleaned_data["confirm_unknown"])
+            outcome = services.assign_reviewer(
+                application, reviewer, request.user, form.cleaned_data["confirm_unknown"]
+            )
         except ValidationError as exc:
             report(request, exc)
         else:
@@ -159,9 +177,14 @@ def assign_reviewer(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.warning(
                     request,
-                    _("The conflict check cannot decide for %(r)s: confirm there is no conflict to assign.") % {"r": reviewer},
+                    _("The conflict check cannot decide for %(r)s: confirm there is no conflict to assign.")
+                    % {"r": reviewer},
                 )
-    return render(request, "programmes/assign_reviewer.html", {"application": application, "form": form, "outcome": outcome})
+    return render(
+        request,
+        "programmes/assign_reviewer.html",
+        {"application": application, "form": form, "outcome": outcome},
+    )
 
 
 @login_required
@@ -170,13 +193,19 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
     if not request.user.has_perm("programmes.view_review", assignment):
         raise PermissionDenied
     criteria = list(assignment.application.call.criteria.all())
-    initial = {f"score_{s.criterion_id}": s.value for s in assignment.scores.all()}
+    initial: dict[str, object] = {f"score_{s.criterion_id}": s.value for s in assignment.scores.all()}
     initial.update({"comment": assignment.comment, "confidential": assignment.confidential})
     form = ReviewForm(request.POST or None, criteria=criteria, initial=initial)
     mine = person_of(request.user) == assignment.reviewer
     if request.method == "POST" and form.is_valid():
         try:
-            services.submit_review(assignment, request.user, form.scores(), form.cleaned_data["comment"], form.cleaned_data["confidential"])
+            services.submit_review(
+                assignment,
+                request.user,
+                form.scores(),
+                form.cleaned_data["comment"],
+                form.cleaned_data["confidential"],
+            )
         except ValidationError as exc:
             report(request, exc)
         else:
@@ -199,7 +228,9 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Decision recorded."))
             return redirect("application_detail", pk=pk)
     reviews = application.assignments.prefetch_related("scores__criterion").select_related("reviewer")
-    return render(request, "programmes/decide.html", {"application": application, "form": form, "reviews": reviews})
+    return render(
+        request, "programmes/decide.html", {"application": application, "form": form, "reviews": reviews}
+    )
 
 
 @login_required

@@ -1,4 +1,4 @@
-"""The office's other pages: exchanges, grants, people (export, erasure), exports, the activity log, sign-up."""
+"""The office's other pages: exchanges, grants, people (export, erasure), exports, activity log, sign-up."""
 
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +13,6 @@ from django.utils.translation import gettext as _
 from cordiale.errors import StoreError
 from cordiale.ids import short_openalex_id
 from cordiale.web.programmes import services
-from cordiale.web.programmes.actors import is_office
 from cordiale.web.programmes.cofinance import RateCsvError, RateMissingError, parse_rates_csv, totals
 from cordiale.web.programmes.forms import LedgerEntryForm, OutputForm, RateCsvForm, RateForm, StayFormSet
 from cordiale.web.programmes.mobility import Stay
@@ -25,7 +23,11 @@ from cordiale.web.programmes.views.common import get_allowed, report, require
 
 @login_required
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = [p for p in Project.objects.prefetch_related("partner_shares__partner") if request.user.has_perm("programmes.view_project", p)]
+    projects = [
+        p
+        for p in Project.objects.prefetch_related("partner_shares__partner")
+        if request.user.has_perm("programmes.view_project", p)
+    ]
     return render(request, "programmes/project_list.html", {"projects": projects})
 
 
@@ -43,7 +45,9 @@ def project_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "project": project,
         "manage": manage,
         "members": project.members.select_related("person", "partner"),
-        "students": project.students.select_related("person", "home_partner", "host_partner").prefetch_related("stays"),
+        "students": project.students.select_related(
+            "person", "home_partner", "host_partner"
+        ).prefetch_related("stays"),
         "phd_problems": services.phd_setup_problems(project) if project.kind == "phd" else [],
         "milestones": project.milestones.all(),
         "outputs": project.outputs.all(),
@@ -146,11 +150,17 @@ def rates(request: HttpRequest) -> HttpResponse:
             with transaction.atomic():
                 for r in parsed:
                     ReferenceRate.objects.update_or_create(
-                        day=r.day, currency=r.currency, defaults={"eur_per_unit": r.eur_per_unit, "source": upload.name}
+                        day=r.day,
+                        currency=r.currency,
+                        defaults={"eur_per_unit": r.eur_per_unit, "source": upload.name},
                     )
             messages.success(request, _("%(n)d rates imported.") % {"n": len(parsed)})
             return redirect("rates")
-    return render(request, "programmes/rates.html", {"rates": ReferenceRate.objects.all()[:200], "form": form, "csv_form": csv_form})
+    return render(
+        request,
+        "programmes/rates.html",
+        {"rates": ReferenceRate.objects.all()[:200], "form": form, "csv_form": csv_form},
+    )
 
 
 @login_required
@@ -163,14 +173,22 @@ def output_add(request: HttpRequest, pk: int) -> HttpResponse:
         year = request.POST.get("year", "")
         wid = short_openalex_id(ident)
         if wid and wid.startswith("W"):
-            Output.objects.get_or_create(project=project, work_id=wid, defaults={"title": title, "year": int(year) if year.isdigit() else None, "doi": request.POST.get("doi", "")})
+            Output.objects.get_or_create(
+                project=project,
+                work_id=wid,
+                defaults={
+                    "title": title,
+                    "year": int(year) if year.isdigit() else None,
+                    "doi": request.POST.get("doi", ""),
+                },
+            )
         elif ident.lower().removeprefix("https://doi.org/").startswith("10."):
             doi = ident.lower().removeprefix("https://doi.org/")
             Output.objects.get_or_create(project=project, doi=doi, defaults={"title": title})
         else:
-            messages.error(request, _("%(v)s is neither a DOI (10.…) nor an OpenAlex work id (W…).") % {"v": ident})
+            messages.error(
+                request, _("%(v)s is neither a DOI (10.…) nor an OpenAlex work id (W…).") % {"v": ident}
+            )
             return redirect("project_detail", pk=pk)
         messages.success(request, _("Output linked."))
     return redirect("project_detail", pk=pk)
-
-
