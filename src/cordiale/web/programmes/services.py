@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cordiale.web.programmes import notify
-from cordiale.web.programmes.actors import application_actors, person_of
+from cordiale.web.programmes.actors import application_actors, forget_actors, person_of
 from cordiale.web.programmes.cofinance import Entry, Rate, RateBook, Split, real_split
 from cordiale.web.programmes.coi_check import check_reviewer
 from cordiale.web.programmes.mobility import Stay, plan_problems
@@ -143,6 +143,7 @@ def assign_reviewer(
         }:
             application.state = "under_review"
             application.save()
+    forget_actors(application)
     notify.assigned(application, reviewer)
     return AssignmentOutcome(assignment, result.status, result.reasons)
 
@@ -280,7 +281,8 @@ def update_ledger_entry(user: Any, entry: LedgerEntry, **fields: Any) -> LedgerE
 
 
 def rate_book() -> RateBook:
-    return RateBook(Rate(r.day, r.currency, r.eur_per_unit) for r in ReferenceRate.objects.all())
+    rows = ReferenceRate.objects.values_list("day", "currency", "eur_per_unit")
+    return RateBook(Rate(day, currency, value) for day, currency, value in rows)
 
 
 def project_entries(project: Project) -> list[Entry]:
@@ -290,9 +292,10 @@ def project_entries(project: Project) -> list[Entry]:
     ]
 
 
-def project_split(project: Project, as_of: date | None = None) -> Split:
+def project_split(project: Project, as_of: date | None = None, book: RateBook | None = None) -> Split:
     agreed = {str(pp.partner): pp.agreed_share for pp in project.partner_shares.select_related("partner")}
     margin = (
         project.drift_margin_pp if project.drift_margin_pp is not None else settings.CORDIALE_SPLIT_MARGIN_PP
     )
-    return real_split(project_entries(project), agreed, rate_book(), margin, as_of or timezone.localdate())
+    entries = project_entries(project)
+    return real_split(entries, agreed, book or rate_book(), margin, as_of or timezone.localdate())

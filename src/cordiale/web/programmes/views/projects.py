@@ -99,8 +99,8 @@ def finance(request: HttpRequest, pk: int) -> HttpResponse:
     entries = project.ledger.select_related("partner")
     split, total_rows, rate_error = None, [], ""
     try:
-        split = services.project_split(project)
         book = services.rate_book()
+        split = services.project_split(project, book=book)
         ents = services.project_entries(project)
         eur, gbp = totals(ents, book, "EUR"), totals(ents, book, "GBP")
         for key in sorted(eur):
