@@ -1,4 +1,4 @@
-"""Headless Chromium for the end-to-end journeys: Debian's ``chromium`` and ``chromium-driver``, never a download."""
+"""Headless Chromium for the end-to-end journeys: Debian's chromium and chromium-driver, never a download."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 CHROMIUM = Path(os.environ.get("CORDIALE_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("CORDIALE_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver"))
+CHROMEDRIVER = Path(
+    os.environ.get("CORDIALE_CHROMEDRIVER", shutil.which("chromedriver") or "/usr/bin/chromedriver")
+)
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -31,7 +33,7 @@ FLAGS = (
 
 def start_chromium() -> webdriver.Chrome:
     if not (CHROMIUM.is_file() and CHROMEDRIVER.is_file()):
-        reason = f"headless Chromium not found ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium chromium-driver"
+        reason = f"headless Chromium not found ({CHROMIUM}, {CHROMEDRIVER}): apt-get install chromium-driver"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)

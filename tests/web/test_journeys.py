@@ -116,7 +116,9 @@ def test_call_journey_from_draft_to_project(page: Page, tw: World, store: Path, 
     project = Project.objects.get(application=app)
     assert project.start == date(2026, 1, 1) and project.partner_shares.count() == 2
     subjects = [m.subject for m in mail.outbox]
-    assert any("Review assignment" in s for s in subjects) and any("Decision on your application" in s for s in subjects)
+    assert any("Review assignment" in s for s in subjects) and any(
+        "Decision on your application" in s for s in subjects
+    )
 
     # The applicant never sees the confidential review.
     page.sign_in("applicant", PASSWORD)
@@ -125,14 +127,22 @@ def test_call_journey_from_draft_to_project(page: Page, tw: World, store: Path, 
 
 
 def _phd_project(tw: World) -> PhdStudent:
-    project = Project.objects.create(title="Joint PhD on faults", kind="phd", start=date(2025, 9, 1), end=date(2028, 8, 31))
+    project = Project.objects.create(
+        title="Joint PhD on faults", kind="phd", start=date(2025, 9, 1), end=date(2028, 8, 31)
+    )
     ProjectPartner.objects.create(project=project, partner=tw.cnrs)
     ProjectPartner.objects.create(project=project, partner=tw.icl)
     ProjectMember.objects.create(project=project, person=tw.applicant, partner=tw.cnrs, kind="co_supervisor")
     ProjectMember.objects.create(project=project, person=tw.pi_icl, partner=tw.icl, kind="co_supervisor")
     ProjectMember.objects.create(project=project, person=tw.outsider, partner=tw.cnrs, kind="student")
-    return PhdStudent.objects.create(project=project, person=tw.outsider, home_partner=tw.cnrs, host_partner=tw.icl,
-                                     funding_start=date(2025, 9, 1), funding_end=date(2028, 8, 31))
+    return PhdStudent.objects.create(
+        project=project,
+        person=tw.outsider,
+        home_partner=tw.cnrs,
+        host_partner=tw.icl,
+        funding_start=date(2025, 9, 1),
+        funding_end=date(2028, 8, 31),
+    )
 
 
 def test_mobility_plan_outside_the_bounds_is_refused(page: Page, tw: World) -> None:

@@ -28,8 +28,12 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([str(CORDIALE), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(CORDIALE), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -55,7 +59,9 @@ def served(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]
         proc.kill()
 
 
-def test_serve_on_the_embedded_defaults(served: tuple[str, subprocess.Popen[bytes]], env: dict[str, str]) -> None:
+def test_serve_on_the_embedded_defaults(
+    served: tuple[str, subprocess.Popen[bytes]], env: dict[str, str]
+) -> None:
     base, _proc = served
     web = Path(env["CORDIALE_DATA_DIR"]) / "web"
     r = httpx.get(base + "/")
@@ -77,9 +83,18 @@ def test_secret_key_is_generated_once_and_the_first_admin_signs_in(env: dict[str
     proc.send_signal(signal.SIGINT)
     proc.wait(10)
     key = (Path(env["CORDIALE_DATA_DIR"]) / "web" / "secret_key").read_text()
-    admin_env = {**env, "DJANGO_SUPERUSER_PASSWORD": "first-admin-pass-1", "DJANGO_SUPERUSER_EMAIL": "a@example.org"}
-    done = subprocess.run([str(CORDIALE), "manage", "createsuperuser", "--noinput", "--username", "admin"],
-                          env=admin_env, capture_output=True, text=True, check=False)
+    admin_env = {
+        **env,
+        "DJANGO_SUPERUSER_PASSWORD": "first-admin-pass-1",
+        "DJANGO_SUPERUSER_EMAIL": "a@example.org",
+    }
+    done = subprocess.run(
+        [str(CORDIALE), "manage", "createsuperuser", "--noinput", "--username", "admin"],
+        env=admin_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     proc = _serve(env, port)
     try:
@@ -88,9 +103,16 @@ def test_secret_key_is_generated_once_and_the_first_admin_signs_in(env: dict[str
             page = c.get("/accounts/login/").text
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
             assert token is not None
-            r = c.post("/accounts/login/", data={"csrfmiddlewaretoken": token.group(1), "username": "admin",
-                                                  "password": "first-admin-pass-1", "next": "/"},
-                       headers={"referer": f"http://127.0.0.1:{port}/accounts/login/"})
+            r = c.post(
+                "/accounts/login/",
+                data={
+                    "csrfmiddlewaretoken": token.group(1),
+                    "username": "admin",
+                    "password": "first-admin-pass-1",
+                    "next": "/",
+                },
+                headers={"referer": f"http://127.0.0.1:{port}/accounts/login/"},
+            )
             assert r.status_code == 302 and r.headers["location"] == "/"
             assert c.get("/").status_code == 200
             assert c.get("/admin/").status_code == 200

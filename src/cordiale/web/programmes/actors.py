@@ -12,9 +12,9 @@ def person_of(user: Any) -> Person | None:
     """The Person of a signed-in user (None for anonymous users and accounts without one)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    cached = getattr(user, "_cordiale_person", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if "_cordiale_person" in user.__dict__:
+        cached: Person | None = user.__dict__["_cordiale_person"]
+        return cached
     try:
         person = user.person
     except Person.DoesNotExist:
