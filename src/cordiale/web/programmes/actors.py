@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from cordiale.web.programmes.models import Application, Person, Project, RoleKind
 from cordiale.web.programmes.workflow import APPLICANT, DIRECTOR, OFFICER, REVIEWER
+
+_MISSING = object()
 
 
 def person_of(user: Any) -> Person | None:
     """The Person of a signed-in user (None for anonymous users and accounts without one)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    if "_cordiale_person" in user.__dict__:
-        cached: Person | None = user.__dict__["_cordiale_person"]
-        return cached
+    cached = getattr(user, "_cordiale_person", _MISSING)  # request.user is a lazy proxy: no __dict__ test
+    if cached is not _MISSING:
+        return cast("Person | None", cached)
     try:
         person = user.person
     except Person.DoesNotExist:
