@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core import mail
@@ -263,3 +264,16 @@ def test_suggestions_say_when_there_is_no_store(world: World, settings: object, 
     ProjectMember.objects.create(project=project, person=world.applicant, partner=world.cnrs, kind="pi")
     page = client_for("officer_cnrs").get(reverse("project_detail", args=[project.pk])).content.decode()
     assert "no store at" in page
+
+
+def test_partner_ids_must_name_an_institution_in_the_store(db: None, store: Path) -> None:
+    from django.core.exceptions import ValidationError
+
+    from cordiale.web.programmes.models import Partner
+
+    Partner(name="CNRS", openalex_id="I1294671590", ror_id="02feahw73").full_clean()
+    Partner(name="Imperial", openalex_id="I47508984").full_clean()
+    with pytest.raises(ValidationError, match="I999 is not an institution in the store"):
+        Partner(name="Nowhere", openalex_id="I999").full_clean()
+    with pytest.raises(ValidationError, match="ROR id https://ror.org/041kmwe10, not 02feahw73"):
+        Partner(name="Mixed", openalex_id="I47508984", ror_id="02feahw73").full_clean()

@@ -32,6 +32,16 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.short_name or self.name
 
+    def clean(self) -> None:
+        """The ids must name an institution in the store (checked when a store exists)."""
+        from django.core.exceptions import ValidationError
+
+        from cordiale.web.programmes.store_links import partner_id_problems
+
+        problems = partner_id_problems(self.openalex_id, self.ror_id)
+        if problems:
+            raise ValidationError({"openalex_id" if self.openalex_id else "ror_id": problems})
+
 
 class RoleKind(models.TextChoices):
     DIRECTOR = "director", _("partnership director")
