@@ -11,7 +11,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMIUM = Path(os.environ.get("CORDIALE_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(
@@ -61,7 +62,15 @@ class Page:
         return self.driver.find_element(By.CSS_SELECTOR, css)
 
     def click(self, css: str) -> None:
+        """Click a link or a submit button and wait for the next page to replace this one."""
+        old = self.el("html")
         self.el(css).click()
+        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
+
+    def wait_for_text(self, css: str, text: str) -> None:
+        WebDriverWait(self.driver, 20).until(
+            expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+        )
 
     def fill(self, name: str, value: str) -> None:
         field = self.el(f'[name="{name}"]')
