@@ -275,5 +275,5 @@ def test_partner_ids_must_name_an_institution_in_the_store(db: None, store: Path
     Partner(name="Imperial", openalex_id="I47508984").full_clean()
     with pytest.raises(ValidationError, match="I999 is not an institution in the store"):
         Partner(name="Nowhere", openalex_id="I999").full_clean()
-    with pytest.raises(ValidationError, match="ROR id https://ror.org/041kmwe10, not 02feahw73"):
+    with pytest.raises(ValidationError, match=r"ROR id https://ror\.org/041kmwe10, not 02feahw73"):
         Partner(name="Mixed", openalex_id="I47508984", ror_id="02feahw73").full_clean()

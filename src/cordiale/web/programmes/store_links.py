@@ -21,8 +21,8 @@ def partner_id_problems(openalex_id: str, ror_id: str, store: Path | None = None
             row = con.execute("SELECT ror FROM institutions WHERE id = ?", [openalex_id]).fetchone()
             if row is None:
                 problems.append(
-                    f"{openalex_id} is not an institution in the store {path}: ingest works of it, or find its id "
-                    "with `cordiale institutions search`"
+                    f"{openalex_id} is not an institution in the store {path}: ingest works of it, "
+                    "or find its id with `cordiale institutions search`"
                 )
             elif ror_id and row[0] and not str(row[0]).endswith(ror_id):
                 problems.append(f"the store gives {openalex_id} the ROR id {row[0]}, not {ror_id}")
