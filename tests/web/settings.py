@@ -6,7 +6,9 @@ for the database (``django_db_modify_db_settings`` in ``tests/web/conftest.py``)
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from cordiale.web.settings import *  # noqa: F403
 
 _tmp = Path(tempfile.mkdtemp(prefix="cordiale-web-tests-"))
 (_tmp / "static").mkdir()
+atexit.register(shutil.rmtree, _tmp, True)
 MEDIA_ROOT = str(_tmp / "media")
 STATIC_ROOT = str(_tmp / "static")
 STORAGES = {

@@ -121,3 +121,25 @@ def test_secret_key_is_generated_once_and_the_first_admin_signs_in(env: dict[str
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
+
+
+def test_serve_on_postgresql(env: dict[str, str], pg_settings: dict[str, str]) -> None:
+    """With CORDIALE_DATABASE_URL the same command migrates and serves a PostgreSQL database."""
+    import psycopg
+
+    host, port_db = pg_settings["HOST"], pg_settings["PORT"]
+    with psycopg.connect(f"host={host} port={port_db} user=postgres dbname=postgres", autocommit=True) as con:
+        con.execute("DROP DATABASE IF EXISTS serve_pg")
+        con.execute("CREATE DATABASE serve_pg")
+    pg_env = {**env, "CORDIALE_DATABASE_URL": f"postgres://postgres@{host}:{port_db}/serve_pg"}
+    port = free_port()
+    proc = _serve(pg_env, port)
+    try:
+        assert httpx.get(f"http://127.0.0.1:{port}/").headers["location"] == "/accounts/login/?next=/"
+        with psycopg.connect(f"host={host} port={port_db} user=postgres dbname=serve_pg") as con:
+            row = con.execute("SELECT count(*) FROM django_migrations WHERE app = 'programmes'").fetchone()
+            assert row is not None and row[0] >= 1
+        assert not (Path(env["CORDIALE_DATA_DIR"]) / "web" / "programmes.sqlite3").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
