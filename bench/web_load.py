@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=10, help="wrk duration per page")
     ap.add_argument("--connections", type=int, default=4, help="concurrent connections")
-    ap.add_argument("--min-rps", type=float, default=20.0, help="gate: requests/s per page")
+    ap.add_argument("--min-rps", type=float, default=15.0, help="gate: requests/s per page")
     ap.add_argument("--max-p99-ms", type=float, default=1000.0, help="gate: p99 latency per page")
     ap.add_argument("--json", type=Path, default=OUT / "web_load.json")
     args = ap.parse_args(argv)

@@ -292,10 +292,15 @@ def project_entries(project: Project) -> list[Entry]:
     ]
 
 
-def project_split(project: Project, as_of: date | None = None, book: RateBook | None = None) -> Split:
+def project_split(
+    project: Project,
+    as_of: date | None = None,
+    book: RateBook | None = None,
+    entries: list[Entry] | None = None,
+) -> Split:
     agreed = {str(pp.partner): pp.agreed_share for pp in project.partner_shares.select_related("partner")}
     margin = (
         project.drift_margin_pp if project.drift_margin_pp is not None else settings.CORDIALE_SPLIT_MARGIN_PP
     )
-    entries = project_entries(project)
+    entries = project_entries(project) if entries is None else entries
     return real_split(entries, agreed, book or rate_book(), margin, as_of or timezone.localdate())

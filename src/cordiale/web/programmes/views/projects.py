@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from cordiale.errors import StoreError
 from cordiale.ids import short_openalex_id
 from cordiale.web.programmes import services
-from cordiale.web.programmes.cofinance import RateCsvError, RateMissingError, parse_rates_csv, totals
+from cordiale.web.programmes.cofinance import Entry, RateCsvError, RateMissingError, parse_rates_csv, totals
 from cordiale.web.programmes.forms import LedgerEntryForm, OutputForm, RateCsvForm, RateForm, StayFormSet
 from cordiale.web.programmes.mobility import Stay
 from cordiale.web.programmes.models import LedgerEntry, Output, PhdStudent, Project, ReferenceRate
@@ -96,12 +96,12 @@ def finance(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Budget line added."))
             return redirect("finance", pk=pk)
-    entries = project.ledger.select_related("partner")
+    entries = list(project.ledger.select_related("partner"))
     split, total_rows, rate_error = None, [], ""
     try:
         book = services.rate_book()
-        split = services.project_split(project, book=book)
-        ents = services.project_entries(project)
+        ents = [Entry(str(e.partner), e.kind, e.amount, e.currency, e.day) for e in entries]
+        split = services.project_split(project, book=book, entries=ents)
         eur, gbp = totals(ents, book, "EUR"), totals(ents, book, "GBP")
         for key in sorted(eur):
             total_rows.append({"partner": key[0], "kind": key[1], "eur": eur[key], "gbp": gbp[key]})
