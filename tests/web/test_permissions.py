@@ -147,6 +147,15 @@ def test_office_pages_are_for_the_office(world: World) -> None:
     )
 
 
+def test_unknown_or_forbidden_transitions(world: World) -> None:
+    app = draft(world)
+    c = client_for("applicant")
+    assert c.post(reverse("application_transition", args=[app.pk, "explode"])).status_code == 404
+    officer = client_for("officer_cnrs")
+    assert officer.post(reverse("application_transition", args=[app.pk, "submit"])).status_code == 403
+    assert Application.objects.get(pk=app.pk).state == "draft"
+
+
 def test_csrf_is_enforced(world: World) -> None:
     app = draft(world)
     c = Client(enforce_csrf_checks=True)

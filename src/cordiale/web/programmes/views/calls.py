@@ -134,6 +134,8 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def application_transition(request: HttpRequest, pk: int, name: str) -> HttpResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
+    if name not in {t.name for t in workflow_for(application.call.kind).transitions}:
+        raise Http404
     try:
         services.transition(application, name, request.user)
         messages.success(
