@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import os
 
+from cordiale.config import data_dir
+from cordiale.web.keys import ensure_secret_key
+
+
+def ensure_key() -> None:
+    """Generate the secret key into the data folder once, before the settings read it."""
+    if not os.environ.get("CORDIALE_SECRET_KEY"):
+        ensure_secret_key(data_dir() / "web")
+
 
 def prepare() -> None:
     """Set Django up on the embedded defaults, migrate (first start creates the database), collect static."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+    ensure_key()
     import django
     from django.core.management import call_command
 

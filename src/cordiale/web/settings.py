@@ -18,6 +18,7 @@ import dj_database_url
 import django_stubs_ext
 
 from cordiale.config import data_dir
+from cordiale.web.keys import read_secret_key
 
 django_stubs_ext.monkeypatch()  # generic admin/forms classes at run time, as typed
 
@@ -25,25 +26,14 @@ DATA_DIR = data_dir()
 WEB_DIR = DATA_DIR / "web"
 
 
-def _secret_key(folder: Path) -> str:
-    """The secret key kept in ``folder/secret_key``, generated once (mode 600)."""
-    path = folder / "secret_key"
-    if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    folder.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key)
-    return key
-
-
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-SECRET_KEY = os.environ.get("CORDIALE_SECRET_KEY") or _secret_key(WEB_DIR)
+# The key generated once into the data folder by `cordiale serve` (or the WSGI module); a process that never
+# served (type checks, one-off management commands) gets a throwaway key instead of writing one.
+SECRET_KEY = os.environ.get("CORDIALE_SECRET_KEY") or read_secret_key(WEB_DIR) or secrets.token_urlsafe(50)
 DEBUG = _env_bool("CORDIALE_DEBUG", False)
 ALLOWED_HOSTS = os.environ.get("CORDIALE_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CORDIALE_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
