@@ -179,3 +179,56 @@ def test_the_start_of_a_project_is_kept_in_the_activity_log(world: World, store:
     assert entry.timestamp <= timezone.now()
     page = client_for("officer_cnrs").get(reverse("activity")).content.decode()
     assert "applicant" in page and "application" in page
+
+
+def test_the_admin_applies_the_same_budget_line_rule(world: World) -> None:
+    from django.contrib.auth.models import Permission
+
+    project = _project(world)
+    line = services.add_ledger_entry(
+        world.officer_icl.user,
+        project=project,
+        partner=world.icl,
+        kind="payment",
+        amount=Decimal(1000),
+        currency="GBP",
+        day=date(2025, 3, 1),
+    )
+    staff = world.officer_cnrs.user
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(
+        *Permission.objects.filter(codename__in=["change_ledgerentry", "view_ledgerentry"])
+    )
+    c = client_for("officer_cnrs")
+    url = f"/admin/programmes/ledgerentry/{line.pk}/change/"
+    form = {
+        "project": project.pk,
+        "partner": world.icl.pk,
+        "kind": "payment",
+        "amount": "1",
+        "currency": "GBP",
+        "day": "2025-03-01",
+        "note": "",
+    }
+    assert c.post(url, form).status_code == 403
+    assert LedgerEntry.objects.get(pk=line.pk).amount == Decimal(1000)
+    own = services.add_ledger_entry(
+        world.officer_cnrs.user,
+        project=project,
+        partner=world.cnrs,
+        kind="payment",
+        amount=Decimal(5),
+        currency="EUR",
+        day=date(2025, 3, 1),
+    )
+    ok = c.post(
+        f"/admin/programmes/ledgerentry/{own.pk}/change/",
+        {**form, "partner": world.cnrs.pk, "currency": "EUR"},
+    )
+    assert ok.status_code == 302 and LedgerEntry.objects.get(pk=own.pk).amount == Decimal(1)
+    moved = c.post(f"/admin/programmes/ledgerentry/{own.pk}/change/", form)  # to Imperial
+    assert moved.status_code == 403 and LedgerEntry.objects.get(pk=own.pk).partner == world.cnrs
+    staff.user_permissions.add(Permission.objects.get(codename="add_ledgerentry"))
+    assert client_for("officer_cnrs").post("/admin/programmes/ledgerentry/add/", form).status_code == 403
+    assert LedgerEntry.objects.count() == 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from cordiale.web.programmes import models as m
@@ -74,6 +75,12 @@ class LedgerEntryAdmin(admin.ModelAdmin[m.LedgerEntry]):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: m.LedgerEntry, form: Any, change: bool) -> None:
+        """New lines, and lines moved to another partner, follow the rule too."""
+        if not request.user.has_perm("programmes.edit_ledger_entry", obj):
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
 
 
 for model in (m.Partner, m.Grant, m.Exchange, m.ReferenceRate, m.Output):
