@@ -277,3 +277,20 @@ def test_partner_ids_must_name_an_institution_in_the_store(db: None, store: Path
         Partner(name="Nowhere", openalex_id="I999").full_clean()
     with pytest.raises(ValidationError, match=r"ROR id https://ror\.org/041kmwe10, not 02feahw73"):
         Partner(name="Mixed", openalex_id="I47508984", ror_id="02feahw73").full_clean()
+
+
+def test_project_page_shows_milestones_grants_and_phd_problems(world: World) -> None:
+    from cordiale.web.programmes.models import Milestone
+
+    project = Project.objects.create(
+        title="Joint PhD", kind="phd", start=date(2025, 9, 1), end=date(2028, 8, 31)
+    )
+    ProjectPartner.objects.create(project=project, partner=world.cnrs)
+    ProjectPartner.objects.create(project=project, partner=world.icl)
+    Milestone.objects.create(project=project, title="First joint paper", due=date(2026, 9, 1))
+    grant = Grant.objects.create(funder="ERC", scheme="erc", title="Faults", amount=Decimal(1500000))
+    grant.projects.add(project)
+    page = client_for("officer_icl").get(reverse("project_detail", args=[project.pk])).content.decode()
+    assert "First joint paper" in page and "2026-09-01" in page and "ERC: Faults" in page
+    assert "A joint PhD has one doctoral student at each partner." in page
+    assert "A joint PhD has two co-supervisors, one at each partner." in page
