@@ -44,7 +44,7 @@ def start_chromium() -> webdriver.Chrome:
     for flag in FLAGS:
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.implicitly_wait(5)
+    driver.implicitly_wait(15)
     return driver
 
 
@@ -65,10 +65,10 @@ class Page:
         """Click a link or a submit button and wait for the next page to replace this one."""
         old = self.el("html")
         self.el(css).click()
-        WebDriverWait(self.driver, 20).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
 
     def wait_for_text(self, css: str, text: str) -> None:
-        WebDriverWait(self.driver, 20).until(
+        WebDriverWait(self.driver, 60).until(
             expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
         )
 
