@@ -8,7 +8,6 @@ from pathlib import Path
 from django.conf import settings
 
 from cordiale.config import store_path
-from cordiale.errors import StoreError
 from cordiale.store.connection import reader
 from cordiale.web.programmes.models import Project
 
@@ -57,6 +56,3 @@ def suggest_outputs(project: Project, store: Path | None = None, limit: int = 10
     out = [Suggestion(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows if r[0] not in linked]
     return out[:limit]
 
-
-def store_message(exc: StoreError) -> str:
-    return str(exc)
