@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -48,6 +49,16 @@ def start_chromium() -> webdriver.Chrome:
     return driver
 
 
+def _replaced(old: WebElement) -> bool:
+    """Whether the page holding ``old`` was replaced. While the next page loads, chromedriver may answer
+    "Node with given id does not belong to the document" instead of a stale-element error: both mean gone."""
+    try:
+        old.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException included
+        return True
+    return False
+
+
 class Page:
     """A few verbs over the driver, in the words of the journeys."""
 
@@ -65,7 +76,7 @@ class Page:
         """Click a link or a submit button and wait for the next page to replace this one."""
         old = self.el("html")
         self.el(css).click()
-        WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(old))
+        WebDriverWait(self.driver, 60).until(lambda _driver: _replaced(old))
 
     def wait_for_text(self, css: str, text: str) -> None:
         WebDriverWait(self.driver, 60).until(
