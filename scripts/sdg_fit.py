@@ -31,7 +31,15 @@ from cordiale.sdg.combiner import (
     similarity_features,
 )
 from cordiale.sdg.queries import N_SDGS, run_queries
-from cordiale.sdg.similarity import EncoderName, Matrix, data_path, encoder, similarity_scores
+from cordiale.sdg.similarity import (
+    E5_MAX_CHARS,
+    MINILM_MAX_TOKENS,
+    EncoderName,
+    Matrix,
+    data_path,
+    encoder,
+    similarity_scores,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 FIT_IDS = ROOT / "bench" / "sdg_fit_ids.txt"
@@ -48,7 +56,7 @@ def fit_rows() -> tuple[list[str], list[int], list[bool]]:
 
 
 def embeddings(name: EncoderName, texts: list[str]) -> Matrix:
-    key = CACHE / f"fit_{name}_{len(texts)}.npy"
+    key = CACHE / f"fit_{name}_{MINILM_MAX_TOKENS}_{E5_MAX_CHARS}_{len(texts)}.npy"
     if key.exists():
         return np.asarray(np.load(key), dtype=np.float32)
     CACHE.mkdir(parents=True, exist_ok=True)
