@@ -1,7 +1,8 @@
 """The query layer: our own phrase, wildcard and proximity queries per SDG target (``data/queries.toml``).
 
 A term is a word or a phrase; a word ending in ``*`` matches any word it begins. A query matches when one
-of its ``any`` terms occurs, and, when it has ``near`` terms, one of those starts within ``within`` words.
+of its ``any`` terms occurs, and, when it has ``near`` terms, one of those starts within ``within`` words
+(at another word: a word never stands near itself).
 Matching runs on folded word tokens (lower case, no accents), through two position indexes built once per
 text (word → positions, prefix → positions), so each term costs one dictionary look-up.
 """
@@ -35,6 +36,16 @@ class Query:
     any: tuple[Term, ...]
     near: tuple[Term, ...]
     within: int
+
+    @property
+    def first_words(self) -> frozenset[str]:
+        """The exact first words of the ``any`` terms (a text without any of them, nor of
+        ``first_prefixes``, cannot match)."""
+        return frozenset(t.parts[0][0] for t in self.any if not t.parts[0][1])
+
+    @property
+    def first_prefixes(self) -> frozenset[str]:
+        return frozenset(t.parts[0][0] for t in self.any if t.parts[0][1])
 
     @property
     def label(self) -> str:
@@ -82,17 +93,39 @@ def load_queries() -> tuple[Query, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _wildcards() -> tuple[tuple[int, ...], frozenset[str]]:
+    """The lengths and the words of the wildcard words in the shipped queries: only those prefixes are
+    indexed."""
+    words_ = {w for q in load_queries() for t in (*q.any, *q.near) for w, is_prefix in t.parts if is_prefix}
+    return tuple(sorted({len(w) for w in words_})), frozenset(words_)
+
+
 class TextIndex:
     """Where each word, and each word prefix, occurs in one text."""
 
-    def __init__(self, tokens: list[str]) -> None:
+    def __init__(
+        self, tokens: list[str], wildcards: tuple[tuple[int, ...], frozenset[str]] | None = None
+    ) -> None:
         self.tokens = tokens
         exact: dict[str, list[int]] = defaultdict(list)
-        prefix: dict[str, list[int]] = defaultdict(list)
         for pos, tok in enumerate(tokens):
             exact[tok].append(pos)
-            for k in range(3, min(len(tok), MAX_PREFIX) + 1):
-                prefix[tok[:k]].append(pos)
+        prefix: dict[str, list[int]] = defaultdict(list)
+        for tok, positions in exact.items():
+            if wildcards is None:
+                for k in range(1, min(len(tok), MAX_PREFIX) + 1):
+                    prefix[tok[:k]].extend(positions)
+                continue
+            lengths, wanted = wildcards
+            for k in lengths:
+                if k > len(tok):
+                    break
+                p = tok[:k]
+                if p in wanted:
+                    prefix[p].extend(positions)
+        for positions in prefix.values():
+            positions.sort()
         self.exact = exact
         self.prefix = prefix
 
@@ -124,17 +157,26 @@ def match_query(index: TextIndex, query: Query) -> QueryHit | None:
             return QueryHit(query.sdg, query.target, term.source)
         for near in query.near:
             near_positions = index.find(near)
-            if any(abs(a - b) <= query.within for a in positions for b in near_positions):
+            if any(a != b and abs(a - b) <= query.within for a in positions for b in near_positions):
                 return QueryHit(query.sdg, query.target, f"{term.source} ~ {near.source}")
     return None
 
 
 def run_queries(text: str) -> list[QueryHit]:
     """Every shipped query that matches the text."""
-    index = TextIndex(words(text))
+    index = TextIndex(words(text), _wildcards())
+    exact, prefix = index.exact.keys(), index.prefix.keys()
     hits: list[QueryHit] = []
-    for query in load_queries():
+    for query, firsts, prefixes in _query_keys():
+        # dict_keys.isdisjoint(small set) looks each member up; the other way round would scan the text
+        if exact.isdisjoint(firsts) and prefix.isdisjoint(prefixes):
+            continue  # none of the query's terms can start in this text
         hit = match_query(index, query)
         if hit is not None:
             hits.append(hit)
     return hits
+
+
+@lru_cache(maxsize=1)
+def _query_keys() -> tuple[tuple[Query, frozenset[str], frozenset[str]], ...]:
+    return tuple((q, q.first_words, q.first_prefixes) for q in load_queries())

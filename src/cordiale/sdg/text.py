@@ -60,9 +60,12 @@ def abstract_from_inverted_index(index: Any) -> str:
 
 
 def fold(text: str) -> str:
-    """Lower case without accents (ASCII letters and digits kept), for matching."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Lower case without accents, for matching: accented letters lose their accents, other non-ASCII
+    characters are dropped (the queries are written in ASCII)."""
+    lowered = text.lower()
+    if lowered.isascii():
+        return lowered
+    return unicodedata.normalize("NFKD", lowered).encode("ascii", "ignore").decode("ascii")
 
 
 def words(text: str) -> list[str]:
@@ -91,8 +94,8 @@ LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
 MIN_CONFIDENCE = 0.6
 
 
-@lru_cache(maxsize=1)
-def _detector() -> Any:
+@lru_cache(maxsize=2)
+def _detector(low_accuracy: bool) -> Any:
     from lingua import Language, LanguageDetectorBuilder
 
     langs = [
@@ -104,18 +107,21 @@ def _detector() -> Any:
         Language.PORTUGUESE,
         Language.DUTCH,
     ]
-    return LanguageDetectorBuilder.from_languages(*langs).build()
+    builder = LanguageDetectorBuilder.from_languages(*langs)
+    return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language among a few European ones, or None when unsure or empty.
 
-    Uses lingua (offline n-gram models, high-accuracy mode) on the first 500 characters; a language is
+    Uses lingua (offline n-gram models) on the first 300 characters; a language is
     named only at a confidence of at least ``MIN_CONFIDENCE``."""
-    sample = text[:500]
-    if len(_WORD.findall(fold(sample))) < 3:
+    sample = text[:300]
+    if sum(any(c.isalnum() for c in w) for w in sample.split()[:3]) < 3:
         return None
-    values = _detector().compute_language_confidence_values(sample)
+    # lingua's low-accuracy mode (trigrams only, ~3x faster) is as good as the full mode above ~120
+    # characters; short texts (titles) get the full mode.
+    values = _detector(len(sample) >= 120).compute_language_confidence_values(sample)
     if not values or values[0].value < MIN_CONFIDENCE:
         return None
     return str(values[0].language.iso_code_639_1.name).lower()
