@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 FIT_IDS = ROOT / "bench" / "sdg_fit_ids.txt"
 FRENCH_LABELS = ROOT / "bench" / "sdg_french_labels.jsonl"
-console = Console(soft_wrap=True)
+console = Console(soft_wrap=True, width=150)
 
 # Published scores on the whole benchmark (accuracy %, F1), from the benchmark's own leaderboard.
 ANCHORS: tuple[tuple[str, float, float], ...] = (
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f"SwissText 2024 test ({sw['n']} abstracts): macro-F1 {sw['macro_f1']:.3f} "
         f"(bootstrap 95% interval {sw['ci'][0]:.3f}-{sw['ci'][1]:.3f}), accuracy {sw['accuracy']:.1f}% "
-        f"[best published run: macro-F1 0.56; 'always 0' gives {sw['always_0']:.1f}% accuracy]"
+        f"(best published run: macro-F1 0.56; 'always 0' gives {sw['always_0']:.1f}% accuracy)"
     )
     works = shared_works()
     fr = french(works)
