@@ -61,6 +61,10 @@ def test_scores_stored_incrementally_and_survive_reingest(
         for (text,) in reasons:
             assert json.loads(text)["evidence"], "an assigned SDG always says why"
 
+    exported = runner.invoke(app, ["export", str(tmp_path / "export"), "--db", str(db)])
+    assert exported.exit_code == 0, exported.output
+    assert (tmp_path / "export" / "sdg_scores.parquet").is_file()
+
     again = score_store(db, None)
     assert again.scored == 0 and again.unchanged == N_WORKS
 
