@@ -3,7 +3,8 @@
 Prints, next to the published anchors:
 - the SDG Classification Benchmark, held-out half only (the rows NOT in ``bench/sdg_fit_ids.txt``):
   accuracy, precision, recall, F1 pooled over rows, and macro over SDGs, for each layer alone and the whole;
-  the same with each text cut to its first sentence;
+  the same with each text cut to its first sentence; and the Aurora SDG queries v5 as we read them
+  (``bench/aurora.py``) on the same rows;
 - SwissText 2024 test abstracts (label = the highest-scoring assigned SDG, or 0): macro-F1 with a bootstrap
   95% interval, and accuracy (a sanity check, not a gate; evaluation only, AGPL data);
 - the French path's micro-F1 on the hand-labelled French abstracts among the shared works
@@ -40,6 +41,7 @@ from rich.console import Console
 from rich.table import Table
 from sdgclassification.benchmark import load_benchmark_df
 
+import aurora
 from cordiale.sdg.classify import EmbedMode, Layers, SdgResult, classify_texts
 from cordiale.sdg.text import WorkText, abstract_from_inverted_index, first_sentence
 
@@ -267,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     layers["whole (shipped: embed flagged texts)"] = whole
     cut = [first_sentence(t) for t in texts]
     layers["whole, first sentence only"], _ = run_benchmark(cut, sdgs, labels, "all")
+    aurora_scores = benchmark_scores(
+        sdgs, labels, [s in aurora.classify(t) for t, s in zip(texts, sdgs, strict=True)]
+    )
     reached = sum(r.path in ("minilm", "e5") for r in whole_results) / len(whole_results)
     bench_s = time.perf_counter() - t0
 
@@ -288,6 +293,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{s.macro_f1:.3f}",
             style="bold" if name.startswith("whole (shipped") else None,
         )
+    a = aurora_scores
+    table.add_row(
+        "reference: Aurora SDG queries v5, read here",
+        str(a.n),
+        f"{a.accuracy:.1f}",
+        f"{a.precision:.1f}",
+        f"{a.recall:.1f}",
+        f"{a.f1:.3f}",
+        f"{a.macro_accuracy:.1f}",
+        f"{a.macro_f1:.3f}",
+    )
     for name, acc, f1 in ANCHORS:
         table.add_row(f"published: {name}", "1251", f"{acc:.1f}", "", "", f"{f1:.3f}", "", "")
     console.print(table)
@@ -320,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f"throughput end to end ({tp['works']:,.0f} shared works with an abstract, title + abstract): "
         f"{tp['per_cpu_s']:.0f} works per CPU second on one core ({tp['cpu_s']:.1f} CPU s, "
-        f"{tp['wall_s']:.1f} s wall, after {tp['load_s']:.1f} s loading the models); "
+        f"{tp['wall_s']:.1f} s wall, models loaded beforehand in {tp['load_s']:.1f} s); "
         f"reached the embedding layer {100 * tp['embedded_share']:.1f}%; "
         f"assigned at least one SDG {100 * tp['assigned_share']:.1f}%"
     )
