@@ -2,7 +2,8 @@
 
 Each row in ``sdg_scores`` is one (work, SDG) pair: all 17 SDGs of every scored work. A work is scored
 again only when the hash of its text (title + rebuilt abstract) or the model version changed. The table
-is not one of the ingest's work tables, so re-ingesting works never deletes scores.
+is not one of the ingest's work tables, so re-ingesting works never deletes scores. Scores are committed
+per chunk of 256 works, and a reader waiting for the store is let in between two chunks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cordiale.errors import StoreError, UsageError
 from cordiale.sdg.classify import SdgResult, classify_texts, model_version
 from cordiale.sdg.queries import N_SDGS
 from cordiale.sdg.text import WorkText, abstract_from_inverted_index, text_hash
-from cordiale.store.connection import writer
+from cordiale.store.connection import WriterSession
 
 SDG_SCORES = """
 CREATE TABLE IF NOT EXISTS sdg_scores (
@@ -121,7 +122,8 @@ def score_store(
         raise StoreError(f"no store at {db_path}: run `cordiale ingest FILES…` first")
     version = model_version()
     summary = ScoreSummary(model_version=version)
-    with writer(db_path) as con:
+    with WriterSession(db_path) as session:
+        con = session.con
         ensure_table(con)
         if con.execute("SELECT 1 FROM works LIMIT 1").fetchone() is None:
             raise StoreError(f"the store {db_path} holds no works: run `cordiale ingest FILES…` first")
@@ -143,6 +145,8 @@ def score_store(
         done = 0
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
+            session.yield_to_readers()  # a reader waiting for the store gets it between two chunks
+            con = session.con
             rows = con.execute(
                 "SELECT id, title, abstract_inverted_index FROM works WHERE id IN (SELECT unnest($ids))",
                 {"ids": chunk},
