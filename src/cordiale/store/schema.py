@@ -289,4 +289,5 @@ ALL_TABLES: tuple[str, ...] = (
     "asked_institutions",
     *ROR_TABLES,
     "store_meta",
+    "sdg_scores",  # created by cordiale.sdg when works are scored (exported when present)
 )

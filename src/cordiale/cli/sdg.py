@@ -1,0 +1,213 @@
+"""``cordiale sdg``: classify texts against the 17 SDGs, and score the store's works."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cordiale.cli.common import DbOption, count_progress, err, handle_errors, notice, out
+from cordiale.config import store_path
+from cordiale.errors import ExitCode, InputUnreadableError, UsageError
+
+sdg_app = typer.Typer(help="SDG mapping: classify texts, score the store's works.", no_args_is_help=True)
+
+BATCH = 256
+COUNT_NOTE = "a work counts once under each SDG it is assigned (a work may count under several SDGs)"
+
+
+def _parse_line(raw: str) -> tuple[Any, Any]:
+    """(id, WorkText) from one JSON line, or raise ValueError naming the field."""
+    from cordiale.sdg.text import WorkText
+
+    try:
+        obj = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"not JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    fields = {k: obj.get(k) for k in ("text", "title", "abstract")}
+    for name, value in fields.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"field {name!r} is not a string")
+    if fields["text"] is None and fields["title"] is None and fields["abstract"] is None:
+        raise ValueError("no 'text' (or 'title' / 'abstract') field")
+    if fields["text"] is not None:
+        return obj.get("id"), WorkText("", fields["text"])
+    return obj.get("id"), WorkText(fields["title"] or "", fields["abstract"] or "")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    try:
+        fh = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+    except OSError as exc:
+        raise InputUnreadableError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                yield n, line
+    except UnicodeDecodeError as exc:
+        raise InputUnreadableError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    finally:
+        if fh is not sys.stdin:
+            fh.close()
+
+
+def _classify_file(path: Path) -> int:
+    """Write one JSON line per input line; returns the number of malformed lines."""
+    from cordiale.sdg.classify import classify_texts
+
+    bad = 0
+    batch: list[tuple[int, Any, Any]] = []
+
+    def flush() -> None:
+        results = classify_texts([w for _, _, w in batch])
+        for (_, rid, _), res in zip(batch, results, strict=True):
+            sys.stdout.write(json.dumps({"id": rid, **res.as_json()}, ensure_ascii=False) + "\n")
+        batch.clear()
+
+    with count_progress(transient=True) as progress:
+        task = progress.add_task("sdg classify", total=None)
+        for n, raw in _lines(path):
+            try:
+                rid, work = _parse_line(raw)
+            except ValueError as exc:
+                if batch:
+                    flush()
+                bad += 1
+                err.print(f"{path}:{n}: {exc}", highlight=False, markup=False)
+                error = {"id": None, "line": n, "status": "error", "error": str(exc)}
+                sys.stdout.write(json.dumps(error) + "\n")
+                continue
+            batch.append((n, rid, work))
+            if len(batch) >= BATCH:
+                flush()
+            progress.update(task, advance=1)
+        if batch:
+            flush()
+    sys.stdout.flush()
+    return bad
+
+
+def _print_result(res: Any, fmt: str) -> None:
+    if fmt == "json":
+        out.print_json(json.dumps(res.as_json(), ensure_ascii=False))
+        return
+    if res.status == "no text":
+        notice("no text: nothing to classify (no SDG assigned)")
+        return
+    table = Table(
+        title=f"SDGs ({res.status}, language {res.language or 'unknown'}, path {res.path})",
+        title_justify="left",
+    )
+    for col in ("SDG", "score", "assigned", "why"):
+        table.add_column(col, justify="right" if col in ("SDG", "score") else "left", overflow="fold")
+    order = sorted(range(17), key=lambda s: -res.scores[s])
+    for s in order[:5]:
+        why = "; ".join(
+            f"query {r['target']}: {r['matched']}"
+            if r["layer"] == "query"
+            else f"UN target {r['target']} (cosine {r['cosine']})"
+            for r in res.reasons.get(str(s + 1), [])
+        )
+        table.add_row(str(s + 1), f"{res.scores[s]:.3f}", "yes" if s + 1 in res.sdgs else "", why)
+    out.print(table)
+    if not res.sdgs:
+        notice("no SDG assigned to this text")
+
+
+@sdg_app.command("classify")
+@handle_errors
+def classify_command(
+    text: Annotated[str | None, typer.Argument(help="The text to classify (title and abstract).")] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="JSON Lines with id and text (or title and abstract); - = stdin."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (a single text).")] = "table",
+) -> None:
+    """Classify a text, or every line of a JSON Lines file (one JSON line out per line in)."""
+    from cordiale.sdg.classify import classify
+
+    if (text is None) == (file is None):
+        raise UsageError("give either a TEXT or --file IN.jsonl")
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt}: use table or json")
+    if file is not None:
+        if str(file) != "-" and not file.is_file():
+            raise InputUnreadableError(f"no such file: {file}")
+        bad = _classify_file(file)
+        if bad:
+            notice(f"{bad} malformed line(s) in {file}: each got an error line in the output")
+            raise typer.Exit(int(ExitCode.USAGE))
+        return
+    _print_result(classify(text or ""), fmt)
+
+
+@sdg_app.command("score")
+@handle_errors
+def score_command(
+    db: DbOption = None,
+    institutions: Annotated[
+        str | None, typer.Option(help="Score these institutions' works (comma-separated; lineage counts).")
+    ] = None,
+    all_works: Annotated[bool, typer.Option("--all", help="Score every work in the store.")] = False,
+) -> None:
+    """Score works into the store's ``sdg_scores`` table (only works whose text changed)."""
+    from cordiale.ids import short_openalex_id
+    from cordiale.sdg.store import score_store
+    from cordiale.store.connection import reader
+
+    if institutions and all_works:
+        raise UsageError("give --institutions or --all, not both")
+    ids: list[str] | None = None
+    if institutions:
+        ids = []
+        for part in institutions.split(","):
+            if part.strip():
+                sid = short_openalex_id(part)
+                if not sid or not sid.startswith("I"):
+                    raise UsageError(f"--institutions: {part!r} is not an OpenAlex institution id")
+                ids.append(sid)
+    db_path = store_path(db)
+    with count_progress() as progress:
+        task = progress.add_task("sdg score", total=None)
+        summary = score_store(
+            db_path,
+            ids,
+            use_asked=not institutions and not all_works,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    table = Table(title=f"SDG scores in {db_path} (model {summary.model_version})", title_justify="left")
+    for col in ("works", "scored now", "unchanged", "no text", "title only", "with an SDG"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        *(
+            f"{v:,}"
+            for v in (
+                summary.candidates,
+                summary.scored,
+                summary.unchanged,
+                summary.no_text,
+                summary.title_only,
+                summary.assigned,
+            )
+        )
+    )
+    err.print(table)
+    with reader(db_path) as con:
+        rows = con.execute(
+            "SELECT sdg, count(*) FILTER (WHERE assigned) FROM sdg_scores GROUP BY sdg ORDER BY sdg"
+        ).fetchall()
+    per = Table(title="works per SDG (every scored work in the store)", title_justify="left")
+    per.add_column("SDG", justify="right")
+    per.add_column("works", justify="right")
+    for sdg, n in rows:
+        per.add_row(str(sdg), f"{n:,}")
+    out.print(per)
+    notice(COUNT_NOTE)

@@ -1,0 +1,71 @@
+"""``cordiale sdg classify``: one JSON line per input line, clear answers for bad and empty input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from cordiale.cli.main import app
+
+runner = CliRunner()
+
+
+def _lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_classify_file_json_shape(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "a", "text": "Access to safe drinking water and sanitation for rural households."})
+        + "\n\n"
+        + json.dumps({"id": 7, "title": "Coral reefs under ocean acidification", "abstract": ""})
+        + "\n"
+        + json.dumps({"id": "empty", "text": "   "})
+        + "\n"
+    )
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 0, result.output
+    out = _lines(result.stdout)
+    assert [o["id"] for o in out] == ["a", 7, "empty"]
+    for o in out:
+        assert set(o) >= {"id", "sdgs", "scores", "reasons", "status"}
+        assert sorted(o["scores"], key=int) == [str(s) for s in range(1, 18)]  # type: ignore[arg-type]
+        assert all(0.0 <= v <= 1.0 for v in o["scores"].values())  # type: ignore[attr-defined]
+        assert set(o["reasons"]) == {str(s) for s in o["sdgs"]}  # type: ignore[attr-defined]
+    assert 6 in out[0]["sdgs"]  # type: ignore[operator]
+    assert out[1]["status"] == "title only" and 14 in out[1]["sdgs"]  # type: ignore[operator]
+    assert out[2]["status"] == "no text" and out[2]["sdgs"] == []
+
+
+def test_malformed_lines_are_named_and_answered(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "text": "Renewable energy."}\nnot json\n{"id": 3}\n{"id": 4, "text": 5}\n[1]\n')
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 2
+    out = _lines(result.stdout)
+    assert len(out) == 5
+    assert out[0]["id"] == 1 and out[0]["status"] == "scored"
+    assert [o.get("line") for o in out[1:]] == [2, 3, 4, 5]
+    assert all(o["status"] == "error" for o in out[1:])
+    assert "field 'text' is not a string" in str(out[3]["error"])
+    assert f"{src}:2:" in result.stderr
+
+
+def test_classify_text_and_usage_errors(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sdg", "classify", "--format", "json", "Tuberculosis and malaria control."])
+    assert result.exit_code == 0, result.output
+    assert 3 in json.loads(result.stdout)["sdgs"]
+    result = runner.invoke(app, ["sdg", "classify", "Tuberculosis and malaria control."])
+    assert result.exit_code == 0 and "query 3.3" in result.stdout
+    result = runner.invoke(app, ["sdg", "classify", ""])
+    assert result.exit_code == 0 and "no text" in result.stderr
+    assert runner.invoke(app, ["sdg", "classify"]).exit_code == 2
+    assert runner.invoke(app, ["sdg", "classify", "x", "--file", "y"]).exit_code == 2
+    missing = runner.invoke(app, ["sdg", "classify", "--file", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "nope.jsonl" in missing.output
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(b'{"id": 1, "text": "caf\xe9"}\n')
+    assert runner.invoke(app, ["sdg", "classify", "--file", str(bad)]).exit_code == 2
