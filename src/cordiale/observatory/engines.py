@@ -43,16 +43,16 @@ class DuckDBEngine:
         self.con = con
 
     def materialise(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}").fetchall()
 
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 
     def has_table(self, name: str) -> bool:
-        row = self.con.execute(
+        rows = self.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
-        ).fetchone()
-        return bool(row and row[0])
+        ).fetchall()
+        return bool(rows[0][0])
 
 
 def to_spark(sql: str) -> str:
@@ -87,6 +87,7 @@ def spark_session() -> Any:
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.ansi.enabled", "false")
+        .config("spark.sql.maxPlanStringLength", "20000")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("CORDIALE_SPARK_MEMORY", "2g"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -112,9 +113,10 @@ class SparkEngine:
         self._cached: list[str] = []
 
     def materialise(self, name: str, sql: str) -> None:
-        df = self.spark.sql(to_spark(sql))
+        # A local checkpoint materialises the step and cuts its lineage, so each step is a table of its
+        # own (as on DuckDB) and later plans do not carry every earlier step's plan inside them.
+        df = self.spark.sql(to_spark(sql)).localCheckpoint(eager=True)
         df.createOrReplaceTempView(name)
-        self.spark.catalog.cacheTable(name)
         self._cached.append(name)
 
     def query(self, sql: str) -> pa.Table:
@@ -126,6 +128,5 @@ class SparkEngine:
 
     def close(self) -> None:
         for name in self._cached:
-            self.spark.catalog.uncacheTable(name)
             self.spark.catalog.dropTempView(name)
         self._cached.clear()

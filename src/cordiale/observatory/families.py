@@ -210,7 +210,8 @@ def impact_sql(facts: Facts) -> str:
     SELECT kind, unit_key, year,
            CAST(COUNT(ncs) AS BIGINT) AS works_with_ncs,
            CAST(AVG(ncs) AS DOUBLE) AS mncs,
-           CAST(SUM(w * ncs) / NULLIF(SUM(CASE WHEN ncs IS NOT NULL THEN w END), 0) AS DOUBLE) AS mncs_fractional,
+           CAST(SUM(w * ncs) / NULLIF(SUM(CASE WHEN ncs IS NOT NULL THEN w END), 0) AS DOUBLE)
+               AS mncs_fractional,
            CAST(COUNT(top10) AS BIGINT) AS works_with_top10,
            CAST(AVG(top10) AS DOUBLE) AS pp_top10,
            CAST(SUM(w * top10) / NULLIF(SUM(CASE WHEN top10 IS NOT NULL THEN w END), 0) AS DOUBLE)
@@ -316,7 +317,9 @@ def third_parties_sql() -> str:
     )
     return f"""
     WITH regions AS ({regions}),
-    partner_units AS (SELECT DISTINCT r.institution_id FROM o_rollup r JOIN o_partners p ON p.partner = r.unit),
+    partner_units AS (
+        SELECT DISTINCT r.institution_id FROM o_rollup r JOIN o_partners p ON p.partner = r.unit
+    ),
     third AS (
         SELECT DISTINCT m.unit_key AS grp, m.work_id, m.year, l.institution_id,
                i.display_name, i.country_code, rg.continent, rg.global_south
@@ -327,9 +330,11 @@ def third_parties_sql() -> str:
         WHERE m.kind = 'joint' AND pu.institution_id IS NULL
     ),
     keyed AS (
-        SELECT grp, work_id, year, 'institution' AS level, institution_id AS key, display_name AS name FROM third
+        SELECT grp, work_id, year, 'institution' AS level, institution_id AS key, display_name AS name
+        FROM third
         UNION ALL
-        SELECT grp, work_id, year, 'country', COALESCE(country_code, 'unknown'), COALESCE(country_code, 'unknown')
+        SELECT grp, work_id, year, 'country', COALESCE(country_code, 'unknown'),
+               COALESCE(country_code, 'unknown')
         FROM third
         UNION ALL
         SELECT grp, work_id, year, 'continent', COALESCE(continent, 'unknown'), COALESCE(continent, 'unknown')
@@ -350,7 +355,8 @@ def funders_sql() -> str:
     """Each row: one (joint group, funder, year or total): joint works funded, distinct award ids."""
     return """
     WITH f AS (
-        SELECT m.unit_key AS grp, m.work_id, m.year, COALESCE(f.funder_id, f.funder_name, 'unknown') AS funder,
+        SELECT m.unit_key AS grp, m.work_id, m.year,
+               COALESCE(f.funder_id, f.funder_name, 'unknown') AS funder,
                f.funder_name, f.award_id
         FROM o_members m JOIN work_funding f ON f.work_id = m.work_id WHERE m.kind = 'joint'
     )
@@ -424,7 +430,7 @@ def people_new_sql() -> str:
 
 
 def people_units_sql() -> str:
-    """Each row: one (partner, unit): a direct institution rolling up to the partner, its works and joint works."""
+    """Each row: one (partner, unit): a direct institution rolling up to the partner; works, joint works."""
     return """
     WITH pu AS (
         SELECT DISTINCT l.work_id, p.partner, l.institution_id

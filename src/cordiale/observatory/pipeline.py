@@ -64,9 +64,9 @@ def _rollup(rule: str) -> str:
         )
     union = " UNION ".join(f"SELECT institution_id, ror FROM o_ror{k}" for k in range(ROR_LEVELS + 1))
     return (
-        "".join(parts)
-        + f", o_ror_all AS ({union})\n"
-        "SELECT DISTINCT a.institution_id, i.id AS unit FROM o_ror_all a JOIN institutions i ON i.ror = a.ror\n"
+        "".join(parts) + f", o_ror_all AS ({union})\n"
+        "SELECT DISTINCT a.institution_id, i.id AS unit\n"
+        "FROM o_ror_all a JOIN institutions i ON i.ror = a.ror\n"
         "UNION SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"
     )
 
@@ -91,7 +91,10 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         # Each row in o_cur_authors is one author id merged into another.
         Step("o_cur_authors", values_table([("from_id", "VARCHAR"), ("into_id", "VARCHAR")], cur.author_map)),
         # Each row in o_cur_patterns is one (raw-affiliation regex, institution) rule.
-        Step("o_cur_patterns", values_table([("pattern", "VARCHAR"), ("institution_id", "VARCHAR")], cur.patterns)),
+        Step(
+            "o_cur_patterns",
+            values_table([("pattern", "VARCHAR"), ("institution_id", "VARCHAR")], cur.patterns),
+        ),
         # Each row in o_auth is one authorship of a work in scope, with its author id after merges.
         Step(
             "o_auth",
@@ -210,7 +213,8 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
                 ) x
                 UNION
                 SELECT d.work_id FROM o_del d JOIN authorship_institutions ai
-                  ON ai.work_id = d.work_id AND ai.position = d.position AND ai.institution_id = d.institution_id
+                  ON ai.work_id = d.work_id AND ai.position = d.position
+                 AND ai.institution_id = d.institution_id
                 UNION
                 SELECT work_id FROM o_links WHERE position = -1
                 UNION
@@ -223,7 +227,8 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
 
 def _members(q: ObsQuery) -> str:
     parts = [
-        "SELECT work_id, year, 'side' AS kind, partner AS unit_key, w FROM o_wp JOIN o_perwork USING (work_id)"
+        "SELECT work_id, year, 'side' AS kind, partner AS unit_key, w\n"
+        "FROM o_wp JOIN o_perwork USING (work_id)"
     ]
     for name, idx in q.groups:
         present = " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
@@ -242,7 +247,10 @@ def invariant_checks(q: ObsQuery) -> list[tuple[str, str]]:
     return [
         ("a partner's weight outside [0, 1]", f"SELECT COUNT(*) FROM o_perwork WHERE {w_bad}"),
         ("a work counted twice", "SELECT COUNT(*) - COUNT(DISTINCT work_id) FROM o_perwork"),
-        ("a work counted twice for a unit", "SELECT COUNT(*) - COUNT(DISTINCT concat(work_id, '|', kind, '|', unit_key)) FROM o_members"),
+        (
+            "a work counted twice for a unit",
+            "SELECT COUNT(*) - COUNT(DISTINCT concat(work_id, '|', kind, '|', unit_key)) FROM o_members",
+        ),
         (
             "direct weights plus the unaffiliated share differ from 1",
             """SELECT COUNT(*) FROM (

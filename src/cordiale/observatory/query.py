@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from cordiale.errors import UsageError
-from cordiale.indicators.pair import DEFAULT_TYPES
 
+# The same default as `cordiale pair` (indicators.pair.DEFAULT_TYPES; a test keeps them equal; not
+# imported from there because cordiale.indicators re-exports this module).
+DEFAULT_TYPES: tuple[str, ...] = ("article", "review", "book-chapter", "book")
 RULES = ("direct", "lineage", "ror")
 FAMILIES = (
     "summary",
@@ -95,7 +97,8 @@ def values_table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[obj
     if not rows:
         sel = ", ".join(f"CAST(NULL AS {t}) AS {n}" for n, t in columns)
         return f"SELECT {sel} FROM (SELECT 1 AS one) AS empty_rows WHERE 1 = 0"
-    parts = []
-    for row in rows:
-        parts.append("SELECT " + ", ".join(f"{cell(v, t)} AS {n}" for v, (n, t) in zip(row, columns, strict=True)))
-    return "\nUNION ALL\n".join(parts)
+    names = ", ".join(n for n, _ in columns)
+    body = ",\n".join(
+        "(" + ", ".join(cell(v, t) for v, (_, t) in zip(row, columns, strict=True)) + ")" for row in rows
+    )
+    return f"SELECT * FROM (VALUES {body}) AS inline_rows({names})"

@@ -103,7 +103,7 @@ def build_per_work(engine: Engine, q: ObsQuery, cur: Curation) -> int:
     for step in per_work_steps(q, cur):
         engine.materialise(step.name, step.sql)
     for what, sql in invariant_checks(q):
-        bad = int(list(engine.query(sql).to_pylist()[0].values())[0])
+        bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
             raise AssertionError(f"per-work invariant broken: {what} ({bad} rows)")
     return int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
@@ -182,7 +182,9 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
     complete_sorted = sorted(y for y in years_present if y in complete)
     if facts.first_year is not None and facts.last_year is not None:
         store_complete = sorted(
-            g.complete_years(date.fromisoformat(facts.snapshot_date), list(range(facts.first_year, facts.last_year + 1)))
+            g.complete_years(
+                date.fromisoformat(facts.snapshot_date), list(range(facts.first_year, facts.last_year + 1))
+            )
         )
     else:
         store_complete = []
@@ -284,19 +286,36 @@ def impact_intervals(engine: Engine, q: ObsQuery, facts: Facts) -> pa.Table:
         sel = (kinds == kind) & (ukeys == key)
         w = np.array(vals["w"], dtype=np.float64)[sel]
         for measure, col in (("mncs", "ncs"), ("pp_top10", "top10")):
-            v = np.array([np.nan if x is None else x for x in np.array(vals[col], dtype=object)[sel]], dtype=np.float64)
+            v = np.array(
+                [np.nan if x is None else x for x in np.array(vals[col], dtype=object)[sel]], dtype=np.float64
+            )
             ok = np.isfinite(v)
             full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed)
             flo, fhi = g.percentile_interval(full)
             rlo, rhi = g.percentile_interval(frac)
             rows.append(
-                {"kind": kind, "unit_key": key, "measure": measure, "works": int(ok.sum()),
-                 "ci_low": flo, "ci_high": fhi, "ci_low_fractional": rlo, "ci_high_fractional": rhi}
+                {
+                    "kind": kind,
+                    "unit_key": key,
+                    "measure": measure,
+                    "works": int(ok.sum()),
+                    "ci_low": flo,
+                    "ci_high": fhi,
+                    "ci_low_fractional": rlo,
+                    "ci_high_fractional": rhi,
+                }
             )
     schema = pa.schema(
-        [("kind", pa.string()), ("unit_key", pa.string()), ("measure", pa.string()), ("works", pa.int64()),
-         ("ci_low", pa.float64()), ("ci_high", pa.float64()), ("ci_low_fractional", pa.float64()),
-         ("ci_high_fractional", pa.float64())]
+        [
+            ("kind", pa.string()),
+            ("unit_key", pa.string()),
+            ("measure", pa.string()),
+            ("works", pa.int64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("ci_low_fractional", pa.float64()),
+            ("ci_high_fractional", pa.float64()),
+        ]
     )
     return pa.Table.from_pylist(rows, schema=schema)
 
@@ -337,7 +356,9 @@ def observe(
                 table = _partial_column(table, complete)
             out[name] = _with_meta(table, meta)
         if fam == "growth":
-            out["growth"] = _with_meta(_sorted(growth_section(engine, q, facts, complete), SECTION_KEYS["growth"]), meta)
+            out["growth"] = _with_meta(
+                _sorted(growth_section(engine, q, facts, complete), SECTION_KEYS["growth"]), meta
+            )
         if fam == "impact" and intervals:
             out["impact-intervals"] = _with_meta(
                 _sorted(impact_intervals(engine, q, facts), SECTION_KEYS["impact-intervals"]), meta
