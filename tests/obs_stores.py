@@ -54,16 +54,29 @@ def build_store(
     for i in insts:
         lineage = list(dict.fromkeys([i.id, *i.lineage]))
         con.execute(
-            "INSERT INTO institutions (id, display_name, ror, country_code, type, lineage) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO institutions (id, display_name, ror, country_code, type, lineage) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             [i.id, i.name or i.id, i.ror, i.country, i.type, lineage],
         )
     for w in works:
         con.execute(
-            """INSERT INTO works (id, type, publication_year, updated_date, is_retracted, is_authors_truncated,
-                   authors_count, oa_status, fwci, is_in_top_10_percent, primary_topic_id, input_path, input_line)
+            """INSERT INTO works (id, type, publication_year, updated_date, is_retracted,
+                   is_authors_truncated, authors_count, oa_status, fwci, is_in_top_10_percent,
+                   primary_topic_id, input_path, input_line)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'hand', 0)""",
-            [w.id, w.type, w.year, updated, w.retracted, w.truncated, len(w.authors), w.oa_status, w.fwci,
-             w.top10, f"T{w.subfield}"],
+            [
+                w.id,
+                w.type,
+                w.year,
+                updated,
+                w.retracted,
+                w.truncated,
+                len(w.authors),
+                w.oa_status,
+                w.fwci,
+                w.top10,
+                f"T{w.subfield}",
+            ],
         )
         con.execute(
             """INSERT INTO work_topics (work_id, topic_id, topic_name, score, is_primary, subfield_id,
@@ -75,8 +88,8 @@ def build_store(
             aid = w.author_ids[pos] if w.author_ids else f"A{w.id[1:]}{pos}"
             raw = w.raw[pos] if w.raw else []
             con.execute(
-                """INSERT INTO authorships (work_id, position, author_id, author_name, raw_affiliation_strings,
-                       institutions_count) VALUES (?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO authorships (work_id, position, author_id, author_name,
+                       raw_affiliation_strings, institutions_count) VALUES (?, ?, ?, ?, ?, ?)""",
                 [w.id, pos, aid, f"Author {aid}", raw, len(set(inst_ids))],
             )
             for inst in dict.fromkeys(inst_ids):

@@ -109,25 +109,24 @@ def bootstrap_cells(
 
 
 def bootstrap_means(
-    values: FloatArray, weights: FloatArray, resamples: int, seed: int, chunk: int = 50
+    values: FloatArray, weights: FloatArray, resamples: int, seed: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Resampled (full mean, weighted mean) of ``values`` over works drawn with replacement."""
-    rng = np.random.default_rng(seed)
+    """Resampled (full mean, weighted mean) of ``values`` over works drawn with replacement.
+
+    Works with the same (value, weight) are interchangeable, so a resample is drawn as one multinomial
+    over the distinct pairs: exactly the distribution of resampling works one by one, at the cost of the
+    distinct pairs rather than of the works.
+    """
+    full = np.full(resamples, np.nan)
+    frac = np.full(resamples, np.nan)
     n = values.size
-    full = np.empty(resamples)
-    frac = np.empty(resamples)
     if n == 0:
-        full.fill(np.nan)
-        frac.fill(np.nan)
         return full, frac
-    done = 0
-    while done < resamples:
-        r = min(chunk, resamples - done)
-        idx = rng.integers(0, n, size=(r, n))
-        v = values[idx]
-        w = weights[idx]
-        full[done : done + r] = v.mean(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac[done : done + r] = (v * w).sum(axis=1) / w.sum(axis=1)
-        done += r
+    pairs, counts = np.unique(np.stack([values, weights], axis=1), axis=0, return_counts=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
+    v, w = pairs[:, 0], pairs[:, 1]
+    full = draws @ v / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (draws @ (v * w)) / (draws @ w)
     return full, frac

@@ -7,7 +7,11 @@ source, snapshot date, seed, curation), so a table saved to Parquet carries its 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -45,6 +49,17 @@ SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "new-vs-repeat": ("year",),
     "units": ("partner", "unit_id"),
 }
+
+
+@contextmanager
+def traced(what: str) -> Iterator[None]:
+    """With CORDIALE_TRACE=1, print how long each step and section took (stderr)."""
+    if not os.environ.get("CORDIALE_TRACE"):
+        yield
+        return
+    t0 = time.perf_counter()
+    yield
+    print(f"trace: {what} {time.perf_counter() - t0:.3f} s", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -101,7 +116,8 @@ def check_partners(engine: Engine, q: ObsQuery) -> None:
 def build_per_work(engine: Engine, q: ObsQuery, cur: Curation) -> int:
     """Materialise the per-work tables, assert their invariants; returns the works curation changed."""
     for step in per_work_steps(q, cur):
-        engine.materialise(step.name, step.sql)
+        with traced(step.name):
+            engine.materialise(step.name, step.sql)
     for what, sql in invariant_checks(q):
         bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
@@ -169,12 +185,12 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
     mask_expr = " + ".join(
         f"(CASE WHEN w_{i} IS NOT NULL THEN {1 << i} ELSE 0 END)" for i in range(len(q.partners))
     )
-    cells = [
+    cells = sorted(  # sorted, so that the seeded draws do not depend on the engine's row order
         (int(r["year"]), int(r["mask"]), int(r["n"]))
         for r in engine.query(
             f"SELECT year, {mask_expr} AS mask, COUNT(*) AS n FROM o_perwork GROUP BY year, {mask_expr}"
         ).to_pylist()
-    ]
+    )
     keys, draws = g.bootstrap_cells(cells, q.resamples, q.seed)
     observed = np.array([[c for _, _, c in cells]], dtype=np.int64)
     joint_cols = np.array([bin(m).count("1") >= 2 for _, m in keys])
@@ -326,14 +342,19 @@ def observe(
     families: Sequence[str] = ("summary",),
     curation: Curation = EMPTY,
     intervals: bool = True,
+    reuse_per_work: bool = False,
 ) -> Observation:
-    """Build the per-work tables once, then every asked family."""
+    """Build the per-work tables once (``reuse_per_work``: already built on this engine for ``q`` and
+    ``curation``), then every asked family."""
     for fam in families:
         if fam not in FAMILIES:
             raise KeyError(fam)
     facts = read_facts(engine)
     check_partners(engine, q)
-    changed = build_per_work(engine, q, curation)
+    if reuse_per_work:
+        changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
+    else:
+        changed = build_per_work(engine, q, curation)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
     obs.joint_works = int(
         engine.query("SELECT COUNT(*) AS n FROM o_perwork WHERE n_partners >= 2").to_pylist()[0]["n"]
@@ -351,13 +372,16 @@ def observe(
             continue
         out: dict[str, pa.Table] = {}
         for name, sql in family_sections(fam, q, facts).items():
-            table = _sorted(engine.query(sql), SECTION_KEYS.get(name, ()))
+            with traced(f"{fam}.{name}"):
+                table = _sorted(engine.query(sql), SECTION_KEYS.get(name, ()))
             if "year" in table.column_names and name != "new-vs-repeat":
                 table = _partial_column(table, complete)
             out[name] = _with_meta(table, meta)
         if fam == "growth":
+            with traced("growth.bootstrap"):
+                gs = growth_section(engine, q, facts, complete)
             out["growth"] = _with_meta(
-                _sorted(growth_section(engine, q, facts, complete), SECTION_KEYS["growth"]), meta
+                _sorted(gs, SECTION_KEYS["growth"]), meta
             )
         if fam == "impact" and intervals:
             out["impact-intervals"] = _with_meta(
