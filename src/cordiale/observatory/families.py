@@ -28,123 +28,86 @@ class Facts:
     last_year: int | None
 
 
-def groups_table(q: ObsQuery) -> str:
-    rows = [(name, q.partners[i]) for name, idx in q.groups for i in idx]
-    return values_table([("grp", "VARCHAR"), ("partner", "VARCHAR")], rows)
-
-
-def _years_with_total() -> str:
-    return "SELECT DISTINCT year FROM o_scope UNION ALL SELECT CAST(NULL AS INTEGER) AS year"
-
-
 def summary_sql(q: ObsQuery) -> str:
-    """Each row: one (joint group, partner of the group, year or total): joint works and the partner's."""
+    """Each row: one (joint group, partner of the group, year or total): joint works and the partner's.
+
+    One pass over o_perwork with conditional aggregates (one set per group and partner), then unpivoted.
+    """
+    aggs: list[str] = []
+    for i in range(len(q.partners)):
+        aggs.append(f"COUNT(w_{i}) AS t_{i}, SUM(w_{i}) AS tf_{i}")
+    for g, (name, idx) in enumerate(q.groups):
+        cond = "n_partners >= 2" if name == "all" else " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
+        wsum = " + ".join(f"COALESCE(w_{i}, 0)" for i in idx)
+        aggs.append(
+            f"COUNT(*) FILTER (WHERE {cond}) AS j_{g}, SUM({wsum}) FILTER (WHERE {cond}) AS jf_{g}, "
+            f"SUM(unaffiliated_share) FILTER (WHERE {cond}) AS ju_{g}, "
+            f"COUNT(*) FILTER (WHERE {cond} AND trunc) AS ja_{g}"
+        )
+        for i in idx:
+            aggs.append(f"SUM(w_{i}) FILTER (WHERE {cond}) AS jp_{g}_{i}")
+    rows: list[str] = []
+    for g, (name, idx) in enumerate(q.groups):
+        for i in idx:
+            rows.append(
+                f"""SELECT {lit(name)} AS grp, {lit(q.partners[i])} AS partner, y.year,
+                   CAST(COALESCE(a.j_{g}, 0) AS BIGINT) AS joint,
+                   CAST(COALESCE(a.jf_{g}, 0) AS DOUBLE) AS joint_fractional,
+                   CAST(COALESCE(a.jp_{g}_{i}, 0) AS DOUBLE) AS partner_fractional,
+                   CAST(COALESCE(a.t_{i}, 0) AS BIGINT) AS partner_total,
+                   CAST(COALESCE(a.tf_{i}, 0) AS DOUBLE) AS partner_total_fractional,
+                   CAST(a.j_{g} AS DOUBLE) / NULLIF(a.t_{i}, 0) AS joint_share,
+                   CAST(COALESCE(a.ju_{g}, 0) AS DOUBLE) AS unaffiliated_share,
+                   CAST(COALESCE(a.ja_{g}, 0) AS BIGINT) AS approximate
+                FROM y LEFT JOIN a ON COALESCE(a.year, -1) = COALESCE(y.year, -1)"""
+            )
+    union = "\nUNION ALL\n".join(rows)
     return f"""
-    WITH o_groups AS ({groups_table(q)}),
-    jw AS (
-        SELECT m.unit_key AS grp, m.year, m.w, p.unaffiliated_share, p.trunc
-        FROM o_members m JOIN o_perwork p ON p.work_id = m.work_id WHERE m.kind = 'joint'
+    WITH a AS (
+        SELECT year, {", ".join(aggs)}
+        FROM o_perwork GROUP BY GROUPING SETS ((year), ())
     ),
-    j AS (
-        SELECT grp, year, CAST(COUNT(*) AS BIGINT) AS joint, CAST(SUM(w) AS DOUBLE) AS joint_fractional,
-               CAST(SUM(unaffiliated_share) AS DOUBLE) AS unaffiliated_share,
-               CAST(SUM(CASE WHEN trunc THEN 1 ELSE 0 END) AS BIGINT) AS approximate
-        FROM jw GROUP BY GROUPING SETS ((grp, year), (grp))
-    ),
-    gp AS (
-        SELECT m.unit_key AS grp, wp.partner, m.year, wp.w
-        FROM o_members m JOIN o_wp wp ON wp.work_id = m.work_id
-        JOIN o_groups g ON g.grp = m.unit_key AND g.partner = wp.partner
-        WHERE m.kind = 'joint'
-    ),
-    jp AS (
-        SELECT grp, partner, year, CAST(SUM(w) AS DOUBLE) AS partner_fractional
-        FROM gp GROUP BY GROUPING SETS ((grp, partner, year), (grp, partner))
-    ),
-    t AS (
-        SELECT partner, year, CAST(COUNT(*) AS BIGINT) AS total, CAST(SUM(w) AS DOUBLE) AS total_fractional
-        FROM (SELECT wp.partner, p.year, wp.w FROM o_wp wp JOIN o_perwork p ON p.work_id = wp.work_id) x
-        GROUP BY GROUPING SETS ((partner, year), (partner))
-    ),
-    y AS ({_years_with_total()})
-    SELECT g.grp, g.partner, y.year,
-           COALESCE(j.joint, 0) AS joint,
-           COALESCE(j.joint_fractional, CAST(0 AS DOUBLE)) AS joint_fractional,
-           COALESCE(jp.partner_fractional, CAST(0 AS DOUBLE)) AS partner_fractional,
-           COALESCE(t.total, 0) AS partner_total,
-           COALESCE(t.total_fractional, CAST(0 AS DOUBLE)) AS partner_total_fractional,
-           CAST(COALESCE(j.joint, 0) AS DOUBLE) / NULLIF(t.total, 0) AS joint_share,
-           COALESCE(j.unaffiliated_share, CAST(0 AS DOUBLE)) AS unaffiliated_share,
-           COALESCE(j.approximate, 0) AS approximate
-    FROM o_groups g CROSS JOIN y
-    LEFT JOIN j ON j.grp = g.grp AND COALESCE(j.year, -1) = COALESCE(y.year, -1)
-    LEFT JOIN jp ON jp.grp = g.grp AND jp.partner = g.partner AND COALESCE(jp.year, -1) = COALESCE(y.year, -1)
-    LEFT JOIN t ON t.partner = g.partner AND COALESCE(t.year, -1) = COALESCE(y.year, -1)"""
-
-
-_LEVELS = ("domain", "field", "subfield", "topic")
+    y AS (SELECT year FROM o_years UNION ALL SELECT CAST(NULL AS INTEGER) AS year)
+    {union}"""
 
 
 def fields_sql(q: ObsQuery, facts: Facts) -> str:
-    """Each row: one (level, class, partner): works, activity index, strength, joint share of the class."""
-    levels = "\nUNION ALL\n".join(
-        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, {lv}_name AS class_name FROM cls"
-        for lv in _LEVELS
+    """Each row: one (level, class, partner): works, activity index, strength, joint share of the class.
+
+    One pass over the partners' works per class (conditional aggregates per partner), unpivoted per partner.
+    """
+    per_partner = ", ".join(f"COUNT(p.w_{i}) AS n_{i}, SUM(p.w_{i}) AS f_{i}" for i in range(len(q.partners)))
+    if facts.reference_complete:
+        ref = (
+            "SELECT level, class_id, MAX(class_name) AS class_name, COUNT(*) AS n "
+            "FROM o_levels GROUP BY level, class_id"
+        )
+    else:
+        ref = "SELECT level, class_id, class_name, union_n AS n FROM c"
+    unpivot = "\nUNION ALL\n".join(
+        f"""SELECT c.level, c.class_id, r.class_name, {lit(p)} AS partner,
+               CAST(c.n_{i} AS BIGINT) AS works, CAST(COALESCE(c.f_{i}, 0) AS DOUBLE) AS fractional,
+               CAST(c.n_{i} AS DOUBLE) / NULLIF(SUM(c.n_{i}) OVER (PARTITION BY c.level), 0) AS partner_share,
+               CAST(r.n AS DOUBLE) / rt.n AS reference_share,
+               c.joint_n, c.union_n
+           FROM c JOIN r ON r.level = c.level AND r.class_id = c.class_id JOIN rt ON rt.level = c.level"""
+        for i, p in enumerate(q.partners)
     )
-    reference = "o_scope" if facts.reference_complete else "o_perwork"
     return f"""
-    WITH cls AS (
-        SELECT t.work_id, t.domain_id, t.domain_name, t.field_id, t.field_name, t.subfield_id,
-               t.subfield_name, t.topic_id, t.topic_name
-        FROM work_topics t JOIN o_scope s ON s.work_id = t.work_id WHERE t.is_primary
-    ),
-    lv AS ({levels}),
-    ref_n AS (
-        SELECT lv.level, lv.class_id, MAX(lv.class_name) AS class_name, COUNT(*) AS n
-        FROM lv JOIN {reference} r ON r.work_id = lv.work_id GROUP BY lv.level, lv.class_id
-    ),
-    ref_tot AS (
-        SELECT lv.level, COUNT(*) AS n FROM lv JOIN {reference} r ON r.work_id = lv.work_id GROUP BY lv.level
-    ),
-    side_n AS (
-        SELECT m.unit_key AS partner, lv.level, lv.class_id, COUNT(*) AS n, SUM(m.w) AS frac
-        FROM o_members m JOIN lv ON lv.work_id = m.work_id WHERE m.kind = 'side'
-        GROUP BY m.unit_key, lv.level, lv.class_id
-    ),
-    side_tot AS (
-        SELECT m.unit_key AS partner, lv.level, COUNT(*) AS n
-        FROM o_members m JOIN lv ON lv.work_id = m.work_id WHERE m.kind = 'side'
-        GROUP BY m.unit_key, lv.level
-    ),
-    union_n AS (
-        SELECT lv.level, lv.class_id, COUNT(*) AS n FROM lv JOIN o_perwork p ON p.work_id = lv.work_id
+    WITH c AS (
+        SELECT lv.level, lv.class_id, MAX(lv.class_name) AS class_name, COUNT(*) AS union_n,
+               COUNT(*) FILTER (WHERE p.n_partners >= 2) AS joint_n, {per_partner}
+        FROM o_levels lv JOIN o_perwork p ON p.work_id = lv.work_id
         GROUP BY lv.level, lv.class_id
     ),
-    joint_n AS (
-        SELECT lv.level, lv.class_id, COUNT(*) AS n FROM lv JOIN o_members m ON m.work_id = lv.work_id
-        WHERE m.kind = 'joint' AND m.unit_key = 'all' GROUP BY lv.level, lv.class_id
-    ),
-    grid AS (
-        SELECT u.level, u.class_id, p.partner FROM union_n u CROSS JOIN o_partners p
-    ),
+    r AS ({ref}),
+    rt AS (SELECT level, SUM(n) AS n FROM r GROUP BY level),
     ai AS (
-        SELECT g.level, g.class_id, rn.class_name, g.partner,
-               CAST(COALESCE(sn.n, 0) AS BIGINT) AS works,
-               CAST(COALESCE(sn.frac, 0) AS DOUBLE) AS fractional,
-               CAST(COALESCE(sn.n, 0) AS DOUBLE) / NULLIF(st.n, 0) AS partner_share,
-               CAST(rn.n AS DOUBLE) / rt.n AS reference_share,
-               (CAST(COALESCE(sn.n, 0) AS DOUBLE) / NULLIF(st.n, 0)) / (CAST(rn.n AS DOUBLE) / rt.n)
-                   AS activity_index,
-               CAST(COALESCE(jn.n, 0) AS BIGINT) AS joint_works,
-               CAST(un.n AS BIGINT) AS union_works,
-               CAST(COALESCE(jn.n, 0) AS DOUBLE) / un.n AS joint_share
-        FROM grid g
-        JOIN ref_n rn ON rn.level = g.level AND rn.class_id = g.class_id
-        JOIN ref_tot rt ON rt.level = g.level
-        JOIN union_n un ON un.level = g.level AND un.class_id = g.class_id
-        LEFT JOIN side_n sn ON sn.level = g.level AND sn.class_id = g.class_id AND sn.partner = g.partner
-        LEFT JOIN side_tot st ON st.level = g.level AND st.partner = g.partner
-        LEFT JOIN joint_n jn ON jn.level = g.level AND jn.class_id = g.class_id
+        SELECT level, class_id, class_name, partner, works, fractional, partner_share, reference_share,
+               partner_share / reference_share AS activity_index,
+               CAST(joint_n AS BIGINT) AS joint_works, CAST(union_n AS BIGINT) AS union_works,
+               CAST(joint_n AS DOUBLE) / union_n AS joint_share
+        FROM ({unpivot}) u
     )
     SELECT level, class_id, class_name, partner, works, fractional, partner_share, reference_share,
            activity_index,
@@ -381,27 +344,10 @@ def sdg_sql(q: ObsQuery) -> str:
     GROUP BY GROUPING SETS ((m.kind, m.unit_key, s.sdg, m.year), (m.kind, m.unit_key, s.sdg))"""
 
 
-def _cross_pairs() -> str:
-    """Each row: one (work, author on partner i, author on partner j, i < j) cross-partner co-authorship."""
-    return """
-    pa AS (
-        SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
-        FROM o_units u JOIN o_partners p ON p.partner = u.unit
-        JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
-        WHERE a.author_id IS NOT NULL
-    ),
-    cp AS (
-        SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
-               y.author_id AS author_2, y.partner AS partner_2
-        FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
-        JOIN o_perwork pw ON pw.work_id = x.work_id
-    )"""
-
-
 def people_pairs_sql(q: ObsQuery) -> str:
     """Each row: one cross-partner co-author pair (top by joint works; ties by ids)."""
     return f"""
-    WITH {_cross_pairs()},
+    WITH cp AS (SELECT * FROM o_cross),
     names AS (SELECT author_id, MAX(author_name) AS name FROM authorships GROUP BY author_id)
     SELECT c.author_1, n1.name AS name_1, c.partner_1, c.author_2, n2.name AS name_2, c.partner_2,
            CAST(COUNT(DISTINCT c.work_id) AS BIGINT) AS works, MIN(c.year) AS first_year,
@@ -414,8 +360,8 @@ def people_pairs_sql(q: ObsQuery) -> str:
 
 def people_new_sql() -> str:
     """Each row: one year: cross-partner co-author pairs active that year, new ones and repeat ones."""
-    return f"""
-    WITH {_cross_pairs()},
+    return """
+    WITH cp AS (SELECT * FROM o_cross),
     pairs AS (SELECT DISTINCT author_1, partner_1, author_2, partner_2, year FROM cp),
     firsts AS (
         SELECT author_1, partner_1, author_2, partner_2, MIN(year) AS first_year FROM pairs

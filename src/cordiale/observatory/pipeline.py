@@ -200,6 +200,27 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         # Each row in o_members is one (work, unit of analysis): each partner's works ("side") and each
         # joint group's works ("joint"), with the fractional weight that unit has on the work.
         Step("o_members", _members(q)),
+        # Each row in o_years is one publication year with works in scope (the rows of every series).
+        Step("o_years", "SELECT DISTINCT year FROM o_scope"),
+        # Each row in o_levels is one (work in scope, level, class) of its primary topic, at the four
+        # OpenAlex levels (domain, field, subfield, topic): the reference table of the fields family.
+        Step("o_levels", _levels()),
+        # Each row in o_cross is one cross-partner co-authorship: a work, an author on an authorship rolling
+        # up to partner i and a different author on one rolling up to partner j > i.
+        Step(
+            "o_cross",
+            """
+            WITH pa AS (
+                SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit
+                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
+                WHERE a.author_id IS NOT NULL
+            )
+            SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
+                   y.author_id AS author_2, y.partner AS partner_2
+            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
+            JOIN o_perwork pw ON pw.work_id = x.work_id""",
+        ),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
         Step(
             "o_changed",
@@ -223,6 +244,18 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         ),
     ]
     return steps
+
+
+LEVELS = ("domain", "field", "subfield", "topic")
+
+
+def _levels() -> str:
+    parts = [
+        f"SELECT t.work_id, '{lv}' AS level, t.{lv}_id AS class_id, t.{lv}_name AS class_name "
+        "FROM work_topics t JOIN o_scope s ON s.work_id = t.work_id WHERE t.is_primary"
+        for lv in LEVELS
+    ]
+    return "\nUNION ALL\n".join(parts)
 
 
 def _members(q: ObsQuery) -> str:
