@@ -350,6 +350,7 @@ institutions = ["IA", "IB"]
     assert after["W3"]["n_partners"] == 2 and after["W3"]["w_0"] == 0  # whole-work add: full, not fractional
     obs = observe_store(db2, q, ["people"], cur)
     assert obs.works_changed == 4  # W1 (regex), W2 (removed), W3 (added), W4 (author merged)
+    assert obs.changed_works == ["W1", "W2", "W3", "W4"]
     meta = obs.sections["people"]["pairs"].schema.metadata
     assert meta[b"curation_version"] == b"2026-11-30.1" and meta[b"works_changed_by_curation"] == b"4"
     pairs = {(r["author_1"], r["author_2"]): r["works"] for r in rows(obs, "people", "pairs")}
@@ -427,6 +428,21 @@ def test_bootstrap_is_seeded_and_multinomial_over_cells() -> None:
     assert (d1 == d2).all() and not (d1 == d3).all()
     assert (d1.sum(axis=1) == 60).all() and k1 == [(2020, 3), (2020, 1), (2021, 3)]
     assert d1[:, 1].mean() == pytest.approx(30, rel=0.1)
+
+
+def test_bootstrap_of_means_matches_resampling_works_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.0, 0.5, 1.0, 4.0], size=400)
+    weights = rng.choice([0.25, 1.0], size=400)
+    full, frac = g.bootstrap_means(values, weights, 2000, seed=11)
+    idx = rng.integers(0, 400, size=(2000, 400))
+    naive_full = values[idx].mean(axis=1)
+    naive_frac = (values[idx] * weights[idx]).sum(axis=1) / weights[idx].sum(axis=1)
+    assert full.mean() == pytest.approx(naive_full.mean(), rel=0.01)
+    assert full.std() == pytest.approx(naive_full.std(), rel=0.1)
+    assert frac.std() == pytest.approx(naive_frac.std(), rel=0.1)
+    lo, hi = g.percentile_interval(full)
+    assert lo is not None and hi is not None and lo < values.mean() < hi
 
 
 # ---------------------------------------------------------------- real works: independent figures

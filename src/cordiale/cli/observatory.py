@@ -56,6 +56,7 @@ def observation_json(obs: Observation) -> dict[str, Any]:
             "version": obs.curation.version,
             "file": obs.curation.path,
             "works_changed": obs.works_changed,
+            "changed_works": obs.changed_works,
         },
         "joint_works": obs.joint_works,
         "notices": obs.notices,

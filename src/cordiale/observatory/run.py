@@ -74,6 +74,7 @@ class Observation:
     sections: dict[str, dict[str, pa.Table]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
     joint_works: int = 0
+    changed_works: list[str] = field(default_factory=list)
 
 
 def read_facts(engine: Engine) -> Facts:
@@ -147,14 +148,16 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "curation_version": obs.curation.version,
         "curation_file": obs.curation.path,
         "works_changed_by_curation": str(obs.works_changed),
+        "curation_changed_works": ",".join(obs.changed_works[:1000]),
         "cordiale_version": __version__,
     }
     if family == "sdg":
         meta["note"] = "a work counts once under each SDG it is assigned"
     if family == "impact":
         meta["note"] = (
-            "CWTS: class = primary-topic subfield × publication year × document type; citations to the "
-            "snapshot date, self-citations excluded; ties at the top-10% threshold shared fractionally"
+            "CWTS: class = primary-topic subfield × publication year × document type; citation window: "
+            f"publication to the snapshot ({f.snapshot_date}), years with less than one full calendar year "
+            "left out; self-citations excluded; ties at the top-10% threshold shared fractionally"
             if f.reference_complete
             else "OpenAlex fwci and is_in_top_10_percent (citation_normalized_percentile), source = openalex"
         )
@@ -356,6 +359,9 @@ def observe(
     else:
         changed = build_per_work(engine, q, curation)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
+    obs.changed_works = [
+        str(r["work_id"]) for r in engine.query("SELECT work_id FROM o_changed ORDER BY work_id").to_pylist()
+    ]
     obs.joint_works = int(
         engine.query("SELECT COUNT(*) AS n FROM o_perwork WHERE n_partners >= 2").to_pylist()[0]["n"]
     )
