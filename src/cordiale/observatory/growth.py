@@ -122,7 +122,10 @@ def bootstrap_means(
     n = values.size
     if n == 0:
         return full, frac
-    pairs, counts = np.unique(np.stack([values, weights], axis=1), axis=0, return_counts=True)
+    # Rounded first (values to 1e-9, weights to 1e-12), so that weights summed in another order by the
+    # other engine (equal to the last bit or two) fall in the same pair and draw the same resamples.
+    stacked = np.stack([np.round(values, 9), np.round(weights, 12)], axis=1)
+    pairs, counts = np.unique(stacked, axis=0, return_counts=True)
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
     v, w = pairs[:, 0], pairs[:, 1]
