@@ -77,6 +77,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
     )
     link_cols = [("work_id", "VARCHAR"), ("position", "INTEGER"), ("institution_id", "VARCHAR")]
+    w_names = ", ".join(f"pw.w_{i}" for i in range(len(q.partners)))
     w_cols = ",\n           ".join(
         f"MAX(CASE WHEN p.pidx = {i} THEN p.w END) AS w_{i}" for i in range(len(q.partners))
     )
@@ -125,40 +126,10 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
              AND (d.position = -1 OR d.position = a.position)""",
         ),
         # Each row in o_links0 is one (authorship, direct institution) link after curation.
-        Step(
-            "o_links0",
-            """
-            SELECT u.work_id, u.position, u.institution_id FROM (
-                SELECT ai.work_id, ai.position, ai.institution_id
-                FROM authorship_institutions ai JOIN o_scope s ON s.work_id = ai.work_id
-                UNION
-                SELECT c.work_id, c.position, c.institution_id
-                FROM o_cur_add c JOIN o_auth a ON a.work_id = c.work_id AND a.position = c.position
-                UNION
-                SELECT work_id, position, institution_id FROM o_regex_links
-            ) u
-            LEFT JOIN o_del d
-              ON d.work_id = u.work_id AND d.position = u.position AND d.institution_id = u.institution_id
-            WHERE d.work_id IS NULL""",
-        ),
+        Step("o_links0", _links0(cur)),
         # Each row in o_links is one link with its share: 1/N split over the authorship's institutions;
         # a whole-work addition is a link at position -1 with share 0 (it counts in full, not in fractions).
-        Step(
-            "o_links",
-            """
-            SELECT l.work_id, l.position, l.institution_id,
-                   CAST(1 AS DOUBLE) / (s.authors_count * n.n_inst) AS share
-            FROM o_links0 l
-            JOIN (SELECT work_id, position, COUNT(*) AS n_inst FROM o_links0 GROUP BY work_id, position) n
-              ON n.work_id = l.work_id AND n.position = l.position
-            JOIN o_scope s ON s.work_id = l.work_id
-            UNION ALL
-            SELECT c.work_id, -1 AS position, c.institution_id, CAST(0 AS DOUBLE) AS share
-            FROM o_cur_add c JOIN o_scope s ON s.work_id = c.work_id
-            WHERE c.position = -1
-              AND NOT EXISTS (SELECT 1 FROM o_links0 l
-                              WHERE l.work_id = c.work_id AND l.institution_id = c.institution_id)""",
-        ),
+        Step("o_links", _links(cur)),
         # Each row in o_rollup is one (direct institution, unit it counts for) under the rule.
         Step("o_rollup", _rollup(q.rule)),
         # Each row in o_units is one (link, unit) pair: a link counts for every unit it rolls up to.
@@ -181,21 +152,23 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         Step(
             "o_perwork",
             f"""
+            WITH pw AS (
+                SELECT p.work_id, COUNT(*) AS n_partners, SUM(p.w) AS w_sum,
+                       {w_cols}
+                FROM o_wp p GROUP BY p.work_id
+            ),
+            lp AS (
+                SELECT l.work_id, COUNT(DISTINCT l.position) AS n_linked
+                FROM o_links l JOIN pw ON pw.work_id = l.work_id
+                WHERE l.position >= 0 GROUP BY l.work_id
+            )
             SELECT s.work_id, s.year, s.type, s.trunc, s.authors_count, s.oa_status, s.fwci, s.cnp,
                    s.top10_openalex, s.cited_by_count, s.primary_topic_id,
-                   COUNT(*) AS n_partners,
-                   SUM(p.w) AS w_sum,
-                   {w_cols},
-                   CAST(COALESCE(MAX(ua.n_unaffiliated), 0) AS DOUBLE) / s.authors_count AS unaffiliated_share
-            FROM o_wp p JOIN o_scope s ON s.work_id = p.work_id
-            LEFT JOIN (
-                SELECT a.work_id, COUNT(*) AS n_unaffiliated FROM o_auth a
-                LEFT JOIN (SELECT DISTINCT work_id, position FROM o_links0) l
-                  ON l.work_id = a.work_id AND l.position = a.position
-                WHERE l.work_id IS NULL GROUP BY a.work_id
-            ) ua ON ua.work_id = s.work_id
-            GROUP BY s.work_id, s.year, s.type, s.trunc, s.authors_count, s.oa_status, s.fwci, s.cnp,
-                     s.top10_openalex, s.cited_by_count, s.primary_topic_id""",
+                   pw.n_partners, pw.w_sum, {w_names},
+                   CAST(s.authors_count - COALESCE(lp.n_linked, 0) AS DOUBLE) / s.authors_count
+                       AS unaffiliated_share
+            FROM pw JOIN o_scope s ON s.work_id = pw.work_id
+            LEFT JOIN lp ON lp.work_id = pw.work_id""",
         ),
         # Each row in o_members is one (work, unit of analysis): each partner's works ("side") and each
         # joint group's works ("joint"), with the fractional weight that unit has on the work.
@@ -222,9 +195,55 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
             JOIN o_perwork pw ON pw.work_id = x.work_id""",
         ),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
-        Step(
-            "o_changed",
-            """
+        Step("o_changed", _changed(cur)),
+    ]
+    return steps
+
+
+def _links0(cur: Curation) -> str:
+    base = (
+        "SELECT ai.work_id, ai.position, ai.institution_id "
+        "FROM authorship_institutions ai JOIN o_scope s ON s.work_id = ai.work_id"
+    )
+    if cur.size == 0:
+        return base
+    return f"""
+    SELECT u.work_id, u.position, u.institution_id FROM (
+        {base}
+        UNION
+        SELECT c.work_id, c.position, c.institution_id
+        FROM o_cur_add c JOIN o_auth a ON a.work_id = c.work_id AND a.position = c.position
+        UNION
+        SELECT work_id, position, institution_id FROM o_regex_links
+    ) u
+    LEFT JOIN o_del d
+      ON d.work_id = u.work_id AND d.position = u.position AND d.institution_id = u.institution_id
+    WHERE d.work_id IS NULL"""
+
+
+def _links(cur: Curation) -> str:
+    sql = """
+    SELECT l.work_id, l.position, l.institution_id,
+           CAST(1 AS DOUBLE) / (s.authors_count * COUNT(*) OVER (PARTITION BY l.work_id, l.position)) AS share
+    FROM o_links0 l JOIN o_scope s ON s.work_id = l.work_id"""
+    if not any(pos == -1 for _, pos, _ in cur.adds):
+        return sql
+    return (
+        sql
+        + """
+    UNION ALL
+    SELECT c.work_id, -1 AS position, c.institution_id, CAST(0 AS DOUBLE) AS share
+    FROM o_cur_add c JOIN o_scope s ON s.work_id = c.work_id
+    WHERE c.position = -1
+      AND NOT EXISTS (SELECT 1 FROM o_links0 l
+                      WHERE l.work_id = c.work_id AND l.institution_id = c.institution_id)"""
+    )
+
+
+def _changed(cur: Curation) -> str:
+    if cur.size == 0:
+        return "SELECT work_id FROM o_scope WHERE 1 = 0"
+    return """
             SELECT DISTINCT c.work_id FROM (
                 SELECT x.work_id FROM (
                     SELECT work_id, position, institution_id FROM o_links0
@@ -240,10 +259,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
                 SELECT work_id FROM o_links WHERE position = -1
                 UNION
                 SELECT work_id FROM o_auth WHERE author_id <> raw_author_id
-            ) c""",
-        ),
-    ]
-    return steps
+            ) c"""
 
 
 LEVELS = ("domain", "field", "subfield", "topic")
