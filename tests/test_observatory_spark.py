@@ -58,6 +58,7 @@ def assert_same(duck: pa.Table, spark: pa.Table, where: str) -> None:
                 assert vx == vy, (where, col, x, y)
 
 
+@pytest.mark.timeout(900)  # Spark local mode on a shared 2-core machine: about 3 minutes
 def test_every_family_is_equal_on_duckdb_and_spark(
     kfupm_store: Path, kfupm_export: Path, tmp_path: Path
 ) -> None:
