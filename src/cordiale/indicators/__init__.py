@@ -12,17 +12,16 @@ else a temporary export made for the call).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # imported lazily below: `cordiale pair` must start fast (sqlglot and pyarrow are heavy)
+    import pyarrow as pa
 
-from cordiale.observatory.curation import EMPTY, Curation, load_curation
-from cordiale.observatory.engines import DuckDBEngine, SparkEngine, spark_session
-from cordiale.observatory.query import FAMILIES, RULES, ObsQuery
-from cordiale.observatory.run import Observation, build_per_work, check_partners, observe
-from cordiale.store.connection import reader
+    from cordiale.observatory.curation import Curation
+    from cordiale.observatory.query import ObsQuery
+    from cordiale.observatory.run import Observation
 
 __all__ = [
     "FAMILIES",
@@ -36,15 +35,42 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "FAMILIES": "cordiale.observatory.query",
+    "RULES": "cordiale.observatory.query",
+    "ObsQuery": "cordiale.observatory.query",
+    "Curation": "cordiale.observatory.curation",
+    "load_curation": "cordiale.observatory.curation",
+    "Observation": "cordiale.observatory.run",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The re-exported names, imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(name)
+
+
 def observe_store(
     db_path: Path,
     query: ObsQuery,
     families: Sequence[str] = ("summary",),
-    curation: Curation = EMPTY,
+    curation: Curation | None = None,
     engine: str = "duckdb",
     export_dir: Path | None = None,
 ) -> Observation:
     """Run the asked families for a partnership on one engine (``duckdb`` or ``spark``)."""
+    import tempfile
+
+    from cordiale.observatory.curation import EMPTY
+    from cordiale.observatory.engines import DuckDBEngine, SparkEngine, spark_session
+    from cordiale.observatory.run import observe
+    from cordiale.store.connection import reader
+
+    curation = curation or EMPTY
     if engine == "duckdb":
         with reader(db_path) as con:
             return observe(DuckDBEngine(con), query, families, curation)
@@ -71,9 +97,15 @@ def observe_store(
             eng.close()
 
 
-def per_work(db_path: Path, query: ObsQuery, curation: Curation = EMPTY) -> pa.Table:
+def per_work(db_path: Path, query: ObsQuery, curation: Curation | None = None) -> pa.Table:
     """The per-work table (one row per work with at least one partner: weights ``w_<i>`` per partner in
     the order given, flags, classes), after curation, its invariants asserted."""
+    from cordiale.observatory.curation import EMPTY
+    from cordiale.observatory.engines import DuckDBEngine
+    from cordiale.observatory.run import build_per_work, check_partners
+    from cordiale.store.connection import reader
+
+    curation = curation or EMPTY
     with reader(db_path) as con:
         eng = DuckDBEngine(con)
         check_partners(eng, query)
