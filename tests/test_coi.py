@@ -1,0 +1,208 @@
+"""Conflict-of-interest rules, on small hand-built stores and on the real works of ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cordiale.coi import CoiFinding, CoiPolicy, CoiStatus, Person, check_conflict, check_conflicts
+from cordiale.store.connection import writer
+
+LAB_A = "I100"  # a lab whose lineage rolls up to PARENT_A
+PARENT_A = "I1000"
+UNI_B = "I200"
+UNI_C = "I300"
+
+# (work id, year, [(author id, [direct institution ids])])
+Works = list[tuple[str, int, list[tuple[str | None, list[str]]]]]
+
+
+def build_store(path: Path, works: Works) -> Path:
+    """A real DuckDB store with the cordiale schema, holding exactly these works."""
+    with writer(path) as con:
+        con.executemany(
+            "INSERT INTO institutions (id, display_name, lineage) VALUES (?, ?, ?)",
+            [
+                [LAB_A, "Lab A", [LAB_A, PARENT_A]],
+                [PARENT_A, "Parent A", [PARENT_A]],
+                [UNI_B, "University B", [UNI_B]],
+                [UNI_C, "University C", [UNI_C]],
+            ],
+        )
+        for wid, year, authors in works:
+            con.execute(
+                "INSERT INTO works (id, title, publication_year, input_path, input_line) "
+                "VALUES (?, ?, ?, 'test', 1)",
+                [wid, f"work {wid}", year],
+            )
+            for pos, (aid, insts) in enumerate(authors):
+                con.execute(
+                    "INSERT INTO authorships (work_id, position, author_id, author_name, institutions_count) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [wid, pos, aid, aid, len(insts)],
+                )
+                for inst in insts:
+                    con.execute("INSERT INTO authorship_institutions VALUES (?, ?, ?)", [wid, pos, inst])
+    return path
+
+
+ALICE = Person("person:1", "A1", (LAB_A,), "Alice")
+BOB = Person("person:2", "A2", (UNI_B,), "Bob")
+POLICY = CoiPolicy(coauthor_years=3, as_of_year=2026)
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    """Alice (lab A) and Bob (B) co-authored in 2025; Alice and Carol (B) in 2019 only; everyone publishes
+    in 2024; Dave is at C, whose works stop in 2015; Erin (B) shares lab A on a 2024 work."""
+    return build_store(
+        tmp_path / "store.duckdb",
+        [
+            ("W1", 2025, [("A1", [LAB_A]), ("A2", [UNI_B])]),
+            ("W2", 2019, [("A1", [LAB_A]), ("A3", [UNI_B])]),
+            ("W3", 2024, [("A1", [LAB_A])]),
+            ("W4", 2024, [("A3", [UNI_B])]),
+            ("W5", 2015, [("A4", [UNI_C])]),
+            ("W6", 2024, [("A5", [UNI_B, LAB_A])]),
+            ("W7", 2024, [("A6", [UNI_B]), (None, [UNI_B])]),
+        ],
+    )
+
+
+def test_coauthored_last_year_is_a_conflict(store: Path) -> None:
+    finding = check_conflict(store, ALICE, BOB, POLICY)
+    assert finding.status is CoiStatus.CONFLICT
+    assert "co-authored W1 in 2025" in finding.reasons
+    # symmetric
+    assert check_conflict(store, BOB, ALICE, POLICY).status is CoiStatus.CONFLICT
+
+
+def test_coauthorship_older_than_the_window_is_not(store: Path) -> None:
+    carol = Person("person:3", "A3", (UNI_B,), "Carol")
+    finding = check_conflict(store, ALICE, carol, POLICY)
+    assert finding.status is CoiStatus.NONE, finding
+    assert not any("W2" in r for r in finding.reasons)
+    # a window that reaches 2019 finds it again, and the window's ends are included
+    assert check_conflict(store, ALICE, carol, CoiPolicy(7, 2026)).status is CoiStatus.CONFLICT
+    assert check_conflict(store, ALICE, carol, CoiPolicy(3, 2022)).status is CoiStatus.CONFLICT
+    assert check_conflict(store, ALICE, carol, CoiPolicy(3, 2023)).status is not CoiStatus.CONFLICT
+    # a joint work published after as_of_year is not held against them
+    assert "co-authored W1 in 2025" not in check_conflict(store, ALICE, BOB, CoiPolicy(3, 2024)).reasons
+
+
+def test_same_unit_from_the_store_and_from_given_ids(store: Path) -> None:
+    erin = Person("person:5", "A5", (UNI_B,), "Erin")
+    finding = check_conflict(store, ALICE, erin, POLICY)
+    assert finding.status is CoiStatus.CONFLICT
+    assert any(r.startswith("same unit") and LAB_A in r for r in finding.reasons)
+    # shared institution ids given by the caller, without any store
+    given = check_conflict(None, Person("k1", "A1", (UNI_C,)), Person("k2", "A9", (UNI_C,)), POLICY)
+    assert given.status is CoiStatus.CONFLICT
+    assert any(UNI_C in r for r in given.reasons)
+
+
+def test_declared_conflicts_win_whatever_the_store_says(store: Path) -> None:
+    carol = Person("person:3", "A3", (UNI_B,), "Carol", declared_conflicts=frozenset({"person:1"}))
+    finding = check_conflict(store, ALICE, carol, POLICY)
+    assert finding.status is CoiStatus.CONFLICT
+    assert finding.reasons == ("Carol declared a conflict with Alice",)
+    by_author_id = Person("person:9", None, (), "Zoe", declared_conflicts=frozenset({"A1"}))
+    assert check_conflict(None, ALICE, by_author_id, POLICY).status is CoiStatus.CONFLICT
+    assert check_conflict(None, by_author_id, ALICE, POLICY).status is CoiStatus.CONFLICT
+
+
+def test_no_author_id_is_unknown_never_none(store: Path) -> None:
+    anon = Person("person:7", None, (UNI_B,), "Anon")
+    finding = check_conflict(store, ALICE, anon, POLICY)
+    assert finding.status is CoiStatus.UNKNOWN
+    assert any("no OpenAlex author id" in r for r in finding.reasons)
+
+
+def test_store_without_the_institutions_works_is_unknown(store: Path) -> None:
+    dave = Person("person:4", "A4", (UNI_C,), "Dave")  # C's works in the store stop in 2015
+    finding = check_conflict(store, ALICE, dave, POLICY)
+    assert finding.status is CoiStatus.UNKNOWN
+    assert any("no works of Dave's institution" in r for r in finding.reasons)
+    # an institution the store never saw, and an author the store never saw (no institution given)
+    stranger = Person("person:8", "A8", ("I999",), "Stranger")
+    assert check_conflict(store, ALICE, stranger, POLICY).status is CoiStatus.UNKNOWN
+    ghost = Person("person:10", "A10", (), "Ghost")
+    assert check_conflict(store, ALICE, ghost, POLICY).status is CoiStatus.UNKNOWN
+
+
+def test_an_institution_covered_through_lineage_is_known(store: Path) -> None:
+    """Works of lab A count as works of its parent (OpenAlex lineage)."""
+    alice_parent = Person("person:1", "A1", (PARENT_A,), "Alice")
+    carol = Person("person:3", "A3", (UNI_B,), "Carol")
+    assert check_conflict(store, alice_parent, carol, POLICY).status is CoiStatus.NONE
+
+
+def test_no_store_or_missing_store_or_foreign_file_is_unknown(store: Path, tmp_path: Path) -> None:
+    carol = Person("person:3", "A3", (UNI_B,), "Carol")
+    for where in (None, tmp_path / "absent.duckdb"):
+        finding = check_conflict(where, ALICE, carol, POLICY)
+        assert finding.status is CoiStatus.UNKNOWN, where
+    foreign = tmp_path / "foreign.duckdb"
+    import duckdb
+
+    duckdb.connect(str(foreign)).close()  # a DuckDB file without cordiale's tables
+    assert check_conflict(foreign, ALICE, carol, POLICY).status is CoiStatus.UNKNOWN
+    empty = build_store(tmp_path / "empty.duckdb", [])
+    assert check_conflict(empty, ALICE, carol, POLICY).status is CoiStatus.UNKNOWN
+    # but a conflict already found stays a conflict without a store
+    assert check_conflict(None, ALICE, Person("k", "A1"), POLICY).status is CoiStatus.CONFLICT
+
+
+def test_check_conflicts_keeps_order_and_matches_single_checks(store: Path) -> None:
+    others = [
+        BOB,
+        Person("person:3", "A3", (UNI_B,), "Carol"),
+        Person("person:7", None, (UNI_B,), "Anon"),
+        Person("person:6", "A6", (UNI_B,), "Frank"),
+    ]
+    batch = check_conflicts(store, ALICE, others, POLICY)
+    assert [f.status for f in batch] == [
+        CoiStatus.CONFLICT,
+        CoiStatus.NONE,
+        CoiStatus.UNKNOWN,
+        CoiStatus.NONE,
+    ]
+    assert batch == [check_conflict(store, ALICE, o, POLICY) for o in others]
+    assert all(isinstance(f, CoiFinding) and f.reasons for f in batch)
+
+
+def test_ids_in_url_form_are_accepted(store: Path) -> None:
+    a = Person("x", "https://openalex.org/A1", ("https://openalex.org/I100",))
+    b = Person("y", "https://openalex.org/A2", ("https://openalex.org/I200",))
+    assert "co-authored W1 in 2025" in check_conflict(store, a, b, POLICY).reasons
+
+
+# --- the real works of ../shared/data ----------------------------------------------------------------
+
+
+def test_real_coauthors_of_2025_are_a_conflict(kfupm_store: Path) -> None:
+    """Pantelis Soupios and Mohammed M. Gad co-authored W4406035052 (2025), their only joint work."""
+    a = Person("soupios", "A5008213975", name="Pantelis Soupios")
+    b = Person("gad", "A5047938805", name="Mohammed M. Gad")
+    finding = check_conflict(kfupm_store, a, b, POLICY)
+    assert finding.status is CoiStatus.CONFLICT
+    assert "co-authored W4406035052 in 2025" in finding.reasons
+
+
+def test_real_coauthors_of_2019_only(kfupm_store: Path) -> None:
+    """A5046466285 and A5081695998 last co-authored in 2019 and list no common institution since."""
+    a = Person("a", "A5046466285")
+    b = Person("b", "A5081695998")
+    recent = check_conflict(kfupm_store, a, b, POLICY)
+    assert recent.status is CoiStatus.NONE, recent
+    then = check_conflict(kfupm_store, a, b, CoiPolicy(coauthor_years=3, as_of_year=2020))
+    assert then.status is CoiStatus.CONFLICT
+    assert any(r.startswith("co-authored") and "2019" in r for r in then.reasons)
+
+
+def test_real_author_at_an_institution_the_store_lacks_is_unknown(kfupm_store: Path) -> None:
+    a = Person("a", "A5046466285")
+    # an institution id the store never saw
+    b = Person("b", "A5081695998", institution_ids=("I4210000001",))
+    assert check_conflict(kfupm_store, a, b, POLICY).status is CoiStatus.UNKNOWN
