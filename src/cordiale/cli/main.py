@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cordiale import __version__
 from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
+from cordiale.cli.match import match_app
 from cordiale.cli.pair import pair_command
 from cordiale.config import store_path
 from cordiale.errors import ExitCode, NothingDoneError, UsageError
@@ -29,6 +30,7 @@ inst_app = typer.Typer(help="Institutions: find and resolve.", no_args_is_help=T
 app.add_typer(ror_app, name="ror")
 app.add_typer(inst_app, name="institutions")
 app.command("pair")(pair_command)
+app.add_typer(match_app, name="match")
 
 
 def _version(value: bool) -> None:
