@@ -14,7 +14,7 @@ their works' ids and ``updated_date``) are recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ PROFILE_VERSION = "1"
 ANCHOR_YEAR = 2000
 HALF_LIFE_YEARS = 3.0
 MAX_TERMS = 300
+BATCH_AUTHORS = 10_000
 LEVEL_WEIGHTS = {"topic": 1.0, "subfield": 0.5, "field": 0.25}
 
 # Each row is one author's profile summary (one author of a partner the store was asked about).
@@ -154,7 +155,7 @@ def _term_matrix(texts: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
     return normalize(counts, norm="l2", copy=False).tocsr(), list(vec.get_feature_names_out())
 
 
-def _top_per_row(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
+def top_per_row(matrix: sparse.csr_matrix, keep: int) -> sparse.csr_matrix:
     """Keep each row's ``keep`` largest entries."""
     matrix = matrix.tocsr()
     matrix.sort_indices()
@@ -177,7 +178,7 @@ def build_profiles(corpus: Corpus, max_terms: int = MAX_TERMS) -> ProfileSet:
     r = sparse.csr_matrix((weights, (corpus.link_author, corpus.link_work)), shape=(n_a, n_w))
     tmat, topic_keys, topic_names = _topic_matrix(corpus)
     wmat, vocab = _term_matrix(corpus.texts)
-    terms = _top_per_row((r @ wmat).tocsr(), max_terms) if vocab else sparse.csr_matrix((n_a, 0))
+    terms = top_per_row((r @ wmat).tocsr(), max_terms) if vocab else sparse.csr_matrix((n_a, 0))
     presence = sparse.csr_matrix(
         (np.ones(len(corpus.link_author)), (corpus.link_author, corpus.link_work)), shape=(n_a, n_w)
     )
@@ -283,7 +284,9 @@ def init_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
-def update_profiles(store: Path, partners: Sequence[str], progress: object = None) -> UpdateSummary:
+def update_profiles(
+    store: Path, partners: Sequence[str], on_batch: Callable[[int, int], None] | None = None
+) -> UpdateSummary:
     """Compute the profiles of every author of the partners whose works changed since the last run."""
     with writer(store) as con:
         init_tables(con)
@@ -332,10 +335,11 @@ def update_profiles(store: Path, partners: Sequence[str], progress: object = Non
         con.execute("BEGIN")
         for table in PROFILE_TABLES:
             con.execute(f"DELETE FROM {table} WHERE author_id IN (SELECT unnest($a))", {"a": changed + stale})
-        if changed:
-            corpus = load_corpus(con, changed)
-            profiles = build_profiles(corpus)
-            _write(con, profiles, corpus)
+        for lo in range(0, len(changed), BATCH_AUTHORS):  # bounded memory, whatever the store's size
+            corpus = load_corpus(con, changed[lo : lo + BATCH_AUTHORS])
+            _write(con, build_profiles(corpus))
+            if on_batch is not None:
+                on_batch(min(len(changed), lo + BATCH_AUTHORS), len(changed))
         con.execute("COMMIT")
         return UpdateSummary(authors=total, recomputed=len(changed), removed=len(stale))
 
@@ -345,7 +349,7 @@ def _sparse_rows(matrix: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.
     return coo.row, coo.col, coo.data
 
 
-def _write(con: duckdb.DuckDBPyConnection, profiles: ProfileSet, corpus: Corpus) -> None:
+def _write(con: duckdb.DuckDBPyConnection, profiles: ProfileSet) -> None:
     authors = np.array(profiles.authors, dtype=object)
     now = datetime.now(UTC).replace(tzinfo=None)
     summary = pa.table(
@@ -429,32 +433,13 @@ def load_profiles(con: duckdb.DuckDBPyConnection, author_ids: Sequence[str]) -> 
         {"a": list(author_ids)},
     ).fetchall()
     authors = [r[0] for r in rows]
-    index = {a: i for i, a in enumerate(authors)}
-    topics = con.execute(
-        "SELECT author_id, feature, name, weight FROM match_profile_topics "
-        "WHERE author_id IN (SELECT unnest($a))",
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _match_load AS "
+        "SELECT unnest($a) AS author_id, generate_subscripts($a, 1) - 1 AS k",
         {"a": authors},
-    ).fetchall()
-    keys: dict[str, int] = {}
-    names: dict[str, str] = {}
-    for _, feature, name, _ in topics:
-        keys.setdefault(feature, len(keys))
-        names.setdefault(feature, name or feature)
-    tmat = sparse.csr_matrix(
-        ([t[3] for t in topics], ([index[t[0]] for t in topics], [keys[t[1]] for t in topics])),
-        shape=(len(authors), len(keys)),
     )
-    terms = con.execute(
-        "SELECT author_id, term, weight FROM match_profile_terms WHERE author_id IN (SELECT unnest($a))",
-        {"a": authors},
-    ).fetchall()
-    vocab: dict[str, int] = {}
-    for _, term, _ in terms:
-        vocab.setdefault(term, len(vocab))
-    wmat = sparse.csr_matrix(
-        ([t[2] for t in terms], ([index[t[0]] for t in terms], [vocab[t[1]] for t in terms])),
-        shape=(len(authors), len(vocab)),
-    )
+    tmat, topic_keys, names = _load_matrix(con, "match_profile_topics", "feature", len(authors), "name")
+    wmat, vocab, _ = _load_matrix(con, "match_profile_terms", "term", len(authors), None)
     return ProfileSet(
         authors=authors,
         names=[r[1] or r[0] for r in rows],
@@ -462,8 +447,33 @@ def load_profiles(con: duckdb.DuckDBPyConnection, author_ids: Sequence[str]) -> 
         first_year=np.array([r[3] for r in rows], dtype=int),
         last_year=np.array([r[4] for r in rows], dtype=int),
         topics=tmat,
-        topic_keys=list(keys),
+        topic_keys=topic_keys,
         topic_names=names,
         terms=wmat,
-        vocab=list(vocab),
+        vocab=vocab,
     )
+
+
+def _load_matrix(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, n_authors: int, name: str | None
+) -> tuple[sparse.csr_matrix, list[str], dict[str, str]]:
+    """An authors × keys matrix of the stored weights (authors as in ``_match_load``), its keys in column
+    order and their names."""
+    keys_rows = con.execute(
+        f"""
+        SELECT {key}, {f"any_value({name})" if name else "NULL"}
+        FROM {table} JOIN _match_load USING (author_id) GROUP BY 1 ORDER BY 1
+        """
+    ).fetchall()
+    keys = [r[0] for r in keys_rows]
+    arrays = con.execute(
+        f"""
+        SELECT l.k, dense_rank() OVER (ORDER BY t.{key}) - 1 AS col, t.weight
+        FROM {table} t JOIN _match_load l USING (author_id)
+        """
+    ).fetchnumpy()
+    matrix = sparse.csr_matrix(
+        (np.asarray(arrays["weight"], dtype=float), (np.asarray(arrays["k"]), np.asarray(arrays["col"]))),
+        shape=(n_authors, len(keys)),
+    )
+    return matrix, keys, {r[0]: r[1] or r[0] for r in keys_rows}

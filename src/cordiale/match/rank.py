@@ -23,6 +23,7 @@ W_TOPIC = 0.35
 W_TEXT = 0.35
 W_NETWORK = 0.30
 BLOCK_ROWS = 512
+RANKING_TERMS = 60
 
 
 def idf(terms: sparse.csr_matrix) -> np.ndarray:
@@ -41,12 +42,16 @@ class ContentVectors:
     idf: np.ndarray
 
     @classmethod
-    def of(cls, profiles: ProfileSet) -> ContentVectors:
+    def of(cls, profiles: ProfileSet, ranking_terms: int = RANKING_TERMS) -> ContentVectors:
+        """Vectors for ranking: each author's ``ranking_terms`` heaviest tf-idf words (the dot products
+        of every pair are the ranking's main cost; the lighter words change the cosine little)."""
+        from cordiale.match.profiles import top_per_row
+
         weights = idf(profiles.terms)
         terms = profiles.terms @ sparse.diags(weights) if profiles.terms.shape[1] else profiles.terms
         return cls(
             topics=normalize(profiles.topics, copy=True).tocsr(),
-            terms=normalize(terms, copy=False).tocsr(),
+            terms=normalize(top_per_row(terms.tocsr(), ranking_terms), copy=False).tocsr(),
             idf=weights,
         )
 

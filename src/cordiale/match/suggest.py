@@ -129,7 +129,7 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
         require_rows(con, store, ("works",), "ingest works with `cordiale ingest FILES…` first")
         require_partner_works(con, str(store), q.partners)
     step("profiles")
-    update_profiles(store, q.partners)
+    update_profiles(store, q.partners, on_batch=lambda d, t: step(f"profiles {d:,}/{t:,} authors"))
     with writer(store) as con:
         as_of = q.as_of_year or _as_of(con)
         window = (as_of - q.window_years + 1, as_of)
