@@ -154,12 +154,19 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
             step("theme")
             theme = match_theme(con, profiles, content, q.theme)
             result.theme = theme
-            if not theme.on_theme().any():
+            on = theme.on_theme()
+            index = profiles.index()
+            counts = [sum(bool(on[index[x]]) for x in side) for side in (a_side, b_side)]
+            if not on.any():
                 result.notes.append(
                     f"no author of either partner works on {q.theme!r} in the store (no word of it in their "
                     "works, and no title close enough in meaning)"
                 )
                 return result
+            for n, pid in zip(counts, q.partners, strict=True):
+                if n == 0:
+                    result.notes.append(f"no author at {pid} works on {q.theme!r} in the store")
+                    return result
         step("network")
         gindex, adj, degree = window_graph(con, window)
         aa = adamic_adar_matrix(adj, degree)

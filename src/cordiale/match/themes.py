@@ -39,6 +39,7 @@ TOPIC_FLOOR = 0.80
 TITLE_FLOOR = 0.84
 TITLE_MARGIN = 0.05
 MIN_RELEVANCE = 0.05
+MAX_TITLES = 600  # titles looked at per theme: the works of the nearest topics first, then the most recent
 
 # Each row is one text's embedding (an OpenAlex topic's name or a work's title), for one model.
 MATCH_TEXT_VECTORS = """
@@ -102,6 +103,25 @@ def cached_vectors(con: duckdb.DuckDBPyConnection, kind: str, items: dict[str, s
     return found
 
 
+def _nearest_works(
+    con: duckdb.DuckDBPyConnection, near: Sequence[tuple[str, str, float]], works: set[str]
+) -> set[str]:
+    """Among ``works``, those with one of the ``near`` topics: at most MAX_TITLES, those whose topic is
+    nearest to the theme (similarity × the topic's score on the work) first, then the most recent."""
+    rows = con.execute(
+        """
+        WITH near AS (SELECT unnest($t) AS topic_id, unnest($s) AS sim)
+        SELECT t.work_id, max(near.sim * coalesce(t.score, 0)) AS closeness,
+               any_value(w.publication_year) AS y
+        FROM work_topics t JOIN near USING (topic_id) JOIN works w ON w.id = t.work_id
+        WHERE t.work_id IN (SELECT unnest($w))
+        GROUP BY 1 ORDER BY closeness DESC, y DESC NULLS LAST, t.work_id LIMIT $n
+        """,
+        {"t": [k for k, _, _ in near], "s": [s for _, _, s in near], "w": sorted(works), "n": MAX_TITLES},
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 @dataclass
 class ThemeMatch:
     """How a theme (or a project text) meets a set of profiles."""
@@ -158,13 +178,7 @@ def match_theme(
             """,
             {"authors": profiles.authors},
         ).fetchall()
-        on_topic = {
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT work_id FROM work_topics WHERE topic_id IN (SELECT unnest($t))",
-                {"t": [k for k, _, _ in near]},
-            ).fetchall()
-        }
+        on_topic = _nearest_works(con, near, {w for _, w, _, _ in links})
         titles = {w: t for _, w, t, _ in links if w in on_topic and t}
         vectors = cached_vectors(con, "work", titles)
         if vectors:
@@ -234,14 +248,8 @@ def works_on_theme(
     sims_t = sorted(((float(v @ theme), k) for k, v in topic_vectors.items()), reverse=True)
     near = [k for s, k in sims_t[:NEAREST_TOPICS] if s >= TOPIC_FLOOR]
     if near:
-        on_topic = {
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT work_id FROM work_topics WHERE topic_id IN (SELECT unnest($t)) "
-                "AND work_id IN (SELECT unnest($w))",
-                {"t": near, "w": ids},
-            ).fetchall()
-        }
+        sims_near = dict((k, s) for s, k in sims_t[:NEAREST_TOPICS] if s >= TOPIC_FLOOR)
+        on_topic = _nearest_works(con, [(k, "", s) for k, s in sims_near.items()], set(ids))
         titles = {w[0]: w[1] for w in works if w[0] in on_topic and w[1]}
         vectors = cached_vectors(con, "work", titles)
         if vectors:
