@@ -379,6 +379,18 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
+def _peak_mb() -> float:
+    """This process's peak resident memory: VmHWM (reset at exec, unlike ru_maxrss, which a child keeps
+    from the process it was forked from)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_main(args: list[str]) -> int:
     """One measured step (run by ``_child``)."""
     from cordiale.match.profiles import update_profiles
@@ -400,7 +412,9 @@ def child_main(args: list[str]) -> int:
         r = suggest_pairs(store, MatchQuery(partners=(a, b), top=20))
         info = {"pairs": len(r.pairs), "authors": list(r.authors)}
     info["seconds"] = time.perf_counter() - t0
-    info["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    info["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)
+    info["peak_mb"] = _peak_mb()
     print(json.dumps(info))
     return 0
 
@@ -425,6 +439,22 @@ def scale_part(real: Path, works: int, pair: tuple[str, str], tmp: Path) -> list
         console.print(f"  {name}: {res['wall_s']:.1f} s, peak {res['peak_mb']:,.0f} MB {res}")
         steps.append((name, res))
     store.unlink(missing_ok=True)
+    table = Table(title=f"scale: {works:,} works (SYNTHETIC, resampled from the real ones)")
+    for col in ("step", "seconds (in process)", "CPU s", "wall s (with start-up)", "peak MB", "detail"):
+        table.add_column(col, justify="left" if col in ("step", "detail") else "right")
+    for name, res in steps:
+        detail = ", ".join(
+            f"{k}={v}" for k, v in res.items() if k not in ("seconds", "wall_s", "peak_mb", "cpu_s")
+        )
+        table.add_row(
+            name,
+            f"{res['seconds']:.1f}",
+            f"{res['cpu_s']:.1f}",
+            f"{res['wall_s']:.1f}",
+            f"{res['peak_mb']:,.0f}",
+            detail,
+        )
+    Console(width=200).print(table)
     return steps
 
 
@@ -516,7 +546,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ok, note = report(ev, names)
         console.print(
             f"scoring every query took {eval_s:.1f} s; {len(queries)} queries "
-            f"({', '.join(f'{y}: {n}' for y, n in ev.queries_per_year.items())})"
+            f"({', '.join(f'{y}: {n}' for y, n in ev.queries_per_year.items())}); "
+            f"candidates per query: mean {np.mean([len(q.positive) for q in queries]):.0f}, "
+            f"new co-authors per query: mean {np.mean([q.positive.sum() for q in queries]):.2f}"
         )
         steps: list[tuple[str, dict[str, Any]]] = []
         if args.synthetic:

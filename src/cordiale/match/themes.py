@@ -39,7 +39,7 @@ TOPIC_FLOOR = 0.80
 TITLE_FLOOR = 0.84
 TITLE_MARGIN = 0.05
 MIN_RELEVANCE = 0.05
-MAX_TITLES = 600  # titles looked at per theme: the works of the nearest topics first, then the most recent
+MAX_TITLES = 200  # titles looked at per theme: the works of the nearest topics first, then the most recent
 
 # Each row is one text's embedding (an OpenAlex topic's name or a work's title), for one model.
 MATCH_TEXT_VECTORS = """
