@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -177,19 +178,25 @@ def test_profiles_weigh_recent_work_more() -> None:
 
 @pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
 def test_themes_in_english_and_french_meet(match_store: Path) -> None:
-    en = suggest_pairs(match_store, MatchQuery(partners=(KFUPM, ARAMCO), theme="seismic tomography", top=10))
-    fr = suggest_pairs(
-        match_store, MatchQuery(partners=(KFUPM, ARAMCO), theme="tomographie sismique", top=10)
-    )
+    query = MatchQuery(partners=(KFUPM, ARAMCO), theme="seismic tomography", top=10)
+    en = suggest_pairs(match_store, query)
+    fr = suggest_pairs(match_store, replace(query, theme="tomographie sismique", include_existing=True))
     assert en.pairs and fr.pairs
     assert en.theme is not None and fr.theme is not None
     assert "seismic" in en.theme.terms and not fr.theme.terms  # these French words are in no profile
     assert fr.theme.matched_works, "the French theme reaches English titles through the multilingual model"
-    en_people = {p[k]["id"] for p in en.pairs for k in ("a", "b")}
-    fr_people = {p[k]["id"] for p in fr.pairs for k in ("a", "b")}
-    assert en_people & fr_people, "both languages find some of the same researchers"
-    shared = set(en.theme.matched_works) & set(fr.theme.matched_works)
-    assert shared, "some works are on the theme in both languages"
+    assert set(en.theme.matched_works) & set(fr.theme.matched_works), "some works are on the theme in both"
+    on_en, on_fr = en.theme.authors_on_theme(), fr.theme.authors_on_theme()
+    assert on_en & on_fr, "both languages find some of the same researchers"
+    for side in (KFUPM, ARAMCO):  # at both partners
+        assert any(p["a" if side == KFUPM else "b"]["id"] in on_fr for p in fr.pairs)
+    # an unrelated theme finds none of them
+    assert not (on_en & _on_theme(match_store, "poésie médiévale"))
+
+
+def _on_theme(store: Path, theme: str) -> set[str]:
+    result = suggest_pairs(store, MatchQuery(partners=(KFUPM, ARAMCO), theme=theme, top=5))
+    return result.theme.authors_on_theme() if result.theme else set()
 
 
 @pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)

