@@ -4,7 +4,8 @@ A, B or both.
 Candidates are the institutions in the store (direct affiliations) whose country (OpenAlex's, else ROR's)
 is in the region, other than A, B and their units. With a theme, an institution's score is the
 recency-weighted number of its works on the theme (see ``themes.works_on_theme``); without one, the
-cosine between its topic profile and the topic profile of A and B together.
+cosine between its topic profile and the topic profile of A and B together, times n / (n + 5) for an
+institution with n works in the store (a handful of works says little).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from cordiale.match.sides import require_partner_works, rollup_sql
 from cordiale.match.text import work_text
 from cordiale.match.themes import works_on_theme
 from cordiale.store.connection import reader, require_rows, writer
+
+SHRINK_WORKS = 5
 
 
 @dataclass(frozen=True)
@@ -172,5 +175,7 @@ def _topic_scores(con: Any, q: PartnerQuery, works_of: dict[str, list[tuple[str,
         vec = vectors.get(inst, {})
         norm = float(np.sqrt(sum(v * v for v in vec.values())))
         if norm:
-            out[inst] = sum(v * pair.get(k, 0.0) for k, v in vec.items()) / (norm * norm_pair)
+            cosine = sum(v * pair.get(k, 0.0) for k, v in vec.items()) / (norm * norm_pair)
+            n = len(works_of[inst])
+            out[inst] = cosine * n / (n + SHRINK_WORKS)  # a handful of works says little
     return out
