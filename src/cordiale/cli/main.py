@@ -10,6 +10,7 @@ from rich.table import Table
 
 from cordiale import __version__
 from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
+from cordiale.cli.match import match_app
 from cordiale.cli.pair import pair_command
 from cordiale.cli.sdg import sdg_app
 from cordiale.cli.serve import manage_command, serve_command
@@ -36,6 +37,7 @@ app.command("serve")(serve_command)
 app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     manage_command
 )
+app.add_typer(match_app, name="match")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,1 @@
+"""Matchmaking: expertise profiles, candidate pairs across partners, explanations, evaluation."""

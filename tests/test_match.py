@@ -1,0 +1,313 @@
+"""Matchmaking on the real works of ../shared/data: profiles, sides, suggestions, themes, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cordiale.cli.main import app
+from cordiale.match.profiles import Corpus, build_profiles, update_profiles
+from cordiale.match.sides import assign_sides, coauthor_pairs
+from cordiale.match.suggest import MatchQuery, suggest_pairs
+from cordiale.store.connection import reader, writer
+from tests.test_coi import build_store
+
+KFUPM = "I134085113"
+ARAMCO = "I4210143841"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def match_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the real KFUPM store (matchmaking writes its own tables into it)."""
+    db = tmp_path_factory.mktemp("match") / "store.duckdb"
+    shutil.copy(kfupm_store, db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def people(match_store: Path) -> dict[str, Any]:
+    result = suggest_pairs(match_store, MatchQuery(partners=(KFUPM, ARAMCO), top=30))
+    return result.to_json()
+
+
+def _invoke(*args: str) -> Any:
+    return runner.invoke(app, list(args))
+
+
+# --- suggestions on real pairs --------------------------------------------------------------------
+
+
+def test_real_pair_gives_explained_suggestions(people: dict[str, Any]) -> None:
+    pairs = people["pairs"]
+    assert len(pairs) == 30
+    scores = [p["score"] for p in pairs]
+    assert scores == sorted(scores, reverse=True) and scores[-1] > 0
+    for p in pairs:
+        assert set(p) >= {"a", "b", "score", "shared_topics", "examples", "flags"}
+        assert p["a"]["institution"] == KFUPM and p["b"]["institution"] == ARAMCO
+        assert p["a"]["id"].startswith("A") and p["a"]["id"][1:].isdigit()
+        assert p["b"]["unit"].startswith("I")
+        assert p["shared_topics"], p  # explained: at least one topic both work on
+        assert all(t["id"].startswith("T") and t["name"] for t in p["shared_topics"])
+        for side in ("a", "b"):
+            examples = p["examples"][side]
+            assert 1 <= len(examples) <= 3
+            assert all(e["id"].startswith("W") and e["year"] > 1900 for e in examples)
+        assert p["coi"]["status"] in ("none", "conflict", "unknown") and p["coi"]["reasons"]
+        assert "already-coauthors" not in p["flags"]
+
+
+def test_coauthors_of_last_year_are_never_suggested_as_new(match_store: Path, people: dict[str, Any]) -> None:
+    as_of = people["as_of_year"]
+    with reader(match_store) as con:
+        sides = assign_sides(con, [KFUPM, ARAMCO], (as_of - 4, as_of))
+        a_side = [a for a, s in sides.items() if s.side == 0]
+        b_side = [b for b, s in sides.items() if s.side == 1]
+        recent = {
+            (r[0], r[1])
+            for r in con.execute(
+                """
+                SELECT DISTINCT x.author_id, y.author_id FROM authorships x
+                JOIN authorships y ON y.work_id = x.work_id JOIN works w ON w.id = x.work_id
+                WHERE w.publication_year = $y AND x.author_id IN (SELECT unnest($a))
+                  AND y.author_id IN (SELECT unnest($b))
+                """,
+                {"y": as_of - 1, "a": a_side, "b": b_side},
+            ).fetchall()
+        }
+    assert len(recent) > 20  # the real data holds many such pairs
+    suggested = {(p["a"]["id"], p["b"]["id"]) for p in people["pairs"]}
+    assert not suggested & recent
+    # with --include-existing they may come back, flagged as co-authors and as a conflict of interest
+    both = suggest_pairs(match_store, MatchQuery(partners=(KFUPM, ARAMCO), top=40, include_existing=True))
+    back = [p for p in both.pairs if (p["a"]["id"], p["b"]["id"]) in recent]
+    assert back, "the best-matched pairs include last year's co-authors"
+    for p in back:
+        assert "already-coauthors" in p["flags"]
+        assert "conflict-of-interest" in p["flags"]
+        assert any(r.startswith("co-authored W") for r in p["coi"]["reasons"])
+
+
+def test_cli_people_json_and_table(match_store: Path) -> None:
+    result = _invoke(
+        "match", "people", KFUPM, ARAMCO, "--top", "3", "--format", "json", "--db", str(match_store)
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    for p in payload["pairs"]:
+        assert {"id", "name", "institution"} <= set(p["a"]) and {"id", "name", "institution"} <= set(p["b"])
+    assert len(payload["pairs"]) == 3
+    table = _invoke("match", "people", KFUPM, ARAMCO, "--top", "2", "--db", str(match_store))
+    assert table.exit_code == 0, table.output
+    assert "King Fahd University" in table.stdout and "researcher" in table.stdout and "score" in table.stdout
+
+
+# --- profiles: incremental, sides ------------------------------------------------------------------
+
+
+def test_profiles_are_incremental(match_store: Path, people: dict[str, Any]) -> None:
+    again = update_profiles(match_store, [KFUPM, ARAMCO])
+    assert again.recomputed == 0 and again.authors > 1000
+    with writer(match_store) as con:
+        work, authors = con.execute(
+            """
+            SELECT a.work_id, count(DISTINCT a.author_id) FROM authorships a
+            JOIN match_profiles p ON p.author_id = a.author_id
+            GROUP BY 1 HAVING count(DISTINCT a.author_id) BETWEEN 2 AND 6 ORDER BY 1 LIMIT 1
+            """
+        ).fetchone()  # type: ignore[misc]
+        con.execute("UPDATE works SET updated_date = '2099-01-01' WHERE id = ?", [work])
+    changed = update_profiles(match_store, [KFUPM, ARAMCO])
+    assert changed.recomputed == authors
+
+
+def test_an_author_at_both_partners_goes_to_the_most_frequent(tmp_path: Path) -> None:
+    store = build_store(
+        tmp_path / "s.duckdb",
+        [
+            ("W1", 2024, [("A1", ["I100"])]),
+            ("W2", 2024, [("A1", ["I200"])]),
+            ("W3", 2023, [("A1", ["I200"])]),
+            ("W4", 2015, [("A1", ["I100"])]),
+            ("W5", 2015, [("A1", ["I100"])]),
+            ("W6", 2024, [("A2", ["I100", "I200"])]),
+        ],
+    )
+    with reader(store) as con:
+        sides = assign_sides(con, ["I1000", "I200"], (2021, 2025))  # I100 rolls up to I1000 (lineage)
+    assert sides["A1"].side == 1 and sides["A1"].partner == "I200"  # 2 works at B in the window vs 1 at A
+    assert sides["A2"].side == 0  # a tie goes to A
+    with reader(store) as con:
+        older = assign_sides(con, ["I1000", "I200"], (2011, 2016))
+        assert older["A1"].side == 0 and older["A1"].unit == "I100"
+        assert coauthor_pairs(con, ["A1"], ["A2"]) == set()
+
+
+def test_profiles_weigh_recent_work_more() -> None:
+    corpus = Corpus(
+        work_ids=["W1", "W2"],
+        years=np.array([2010, 2022]),
+        texts=["seismic tomography", "carbonate reservoirs"],
+        topics=[
+            (0, "T1", "Seismology", None, None, None, None, 1.0),
+            (1, "T2", "Reservoirs", None, None, None, None, 1.0),
+        ],
+        authors=["A1"],
+        names=["One"],
+        link_author=np.array([0, 0]),
+        link_work=np.array([0, 1]),
+    )
+    p = build_profiles(corpus)
+    row = p.topics.toarray()[0]
+    assert row[p.topic_keys.index("T2")] == pytest.approx(
+        16 * row[p.topic_keys.index("T1")]
+    )  # 12 years: 2**4
+    assert p.first_year[0] == 2010 and p.last_year[0] == 2022 and p.works[0] == 2
+
+
+# --- themes in French and English -------------------------------------------------------------------
+
+
+@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_themes_in_english_and_french_meet(match_store: Path) -> None:
+    query = MatchQuery(partners=(KFUPM, ARAMCO), theme="seismic tomography", top=10)
+    en = suggest_pairs(match_store, query)
+    fr = suggest_pairs(match_store, replace(query, theme="tomographie sismique", include_existing=True))
+    assert en.pairs and fr.pairs
+    assert en.theme is not None and fr.theme is not None
+    assert "seismic" in en.theme.terms and not fr.theme.terms  # these French words are in no profile
+    assert fr.theme.matched_works, "the French theme reaches English titles through the multilingual model"
+    assert set(en.theme.matched_works) & set(fr.theme.matched_works), "some works are on the theme in both"
+    on_en, on_fr = en.theme.authors_on_theme(), fr.theme.authors_on_theme()
+    assert on_en & on_fr, "both languages find some of the same researchers"
+    for side in (KFUPM, ARAMCO):  # at both partners
+        assert any(p["a" if side == KFUPM else "b"]["id"] in on_fr for p in fr.pairs)
+    # an unrelated theme finds none of them
+    assert not (on_en & _on_theme(match_store, "poésie médiévale"))
+
+
+def _on_theme(store: Path, theme: str) -> set[str]:
+    result = suggest_pairs(store, MatchQuery(partners=(KFUPM, ARAMCO), theme=theme, top=5))
+    return result.theme.authors_on_theme() if result.theme else set()
+
+
+@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_theme_with_no_match_says_so(match_store: Path) -> None:
+    result = _invoke(
+        "match",
+        "people",
+        KFUPM,
+        ARAMCO,
+        "--theme",
+        "poésie médiévale",
+        "--format",
+        "json",
+        "--db",
+        str(match_store),
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["pairs"] == []
+    assert "no author of either partner works on" in result.stderr
+
+
+@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_supervisors_for_a_project_text(match_store: Path, tmp_path: Path) -> None:
+    text = tmp_path / "project.txt"
+    text.write_text(
+        "Récupération assistée du pétrole dans les réservoirs carbonatés par injection de tensioactifs. "
+        "Surfactant flooding for enhanced oil recovery in carbonate reservoirs.",
+        encoding="utf-8",
+    )
+    result = _invoke(
+        "match",
+        "supervisors",
+        KFUPM,
+        ARAMCO,
+        "--file",
+        str(text),
+        "--top",
+        "5",
+        "--format",
+        "json",
+        "--db",
+        str(match_store),
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["mode"] == "supervisors" and len(payload["pairs"]) == 5
+    for p in payload["pairs"]:
+        assert p["components"]["fit"] > 0
+        assert p["a"]["institution"] == KFUPM and p["b"]["institution"] == ARAMCO
+    missing = _invoke("match", "supervisors", KFUPM, ARAMCO, "--db", str(match_store))
+    assert missing.exit_code == 2 and "--text or --file" in missing.output
+
+
+@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_third_partners_in_a_region(match_store: Path) -> None:
+    result = _invoke(
+        "match", "partners", KFUPM, ARAMCO, "--region", "europe", "--format", "json", "--db", str(match_store)
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["institutions"]
+    for inst in payload["institutions"]:
+        assert inst["id"].startswith("I") and inst["id"] not in (KFUPM, ARAMCO)
+        assert inst["co_publishes_with"] in ("A", "B", "both", "neither")
+        assert (inst["co_publishes_with"] in ("A", "both")) == (inst["joint_with_a"] > 0)
+    assert any(i["co_publishes_with"] != "neither" for i in payload["institutions"])
+    themed = _invoke(
+        "match",
+        "partners",
+        KFUPM,
+        ARAMCO,
+        "--region",
+        "FR,GB,DE",
+        "--theme",
+        "tomographie sismique",
+        "--format",
+        "json",
+        "--db",
+        str(match_store),
+    )
+    assert themed.exit_code == 0, themed.output
+    inst = json.loads(themed.stdout)["institutions"]
+    assert inst and all(i["works_on_theme"] > 0 for i in inst)
+    bad = _invoke("match", "partners", KFUPM, ARAMCO, "--region", "atlantis", "--db", str(match_store))
+    assert bad.exit_code == 2 and "continent" in bad.output
+
+
+# --- clear messages and the shared exit codes -------------------------------------------------------
+
+
+def test_unknown_institution_is_exit_3(match_store: Path) -> None:
+    result = _invoke("match", "people", "Université de Nulle Part Xyzzy", ARAMCO, "--db", str(match_store))
+    assert result.exit_code == 3, result.output
+
+
+def test_empty_or_missing_store_is_exit_4(tmp_path: Path) -> None:
+    empty = build_store(tmp_path / "empty.duckdb", [])
+    result = _invoke("match", "people", KFUPM, ARAMCO, "--db", str(empty))
+    assert result.exit_code == 4, result.output
+    assert "empty" in result.output
+    missing = _invoke("match", "people", KFUPM, ARAMCO, "--db", str(tmp_path / "none.duckdb"))
+    assert missing.exit_code == 4 and "no store" in missing.output
+
+
+def test_partner_without_works_in_the_store_is_exit_4(match_store: Path) -> None:
+    result = _invoke("match", "people", KFUPM, "I4210000001", "--db", str(match_store))  # no work of it here
+    assert result.exit_code == 4, result.output
+    assert "holds no works of I4210000001" in result.output
+
+
+def test_bad_format_is_exit_2(match_store: Path) -> None:
+    result = _invoke("match", "people", KFUPM, ARAMCO, "--format", "xml", "--db", str(match_store))
+    assert result.exit_code == 2
