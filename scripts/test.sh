@@ -10,7 +10,8 @@ stage() {
   "$@"
   echo "== stage: $name took $((SECONDS - t0)) s"
 }
-stage setup bash scripts/setup.sh
+# the Spark extra: the observatory's two-engine tests run PySpark (local mode, Java 17)
+stage setup bash scripts/setup.sh --extra spark
 stage lint .venv/bin/ruff check src tests bench
 stage typecheck .venv/bin/mypy
 stage tests .venv/bin/pytest -q -p no:cacheprovider "$@"

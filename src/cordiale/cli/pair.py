@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from cordiale.errors import InstitutionError, UsageError
 from cordiale.ids import short_openalex_id, short_ror_id
 from cordiale.indicators.pair import (
     DEFAULT_TYPES,
+    RULES,
     PairQuery,
     YearRow,
     compute_pair,
@@ -25,6 +27,7 @@ from cordiale.indicators.pair import (
     store_facts,
     warn_unknown_types,
 )
+from cordiale.observatory.query import FAMILIES as OBS_FAMILIES
 from cordiale.resolve import Institution, resolve_institution
 from cordiale.store.connection import note_asked, reader
 
@@ -69,16 +72,18 @@ def _has_works(db_path: Path, q: PairQuery) -> bool:
 
 
 def pair_command(
-    a: Annotated[str, typer.Argument(help="First partner: OpenAlex id/URL, ROR id/URL or name.")],
-    b: Annotated[str, typer.Argument(help="Second partner.")],
-    rule: Annotated[str, typer.Option(help="Affiliation roll-up: direct or lineage.")] = "lineage",
+    partners: Annotated[
+        list[str],
+        typer.Argument(help="Two or more partners: OpenAlex id/URL, ROR id/URL or name.", show_default=False),
+    ],
+    rule: Annotated[str, typer.Option(help="Affiliation roll-up: direct, lineage or ror.")] = "lineage",
     years: Annotated[
         str | None, typer.Option(help="Years, e.g. 2015-2025 (default: every year in the store).")
     ] = None,
     types: Annotated[str, typer.Option(help="Work types, comma-separated, matched exactly.")] = ",".join(
         DEFAULT_TYPES
     ),
-    fmt: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", help="table, json, csv or parquet (with --out).")] = "table",
     include_retracted: Annotated[bool, typer.Option(help="Count retracted works too.")] = False,
     fetch: Annotated[
         bool, typer.Option(help="Fetch the pair's joint works and yearly totals from OpenAlex first.")
@@ -87,16 +92,65 @@ def pair_command(
         bool,
         typer.Option(help="Also page through each partner's whole output (prints the cost in calls first)."),
     ] = False,
+    show: Annotated[
+        str, typer.Option(help=f"Indicator families, comma-separated: {', '.join(OBS_FAMILIES)}.")
+    ] = "summary",
+    all_families: Annotated[bool, typer.Option("--all", help="Every family (with --out DIR).")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Write files into this folder.")] = None,
+    event: Annotated[int | None, typer.Option(help="Event year for growth windows, e.g. 2018.")] = None,
+    window: Annotated[int, typer.Option(help="Years before the event in the first growth window (1-5).")] = 5,
+    engine: Annotated[str, typer.Option(help="duckdb (embedded) or spark (PySpark local mode).")] = "duckdb",
+    export: Annotated[
+        Path | None, typer.Option(help="Parquet export for --engine spark (default: a temporary export).")
+    ] = None,
+    curation: Annotated[Path | None, typer.Option(help="A curation.toml of overrides.")] = None,
+    sdg_source: Annotated[str, typer.Option(help="SDG labels: openalex or cordiale.")] = "openalex",
+    strong: Annotated[float, typer.Option(help="Activity index at or above: strong.")] = 1.2,
+    weak: Annotated[float, typer.Option(help="Activity index at or below: weak.")] = 0.8,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for stability intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed (recorded in every output).")] = 20260101,
     db: DbOption = None,
 ) -> None:
-    """Joint works of A and B per year, full and fractional, under one affiliation rule."""
+    """Joint works of the partners per year, full and fractional, under one affiliation rule; with
+    --show or --all, the observatory's indicator families."""
+    obs_opts = ObsOptions(show, all_families, out_dir, event, window, engine, export, curation, sdg_source,
+                          strong, weak, resamples, seed)
     handled = handle_errors(_pair)
-    handled(a, b, rule, years, types, fmt, include_retracted, fetch, fetch_all, db)
+    handled(partners, rule, years, types, fmt, include_retracted, fetch, fetch_all, db, obs_opts)
+
+
+@dataclass(frozen=True)
+class ObsOptions:
+    show: str
+    all_families: bool
+    out_dir: Path | None
+    event: int | None
+    window: int
+    engine: str
+    export: Path | None
+    curation: Path | None
+    sdg_source: str
+    strong: float
+    weak: float
+    resamples: int
+    seed: int
+
+    def foundation_view(self, n_partners: int, rule: str) -> bool:
+        """Whether the foundation's pair view answers (two partners, summary only, nothing else asked)."""
+        return (
+            n_partners == 2
+            and self.show == "summary"
+            and not self.all_families
+            and self.out_dir is None
+            and self.event is None
+            and self.engine == "duckdb"
+            and self.curation is None
+            and rule in RULES
+        )
 
 
 def _pair(
-    a: str,
-    b: str,
+    texts: list[str],
     rule: str,
     years: str | None,
     types: str,
@@ -105,14 +159,22 @@ def _pair(
     fetch: bool,
     fetch_all: bool,
     db: Path | None,
+    opts: ObsOptions,
 ) -> None:
-    if fmt not in ("table", "json", "csv"):
-        raise UsageError(f"--format must be table, json or csv, not {fmt!r}")
+    if len(texts) < 2:
+        raise UsageError("give two or more partners")
+    if fmt not in ("table", "json", "csv", "parquet"):
+        raise UsageError(f"--format must be table, json, csv or parquet, not {fmt!r}")
     db_path = store_path(db)
     type_list = tuple(t.strip() for t in types.split(",") if t.strip())
     if not type_list:
         raise UsageError("--types is empty")
-    partners = _resolve(db_path, [a, b])
+    if not opts.foundation_view(len(texts), rule):
+        _observatory(texts, rule, years, type_list, fmt, include_retracted, db_path, opts)
+        return
+    if fmt == "parquet":
+        raise UsageError("--format parquet writes files: give --out DIR")
+    partners = _resolve(db_path, texts)
     q = PairQuery(
         partners=(partners[0].id, partners[1].id),
         rule=rule,
@@ -242,3 +304,58 @@ def _table(q: PairQuery, names: dict[str, str], rows: list[YearRow], payload: di
         err.print(
             f"{approx} joint works have truncated author lists: their fractional weights are approximate"
         )
+
+
+def _observatory(
+    texts: list[str],
+    rule: str,
+    years: str | None,
+    types: tuple[str, ...],
+    fmt: str,
+    include_retracted: bool,
+    db_path: Path,
+    opts: ObsOptions,
+) -> None:
+    """The observatory's families (any number of partners, any family, either engine)."""
+    from cordiale.cli.observatory import emit, parse_show
+    from cordiale.indicators import ObsQuery, load_curation, observe_store
+    from cordiale.observatory.curation import EMPTY
+    from cordiale.observatory.engines import spark_session
+    from cordiale.observatory.query import FAMILIES
+    from cordiale.store.connection import require_rows
+
+    families = list(FAMILIES) if opts.all_families else parse_show(opts.show)
+    if opts.all_families and opts.out_dir is None:
+        raise UsageError("--all writes every family: give --out DIR")
+    if opts.engine not in ("duckdb", "spark"):
+        raise UsageError(f"--engine must be duckdb or spark, not {opts.engine!r}")
+    if opts.engine == "spark":
+        spark_session()  # exit 5 at once when PySpark or Java is missing
+    if not db_path.is_file():
+        from cordiale.errors import StoreError
+
+        raise StoreError(
+            f"no store at {db_path}: run `cordiale ingest FILES…` or `cordiale pair A B --fetch`"
+        )
+    with reader(db_path) as con:
+        require_rows(con, db_path, ("works",), "run `cordiale ingest FILES…` first")
+    resolved = _resolve(db_path, texts)
+    cur = load_curation(opts.curation) if opts.curation else EMPTY
+    q = ObsQuery(
+        partners=tuple(p.id for p in resolved),
+        rule=rule,
+        types=types,
+        years=parse_years(years),
+        include_retracted=include_retracted,
+        event=opts.event,
+        window=opts.window,
+        strong=opts.strong,
+        weak=opts.weak,
+        resamples=opts.resamples,
+        seed=opts.seed,
+        sdg_source=opts.sdg_source,
+    )
+    with reader(db_path) as con:
+        warn_unknown_types(con, q.types)
+    obs = observe_store(db_path, q, families, cur, engine=opts.engine, export_dir=opts.export)
+    emit(obs, "parquet" if fmt == "table" and opts.out_dir is not None else fmt, opts.out_dir)

@@ -1,0 +1,81 @@
+"""The typed Python API of the observatory: Arrow tables with their provenance in the schema metadata.
+
+    from cordiale.indicators import observe_store, ObsQuery
+    obs = observe_store(Path("cordiale.duckdb"), ObsQuery(partners=("I1294671590", "I47508984")),
+                        families=["summary", "impact"])
+    table = obs.sections["impact"]["impact"]          # a pyarrow.Table
+    table.schema.metadata[b"source"]                   # b"openalex" or b"store"
+
+``engine="spark"`` runs the same definitions on PySpark over the store's Parquet export (``export_dir``,
+else a temporary export made for the call).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from cordiale.observatory.curation import EMPTY, Curation, load_curation
+from cordiale.observatory.engines import DuckDBEngine, SparkEngine, spark_session
+from cordiale.observatory.query import FAMILIES, RULES, ObsQuery
+from cordiale.observatory.run import Observation, build_per_work, check_partners, observe
+from cordiale.store.connection import reader
+
+__all__ = [
+    "FAMILIES",
+    "RULES",
+    "Curation",
+    "ObsQuery",
+    "Observation",
+    "load_curation",
+    "observe_store",
+    "per_work",
+]
+
+
+def observe_store(
+    db_path: Path,
+    query: ObsQuery,
+    families: Sequence[str] = ("summary",),
+    curation: Curation = EMPTY,
+    engine: str = "duckdb",
+    export_dir: Path | None = None,
+) -> Observation:
+    """Run the asked families for a partnership on one engine (``duckdb`` or ``spark``)."""
+    if engine == "duckdb":
+        with reader(db_path) as con:
+            return observe(DuckDBEngine(con), query, families, curation)
+    if engine != "spark":
+        from cordiale.errors import UsageError
+
+        raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
+    spark_session()  # fails early (exit 5) when PySpark or Java is missing
+    if export_dir is not None:
+        eng = SparkEngine(export_dir)
+        try:
+            return observe(eng, query, families, curation)
+        finally:
+            eng.close()
+    from cordiale.store.export import export_parquet
+
+    with tempfile.TemporaryDirectory(prefix="cordiale-export-") as tmp:
+        target = Path(tmp) / "export"
+        export_parquet(db_path, target)
+        eng = SparkEngine(target)
+        try:
+            return observe(eng, query, families, curation)
+        finally:
+            eng.close()
+
+
+def per_work(db_path: Path, query: ObsQuery, curation: Curation = EMPTY) -> pa.Table:
+    """The per-work table (one row per work with at least one partner: weights ``w_<i>`` per partner in
+    the order given, flags, classes), after curation, its invariants asserted."""
+    with reader(db_path) as con:
+        eng = DuckDBEngine(con)
+        check_partners(eng, query)
+        build_per_work(eng, query, curation)
+        return eng.query("SELECT * FROM o_perwork ORDER BY work_id")

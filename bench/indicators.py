@@ -1,0 +1,269 @@
+"""Benchmark of the observatory's indicators on synthetic stores of 1M, 3M and 10M works.
+
+The stores are SYNTHETIC: the 5,804 real works of ``../shared/data/openalex/works-kfupm-2026.jsonl.gz``
+are ingested once, then copied inside DuckDB with ``INSERT … SELECT`` (new ids ``W<copy><id>``, years
+shifted by -2…+2 per copy; citations between works are not copied: the store is not
+``reference_complete``, so impact comes from OpenAlex's values, as it would for a pair fetch). Each
+store's build time is reported.
+
+In one run, per size: the per-work tables (the pair's reference tables, materialised once; timed
+separately), the summary series (``--show summary``), the whole ``--all`` (every family, bootstrap
+included) on DuckDB, a naive pandas computation of the summary series (the baseline: joins and group-bys
+on the store's tables read into DataFrames), and Spark local mode over the store's Parquet export.
+
+Gates (exit 1 when one is missed): summary series < 100 ms at 1M; ``--all`` < 2 s at 10M.
+``--allow-missed NAME,…`` reports a gate as MISSED without failing (for a bounded CI form).
+
+Usage: ``python bench/indicators.py`` (1M, 3M, 10M); CI: ``--sizes 1000000 --no-spark``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from cordiale.observatory.curation import EMPTY  # noqa: E402
+from cordiale.observatory.engines import DuckDBEngine, SparkEngine  # noqa: E402
+from cordiale.observatory.families import family_sections  # noqa: E402
+from cordiale.observatory.query import FAMILIES, ObsQuery  # noqa: E402
+from cordiale.observatory.run import build_per_work, observe, read_facts  # noqa: E402
+from cordiale.store.export import export_parquet  # noqa: E402
+from cordiale.store.ingest import ingest  # noqa: E402
+
+OUT = BENCH_DIR / "out" / "indicators"
+SOURCE = ROOT.parent / "shared" / "data" / "openalex" / "works-kfupm-2026.jsonl.gz"
+PARTNERS = ("I134085113", "I4210143841")  # KFUPM and Saudi Aramco: the pair with most joint works here
+GATES = {"summary 1M": 0.100, "all 10M": 2.0}
+CHILD_TABLES = ("authorships", "authorship_institutions", "work_topics", "work_sdgs", "work_funding")
+
+
+def base_store() -> Path:
+    """The real works, ingested once (cached)."""
+    path = OUT / "base.duckdb"
+    if not path.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = OUT / "base.partial.duckdb"
+        tmp.unlink(missing_ok=True)
+        ingest([SOURCE], tmp, workers=1)
+        tmp.rename(path)
+    return path
+
+
+def build_synthetic(size: int) -> tuple[Path, float]:
+    """``size`` works resampled from the base inside DuckDB: (path, build seconds; 0 when cached)."""
+    path = OUT / f"synthetic-{size}.duckdb"
+    if path.exists():
+        return path, 0.0
+    base = base_store()
+    tmp = OUT / f"synthetic-{size}.partial.duckdb"
+    tmp.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    shutil.copyfile(base, tmp)
+    con = duckdb.connect(str(tmp), config={"memory_limit": os.environ.get("BENCH_MEMORY", "6GB")})
+    n_base = con.execute("SELECT count(*) FROM works").fetchone()[0]  # type: ignore[index]
+    copies = -(-size // n_base)
+    # Each row of copy_map is one synthetic work: (copy k ≥ 1, base id, new id); capped at `size` works.
+    con.execute(
+        f"""CREATE TEMP TABLE copy_map AS
+        SELECT k, id AS base_id, 'W' || lpad(CAST(k AS VARCHAR), 5, '0') || substr(id, 2) AS new_id
+        FROM (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM works) b
+        CROSS JOIN range(1, {copies}) AS r(k)
+        WHERE k * {n_base} + rn < {size}"""
+    )
+    con.execute("UPDATE works SET abstract_inverted_index = NULL")
+    cols = [
+        r[0]
+        for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'works'").fetchall()
+    ]
+    select = ", ".join(
+        "m.new_id"
+        if c == "id"
+        else "w.publication_year + (m.k % 5) - 2"
+        if c == "publication_year"
+        else f"w.{c}"
+        for c in cols
+    )
+    con.execute(f"INSERT INTO works SELECT {select} FROM copy_map m JOIN works w ON w.id = m.base_id")
+    for table in CHILD_TABLES:
+        tcols = [
+            r[0]
+            for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+            ).fetchall()
+        ]
+        sel = ", ".join("m.new_id" if c == "work_id" else f"t.{c}" for c in tcols)
+        con.execute(
+            f"INSERT INTO {table} SELECT {sel} FROM copy_map m JOIN {table} t ON t.work_id = m.base_id"
+        )
+    con.execute("DELETE FROM referenced_works")
+    con.execute("CHECKPOINT")
+    con.close()
+    tmp.rename(path)
+    return path, time.perf_counter() - t0
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall seconds over ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def pandas_summary(path: Path) -> Any:
+    """The naive baseline: read the tables into pandas and compute joint works per year (lineage, full and
+    fractional), the way an analyst would without the per-work pipeline."""
+    con = duckdb.connect(str(path), read_only=True)
+    works = con.execute(
+        "SELECT id AS work_id, publication_year AS year, authors_count FROM works "
+        "WHERE type IN ('article', 'review', 'book-chapter', 'book') AND is_retracted IS NOT TRUE"
+    ).df()
+    ai = con.execute("SELECT work_id, position, institution_id FROM authorship_institutions").df()
+    inst = con.execute("SELECT id AS institution_id, lineage FROM institutions").df()
+    con.close()
+    inst = inst.explode("lineage").rename(columns={"lineage": "unit"})
+    ai = ai.merge(works, on="work_id")
+    n_inst = ai.groupby(["work_id", "position"])["institution_id"].transform("count")
+    ai["share"] = 1.0 / (ai["authors_count"] * n_inst)
+    units = ai.merge(inst, on="institution_id")
+    units = units[units["unit"].isin(PARTNERS)].drop_duplicates(
+        ["work_id", "position", "institution_id", "unit"]
+    )
+    w = units.groupby(["work_id", "year", "unit"])["share"].sum().clip(upper=1.0).unstack("unit")
+    joint = w.dropna()
+    return joint.groupby(level="year").agg(["count", "sum"])
+
+
+def run_duckdb(path: Path, q: ObsQuery, repeat: int) -> dict[str, float]:
+    con = duckdb.connect(str(path), read_only=True)
+    eng = DuckDBEngine(con)
+    facts = read_facts(eng)
+    t0 = time.perf_counter()
+    build_per_work(eng, q, EMPTY)
+    per_work = time.perf_counter() - t0
+    summary_sql = family_sections("summary", q, facts)["summary"]
+    summary = timed(lambda: eng.query(summary_sql), repeat)
+    t0 = time.perf_counter()
+    observe(eng, q, FAMILIES, reuse_per_work=True)
+    all_families = time.perf_counter() - t0
+    con.close()
+    return {"per_work": per_work, "summary": summary, "all": all_families}
+
+
+def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
+    export = OUT / f"export-{path.stem}"
+    t0 = time.perf_counter()
+    if not export.exists():
+        export_parquet(path, export)
+    export_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    eng = SparkEngine(export)
+    start_s = time.perf_counter() - t0
+    facts = read_facts(eng)
+    t0 = time.perf_counter()
+    build_per_work(eng, q, EMPTY)
+    per_work = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    eng.query(family_sections("summary", q, facts)["summary"])
+    summary = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    observe(eng, q, FAMILIES, reuse_per_work=True)
+    all_families = time.perf_counter() - t0
+    eng.close()
+    return {
+        "export": export_s,
+        "start": start_s,
+        "per_work": per_work,
+        "summary": summary,
+        "all": all_families,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1000000,3000000,10000000")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-spark", action="store_true")
+    ap.add_argument("--no-pandas", action="store_true")
+    ap.add_argument("--spark-max", type=int, default=3_000_000, help="largest size run on Spark")
+    ap.add_argument("--pandas-max", type=int, default=3_000_000, help="largest size run on pandas")
+    ap.add_argument("--allow-missed", default="", help="gates reported but not failing, comma-separated")
+    ap.add_argument("--keep", action="store_true", help="keep the synthetic stores (bench/out/indicators)")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    allowed = {s.strip() for s in args.allow_missed.split(",") if s.strip()}
+    q = ObsQuery(partners=PARTNERS, rule="lineage", event=2020)
+    print("SYNTHETIC stores: real works resampled inside DuckDB (new ids, shifted years)")
+    print(f"pair {PARTNERS[0]} + {PARTNERS[1]}, rule lineage, default types; {os.cpu_count()} CPUs")
+    results: dict[int, dict[str, Any]] = {}
+    for size in sizes:
+        path, build_s = build_synthetic(size)
+        r: dict[str, Any] = {"build": build_s}
+        r.update(run_duckdb(path, q, args.repeat))
+        if not args.no_pandas and size <= args.pandas_max:
+            r["pandas"] = timed(lambda p=path: pandas_summary(p), 1)
+        if not args.no_spark and size <= args.spark_max:
+            r["spark"] = run_spark(path, q)
+        results[size] = r
+        line = (
+            f"{size:>11,} works: build {build_s:6.1f} s (0 = cached) · "
+            f"per-work tables {r['per_work']:6.2f} s · "
+            f"summary {r['summary'] * 1000:7.1f} ms · --all {r['all']:6.2f} s"
+        )
+        if "pandas" in r:
+            ours = r["per_work"] + r["summary"]
+            line += (
+                f"\n{'':>18}pandas summary from the tables {r['pandas']:.2f} s vs ours from the tables "
+                f"{ours:.2f} s (per-work + summary): {r['pandas'] / ours:.1f}× faster"
+            )
+        if "spark" in r:
+            sp = r["spark"]
+            line += (
+                f"\n{'':>18}spark: export {sp['export']:.1f} s, start {sp['start']:.1f} s, "
+                f"per-work {sp['per_work']:.1f} s, summary {sp['summary']:.2f} s, --all {sp['all']:.1f} s"
+            )
+        print(line, flush=True)
+        if not args.keep and size != min(sizes):
+            path.unlink(missing_ok=True)
+            shutil.rmtree(OUT / f"export-{path.stem}", ignore_errors=True)
+    if len(sizes) > 1:
+        first = min(sizes)
+        for size in sorted(sizes)[1:]:
+            f = size / first
+            rs, r0 = results[size], results[first]
+            print(
+                f"growth {first:,} → {size:,} (×{f:.0f} works): "
+                f"summary ×{rs['summary'] / r0['summary']:.1f}, "
+                f"--all ×{rs['all'] / r0['all']:.1f}, per-work ×{rs['per_work'] / r0['per_work']:.1f}"
+            )
+    failed = False
+    for gate, limit in GATES.items():
+        size = 1_000_000 if gate.endswith("1M") else 10_000_000
+        if size not in results:
+            print(f"gate {gate} < {limit} s: not measured (size not run)")
+            continue
+        value = results[size]["summary" if gate.startswith("summary") else "all"]
+        ok = value < limit
+        status = "ok" if ok else ("MISSED (allowed)" if gate in allowed else "MISSED")
+        print(f"gate {gate} < {limit * 1000:.0f} ms: {value * 1000:.1f} ms {status}")
+        failed |= not ok and gate not in allowed
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""``curation.toml``: a versioned file of overrides applied at the per-work step.
+
+Four kinds of override, each a TOML array of tables::
+
+    version = "2026-11-30"                 # required; echoed in every output's metadata
+
+    [[institution]]                        # add or remove an institution on a work or one authorship
+    action = "add"                         # add | remove
+    work = "W4400255569"
+    institution = "I1294671590"
+    position = 3                           # optional: 0-based authorship; without it, the whole work
+
+    [[merge_authors]]                      # several author ids are one person
+    into = "A5023888391"
+    ids = ["A5100000001"]
+
+    [[affiliation]]                        # raw affiliation strings matching a regex get these institutions
+    pattern = "(?i)joint (lab|laboratory) x"
+    institutions = ["I1294671590", "I47508984"]
+
+The file is decoded with msgspec, so an error names the field (``$.institution[0].work``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from cordiale.errors import InputUnreadableError, UsageError
+from cordiale.ids import short_openalex_id
+
+
+class InstitutionOverride(msgspec.Struct, forbid_unknown_fields=True):
+    action: Literal["add", "remove"]
+    work: str
+    institution: str
+    position: int | None = None
+
+
+class AuthorMerge(msgspec.Struct, forbid_unknown_fields=True):
+    into: str
+    ids: list[str]
+
+
+class AffiliationRule(msgspec.Struct, forbid_unknown_fields=True):
+    pattern: str
+    institutions: list[str]
+
+
+class CurationFile(msgspec.Struct, forbid_unknown_fields=True):
+    version: str
+    institution: list[InstitutionOverride] = msgspec.field(default_factory=list)
+    merge_authors: list[AuthorMerge] = msgspec.field(default_factory=list)
+    affiliation: list[AffiliationRule] = msgspec.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Curation:
+    """Overrides in the shape the pipeline's inline tables need."""
+
+    version: str
+    path: str
+    adds: tuple[tuple[str, int, str], ...]  # (work, position or -1 for the whole work, institution)
+    removes: tuple[tuple[str, int, str], ...]
+    author_map: tuple[tuple[str, str], ...]  # (from id, into id)
+    patterns: tuple[tuple[str, str], ...]  # (regex, institution)
+
+    @property
+    def size(self) -> int:
+        return len(self.adds) + len(self.removes) + len(self.author_map) + len(self.patterns)
+
+
+EMPTY = Curation(version="", path="", adds=(), removes=(), author_map=(), patterns=())
+
+
+def _short(kind: str, value: str, where: str, path: Path) -> str:
+    sid = short_openalex_id(value)
+    if not sid or not sid.startswith(kind):
+        raise UsageError(f"{path}: {where}: {value!r} is not an OpenAlex {kind}… id")
+    return sid
+
+
+def load_curation(path: Path) -> Curation:
+    """Read and validate a curation file; errors name the file and the field."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputUnreadableError(f"cannot read the curation file {path}: {exc.strerror}") from exc
+    try:
+        doc = msgspec.toml.decode(raw, type=CurationFile)
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"{path}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+    adds: list[tuple[str, int, str]] = []
+    removes: list[tuple[str, int, str]] = []
+    for i, o in enumerate(doc.institution):
+        where = f"$.institution[{i}]"
+        if o.position is not None and o.position < 0:
+            raise UsageError(f"{path}: {where}.position must be 0 or more")
+        row = (
+            _short("W", o.work, f"{where}.work", path),
+            -1 if o.position is None else o.position,
+            _short("I", o.institution, f"{where}.institution", path),
+        )
+        (adds if o.action == "add" else removes).append(row)
+    author_map: list[tuple[str, str]] = []
+    for i, m in enumerate(doc.merge_authors):
+        into = _short("A", m.into, f"$.merge_authors[{i}].into", path)
+        for j, a in enumerate(m.ids):
+            author_map.append((_short("A", a, f"$.merge_authors[{i}].ids[{j}]", path), into))
+    patterns: list[tuple[str, str]] = []
+    for i, r in enumerate(doc.affiliation):
+        try:
+            re.compile(r.pattern)
+        except re.error as exc:
+            raise UsageError(f"{path}: $.affiliation[{i}].pattern is not a valid regex: {exc}") from exc
+        for j, inst in enumerate(r.institutions):
+            patterns.append((r.pattern, _short("I", inst, f"$.affiliation[{i}].institutions[{j}]", path)))
+    return Curation(
+        version=doc.version,
+        path=str(path),
+        adds=tuple(adds),
+        removes=tuple(removes),
+        author_map=tuple(author_map),
+        patterns=tuple(patterns),
+    )

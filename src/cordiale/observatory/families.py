@@ -1,0 +1,414 @@
+"""The indicator families: each one aggregate query (or a few sections) over the per-work tables.
+
+Units of analysis come from ``o_members``: ``kind = 'side'`` rows are one partner's works, ``kind =
+'joint'`` rows one joint group's works (``all``: at least two partners; ``A+B``: that pair, given when
+there are more than two partners). ``w`` is the unit's fractional weight on the work, so every family
+gives full (count of works) and fractional (Σ w) figures. ``year`` NULL is the total over the years
+(GROUPING SETS), so totals and yearly rows come from one query and always agree.
+
+All counts are cast to BIGINT and all ratios to DOUBLE, so both engines return the same Arrow types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cordiale.observatory.query import ObsQuery, lit, values_table
+from cordiale.observatory.regions import country_regions
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the store says about itself (read through the same engine as the indicators)."""
+
+    snapshot_date: str  # YYYY-MM-DD: the latest updated_date of any work
+    reference_complete: bool
+    has_sdg_scores: bool
+    first_year: int | None
+    last_year: int | None
+
+
+def summary_sql(q: ObsQuery) -> str:
+    """Each row: one (joint group, partner of the group, year or total): joint works and the partner's.
+
+    One pass over o_perwork with conditional aggregates (one set per group and partner), then unpivoted.
+    """
+    aggs: list[str] = []
+    for i in range(len(q.partners)):
+        aggs.append(f"COUNT(w_{i}) AS t_{i}, SUM(w_{i}) AS tf_{i}")
+    for g, (name, idx) in enumerate(q.groups):
+        cond = "n_partners >= 2" if name == "all" else " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
+        wsum = " + ".join(f"COALESCE(w_{i}, 0)" for i in idx)
+        aggs.append(
+            f"COUNT(*) FILTER (WHERE {cond}) AS j_{g}, SUM({wsum}) FILTER (WHERE {cond}) AS jf_{g}, "
+            f"SUM(unaffiliated_share) FILTER (WHERE {cond}) AS ju_{g}, "
+            f"COUNT(*) FILTER (WHERE {cond} AND trunc) AS ja_{g}"
+        )
+        for i in idx:
+            aggs.append(f"SUM(w_{i}) FILTER (WHERE {cond}) AS jp_{g}_{i}")
+    rows: list[str] = []
+    for g, (name, idx) in enumerate(q.groups):
+        for i in idx:
+            rows.append(
+                f"""SELECT {lit(name)} AS grp, {lit(q.partners[i])} AS partner, y.year,
+                   CAST(COALESCE(a.j_{g}, 0) AS BIGINT) AS joint,
+                   CAST(COALESCE(a.jf_{g}, 0) AS DOUBLE) AS joint_fractional,
+                   CAST(COALESCE(a.jp_{g}_{i}, 0) AS DOUBLE) AS partner_fractional,
+                   CAST(COALESCE(a.t_{i}, 0) AS BIGINT) AS partner_total,
+                   CAST(COALESCE(a.tf_{i}, 0) AS DOUBLE) AS partner_total_fractional,
+                   CAST(a.j_{g} AS DOUBLE) / NULLIF(a.t_{i}, 0) AS joint_share,
+                   CAST(COALESCE(a.ju_{g}, 0) AS DOUBLE) AS unaffiliated_share,
+                   CAST(COALESCE(a.ja_{g}, 0) AS BIGINT) AS approximate
+                FROM y LEFT JOIN a ON COALESCE(a.year, -1) = COALESCE(y.year, -1)"""
+            )
+    union = "\nUNION ALL\n".join(rows)
+    return f"""
+    WITH a AS (
+        SELECT year, {", ".join(aggs)}
+        FROM o_perwork GROUP BY GROUPING SETS ((year), ())
+    ),
+    y AS (SELECT year FROM o_years UNION ALL SELECT CAST(NULL AS INTEGER) AS year)
+    {union}"""
+
+
+def fields_sql(q: ObsQuery, facts: Facts) -> str:
+    """Each row: one (level, class, partner): works, activity index, strength, joint share of the class.
+
+    One pass over the partners' works per class (conditional aggregates per partner), unpivoted per partner.
+    """
+    per_partner = ", ".join(f"COUNT(p.w_{i}) AS n_{i}, SUM(p.w_{i}) AS f_{i}" for i in range(len(q.partners)))
+    if facts.reference_complete:
+        ref = (
+            "SELECT level, class_id, MAX(class_name) AS class_name, COUNT(*) AS n "
+            "FROM o_levels GROUP BY level, class_id"
+        )
+    else:
+        ref = "SELECT level, class_id, class_name, union_n AS n FROM c"
+    unpivot = "\nUNION ALL\n".join(
+        f"""SELECT c.level, c.class_id, r.class_name, {lit(p)} AS partner,
+               CAST(c.n_{i} AS BIGINT) AS works, CAST(COALESCE(c.f_{i}, 0) AS DOUBLE) AS fractional,
+               CAST(c.n_{i} AS DOUBLE) / NULLIF(SUM(c.n_{i}) OVER (PARTITION BY c.level), 0) AS partner_share,
+               CAST(r.n AS DOUBLE) / rt.n AS reference_share,
+               c.joint_n, c.union_n
+           FROM c JOIN r ON r.level = c.level AND r.class_id = c.class_id JOIN rt ON rt.level = c.level"""
+        for i, p in enumerate(q.partners)
+    )
+    return f"""
+    WITH c AS (
+        SELECT lv.level, lv.class_id, MAX(lv.class_name) AS class_name, COUNT(*) AS union_n,
+               COUNT(*) FILTER (WHERE p.n_partners >= 2) AS joint_n, {per_partner}
+        FROM o_levels lv JOIN o_perwork p ON p.work_id = lv.work_id
+        GROUP BY lv.level, lv.class_id
+    ),
+    r AS ({ref}),
+    rt AS (SELECT level, SUM(n) AS n FROM r GROUP BY level),
+    ai AS (
+        SELECT level, class_id, class_name, partner, works, fractional, partner_share, reference_share,
+               partner_share / reference_share AS activity_index,
+               CAST(joint_n AS BIGINT) AS joint_works, CAST(union_n AS BIGINT) AS union_works,
+               CAST(joint_n AS DOUBLE) / union_n AS joint_share
+        FROM ({unpivot}) u
+    )
+    SELECT level, class_id, class_name, partner, works, fractional, partner_share, reference_share,
+           activity_index,
+           CASE WHEN activity_index >= {q.strong!r} THEN 'strong'
+                WHEN activity_index <= {q.weak!r} THEN 'weak' ELSE 'neutral' END AS strength,
+           (MAX(activity_index) OVER (PARTITION BY level, class_id) >= {q.strong!r}
+            AND MIN(activity_index) OVER (PARTITION BY level, class_id) <= {q.weak!r}) AS complementary,
+           joint_works, union_works, joint_share,
+           {lit("store" if facts.reference_complete else "partners")} AS reference
+    FROM ai"""
+
+
+def impact_value_sql(facts: Facts) -> str:
+    """Each row: one work in o_perwork with a citation value (ncs) and its top-10% share (top10)."""
+    if not facts.reference_complete:
+        return """
+        SELECT work_id, year, fwci AS ncs,
+               CASE WHEN top10_openalex IS NULL THEN CAST(NULL AS DOUBLE)
+                    WHEN top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END AS top10
+        FROM o_perwork WHERE fwci IS NOT NULL OR top10_openalex IS NOT NULL"""
+    last_year = int(facts.snapshot_date[:4]) - 2  # at least one full calendar year of citations
+    return f"""
+    WITH selfcite AS (
+        SELECT DISTINCT r.work_id AS citing, r.referenced_work_id AS cited
+        FROM referenced_works r
+        JOIN authorships a1 ON a1.work_id = r.work_id
+        JOIN authorships a2 ON a2.work_id = r.referenced_work_id AND a2.author_id = a1.author_id
+        WHERE a1.author_id IS NOT NULL
+    ),
+    cites AS (
+        SELECT r.referenced_work_id AS work_id, COUNT(DISTINCT r.work_id) AS c
+        FROM referenced_works r
+        JOIN works citing ON citing.id = r.work_id
+        LEFT JOIN selfcite sc ON sc.citing = r.work_id AND sc.cited = r.referenced_work_id
+        WHERE sc.citing IS NULL
+        GROUP BY r.referenced_work_id
+    ),
+    cls AS (
+        SELECT s.work_id, s.year, s.type, t.subfield_id, CAST(COALESCE(c.c, 0) AS DOUBLE) AS cit
+        FROM o_scope s JOIN work_topics t ON t.work_id = s.work_id AND t.is_primary
+        LEFT JOIN cites c ON c.work_id = s.work_id
+        WHERE s.year <= {last_year}
+    ),
+    ranked AS (
+        SELECT work_id, year, cit,
+               AVG(cit) OVER (PARTITION BY subfield_id, year, type) AS mean_cit,
+               COUNT(*) OVER (PARTITION BY subfield_id, year, type) AS n,
+               RANK() OVER (PARTITION BY subfield_id, year, type ORDER BY cit DESC) - 1 AS n_above,
+               COUNT(*) OVER (PARTITION BY subfield_id, year, type, cit) AS n_tied
+        FROM cls
+    )
+    SELECT r.work_id, r.year, r.cit / NULLIF(r.mean_cit, 0) AS ncs,
+           GREATEST(CAST(0 AS DOUBLE), LEAST(CAST(1 AS DOUBLE),
+               (CAST(r.n AS DOUBLE) / 10 - r.n_above) / r.n_tied)) AS top10
+    FROM ranked r JOIN o_perwork p ON p.work_id = r.work_id"""
+
+
+def impact_sql(facts: Facts) -> str:
+    """Each row: one (unit, year or total): MNCS and PP(top 10%), full and fractional."""
+    source = "store" if facts.reference_complete else "openalex"
+    return f"""
+    WITH v AS ({impact_value_sql(facts)})
+    SELECT kind, unit_key, year,
+           CAST(COUNT(ncs) AS BIGINT) AS works_with_ncs,
+           CAST(AVG(ncs) AS DOUBLE) AS mncs,
+           CAST(SUM(w * ncs) / NULLIF(SUM(CASE WHEN ncs IS NOT NULL THEN w END), 0) AS DOUBLE)
+               AS mncs_fractional,
+           CAST(COUNT(top10) AS BIGINT) AS works_with_top10,
+           CAST(AVG(top10) AS DOUBLE) AS pp_top10,
+           CAST(SUM(w * top10) / NULLIF(SUM(CASE WHEN top10 IS NOT NULL THEN w END), 0) AS DOUBLE)
+               AS pp_top10_fractional,
+           {lit(source)} AS source
+    FROM (SELECT m.kind, m.unit_key, m.year, m.w, v.ncs, v.top10
+          FROM o_members m JOIN v ON v.work_id = m.work_id) x
+    GROUP BY GROUPING SETS ((kind, unit_key, year), (kind, unit_key))"""
+
+
+def impact_values_sql(facts: Facts) -> str:
+    """Each row: one (unit, work) with its values, for the bootstrap (computed in Python)."""
+    return f"""
+    WITH v AS ({impact_value_sql(facts)})
+    SELECT m.kind, m.unit_key, m.work_id, m.w, v.ncs, v.top10
+    FROM o_members m JOIN v ON v.work_id = m.work_id"""
+
+
+def oa_sql() -> str:
+    """Each row: one (unit, year or total, OA status): works, fractional and share of the unit's works."""
+    return """
+    WITH x AS (
+        SELECT m.kind, m.unit_key, m.year, COALESCE(p.oa_status, 'unknown') AS oa_status, m.w
+        FROM o_members m JOIN o_perwork p ON p.work_id = m.work_id
+    ),
+    a AS (
+        SELECT kind, unit_key, year, oa_status, CAST(COUNT(*) AS BIGINT) AS works,
+               CAST(SUM(w) AS DOUBLE) AS fractional
+        FROM x GROUP BY GROUPING SETS ((kind, unit_key, year, oa_status), (kind, unit_key, oa_status))
+    )
+    SELECT kind, unit_key, year, oa_status, works, fractional,
+           CAST(works AS DOUBLE) / SUM(works) OVER (PARTITION BY kind, unit_key, year) AS share
+    FROM a"""
+
+
+_EARTH_KM = "CAST(6371.0088 AS DOUBLE)"
+
+
+def collab_sql(q: ObsQuery) -> str:
+    """Each row: one (joint group, year or total, collaboration type): works, fractional, share."""
+    return f"""
+    WITH jw AS (SELECT work_id, unit_key AS grp, year, w FROM o_members WHERE kind = 'joint'),
+    inst AS (
+        SELECT DISTINCT l.work_id, l.institution_id, i.country_code, i.type,
+               ro.lat, ro.lng
+        FROM o_links l JOIN (SELECT DISTINCT work_id FROM jw) j ON j.work_id = l.work_id
+        LEFT JOIN institutions i ON i.id = l.institution_id
+        LEFT JOIN ror_organizations ro ON ro.ror_id = i.ror
+    ),
+    home AS (
+        SELECT DISTINCT i.country_code FROM institutions i JOIN o_partners p ON p.partner = i.id
+        WHERE i.country_code IS NOT NULL
+    ),
+    dist AS (
+        SELECT a.work_id,
+               MAX(2 * {_EARTH_KM} * ASIN(SQRT(
+                   POWER(SIN(RADIANS(b.lat - a.lat) / 2), 2)
+                   + COS(RADIANS(a.lat)) * COS(RADIANS(b.lat)) * POWER(SIN(RADIANS(b.lng - a.lng) / 2), 2)
+               ))) AS km
+        FROM inst a JOIN inst b ON b.work_id = a.work_id
+        WHERE a.lat IS NOT NULL AND b.lat IS NOT NULL
+        GROUP BY a.work_id
+    ),
+    flags AS (
+        SELECT i.work_id,
+               MAX(CASE WHEN i.country_code IS NOT NULL AND h.country_code IS NULL THEN 1 ELSE 0 END)
+                   AS third_country,
+               MAX(CASE WHEN i.type = 'company' THEN 1 ELSE 0 END) AS industry,
+               MAX(CASE WHEN i.lat IS NULL THEN 1 ELSE 0 END) AS unlocated
+        FROM inst i LEFT JOIN home h ON h.country_code = i.country_code
+        GROUP BY i.work_id
+    ),
+    typed AS (
+        SELECT j.grp, j.year, j.w, t.ctype
+        FROM jw j JOIN flags f ON f.work_id = j.work_id LEFT JOIN dist d ON d.work_id = j.work_id
+        CROSS JOIN UNNEST([
+            CASE WHEN f.third_country = 1 THEN 'third country' END,
+            CASE WHEN f.industry = 1 THEN 'industry' END,
+            CASE WHEN f.unlocated = 1 OR d.km IS NULL THEN 'distance unknown'
+                 WHEN d.km <= 100 THEN 'short distance (<= 100 km)'
+                 WHEN d.km >= 5000 THEN 'long distance (>= 5,000 km)'
+                 ELSE 'medium distance' END,
+            CASE WHEN f.unlocated = 0 AND d.km IS NOT NULL THEN 'distance known (coverage)' END,
+            'all joint works'
+        ]) AS t(ctype)
+        WHERE t.ctype IS NOT NULL
+    ),
+    a AS (
+        SELECT grp, year, ctype, CAST(COUNT(*) AS BIGINT) AS works, CAST(SUM(w) AS DOUBLE) AS fractional
+        FROM typed GROUP BY GROUPING SETS ((grp, year, ctype), (grp, ctype))
+    )
+    SELECT a.grp, a.year, a.ctype AS collaboration, a.works, a.fractional,
+           CAST(a.works AS DOUBLE) / t.works AS share
+    FROM a JOIN a t ON t.grp = a.grp AND COALESCE(t.year, -1) = COALESCE(a.year, -1)
+                   AND t.ctype = 'all joint works'"""
+
+
+def third_parties_sql() -> str:
+    """Each row: one (joint group, level, key, year or total): joint works with such a third party."""
+    regions = values_table(
+        [("country_code", "VARCHAR"), ("continent", "VARCHAR"), ("global_south", "BOOLEAN")],
+        country_regions(),
+    )
+    return f"""
+    WITH regions AS ({regions}),
+    partner_units AS (
+        SELECT DISTINCT r.institution_id FROM o_rollup r JOIN o_partners p ON p.partner = r.unit
+    ),
+    third AS (
+        SELECT DISTINCT m.unit_key AS grp, m.work_id, m.year, l.institution_id,
+               i.display_name, i.country_code, rg.continent, rg.global_south
+        FROM o_members m JOIN o_links l ON l.work_id = m.work_id
+        LEFT JOIN partner_units pu ON pu.institution_id = l.institution_id
+        LEFT JOIN institutions i ON i.id = l.institution_id
+        LEFT JOIN regions rg ON rg.country_code = i.country_code
+        WHERE m.kind = 'joint' AND pu.institution_id IS NULL
+    ),
+    keyed AS (
+        SELECT grp, work_id, year, 'institution' AS level, institution_id AS key, display_name AS name
+        FROM third
+        UNION ALL
+        SELECT grp, work_id, year, 'country', COALESCE(country_code, 'unknown'),
+               COALESCE(country_code, 'unknown')
+        FROM third
+        UNION ALL
+        SELECT grp, work_id, year, 'continent', COALESCE(continent, 'unknown'), COALESCE(continent, 'unknown')
+        FROM third
+        UNION ALL
+        SELECT grp, work_id, year, 'global south',
+               CASE WHEN global_south THEN 'global south' WHEN global_south IS NULL THEN 'unknown'
+                    ELSE 'global north' END,
+               CASE WHEN global_south THEN 'global south' WHEN global_south IS NULL THEN 'unknown'
+                    ELSE 'global north' END
+        FROM third
+    )
+    SELECT grp, level, key, MAX(name) AS name, year, CAST(COUNT(DISTINCT work_id) AS BIGINT) AS works
+    FROM keyed GROUP BY GROUPING SETS ((grp, level, key, year), (grp, level, key))"""
+
+
+def funders_sql() -> str:
+    """Each row: one (joint group, funder, year or total): joint works funded, distinct award ids."""
+    return """
+    WITH f AS (
+        SELECT m.unit_key AS grp, m.work_id, m.year,
+               COALESCE(f.funder_id, f.funder_name, 'unknown') AS funder,
+               f.funder_name, f.award_id
+        FROM o_members m JOIN work_funding f ON f.work_id = m.work_id WHERE m.kind = 'joint'
+    )
+    SELECT grp, funder, MAX(funder_name) AS funder_name, year,
+           CAST(COUNT(DISTINCT work_id) AS BIGINT) AS works,
+           CAST(COUNT(DISTINCT award_id) AS BIGINT) AS awards
+    FROM f GROUP BY GROUPING SETS ((grp, funder, year), (grp, funder))"""
+
+
+def sdg_sql(q: ObsQuery) -> str:
+    """Each row: one (unit, SDG, year or total): works assigned that SDG (a work counts once per SDG)."""
+    labels = (
+        "SELECT DISTINCT work_id, sdg FROM work_sdgs"
+        if q.sdg_source == "openalex"
+        else "SELECT DISTINCT work_id, sdg FROM sdg_scores WHERE assigned"
+    )
+    return f"""
+    WITH s AS ({labels})
+    SELECT m.kind, m.unit_key, s.sdg, m.year, CAST(COUNT(*) AS BIGINT) AS works,
+           CAST(SUM(m.w) AS DOUBLE) AS fractional, {lit(q.sdg_source)} AS source
+    FROM o_members m JOIN s ON s.work_id = m.work_id
+    GROUP BY GROUPING SETS ((m.kind, m.unit_key, s.sdg, m.year), (m.kind, m.unit_key, s.sdg))"""
+
+
+def people_pairs_sql(q: ObsQuery) -> str:
+    """Each row: one cross-partner co-author pair (top by joint works; ties by ids)."""
+    return f"""
+    WITH cp AS (SELECT * FROM o_cross),
+    names AS (SELECT author_id, MAX(author_name) AS name FROM authorships GROUP BY author_id)
+    SELECT c.author_1, n1.name AS name_1, c.partner_1, c.author_2, n2.name AS name_2, c.partner_2,
+           CAST(COUNT(DISTINCT c.work_id) AS BIGINT) AS works, MIN(c.year) AS first_year,
+           MAX(c.year) AS last_year
+    FROM cp c LEFT JOIN names n1 ON n1.author_id = c.author_1 LEFT JOIN names n2 ON n2.author_id = c.author_2
+    GROUP BY c.author_1, n1.name, c.partner_1, c.author_2, n2.name, c.partner_2
+    ORDER BY works DESC, c.author_1, c.author_2, c.partner_1, c.partner_2
+    LIMIT {int(q.top_pairs)}"""
+
+
+def people_new_sql() -> str:
+    """Each row: one year: cross-partner co-author pairs active that year, new ones and repeat ones."""
+    return """
+    WITH cp AS (SELECT * FROM o_cross),
+    pairs AS (SELECT DISTINCT author_1, partner_1, author_2, partner_2, year FROM cp),
+    firsts AS (
+        SELECT author_1, partner_1, author_2, partner_2, MIN(year) AS first_year FROM pairs
+        GROUP BY author_1, partner_1, author_2, partner_2
+    )
+    SELECT p.year, CAST(COUNT(*) AS BIGINT) AS active_pairs,
+           CAST(SUM(CASE WHEN f.first_year = p.year THEN 1 ELSE 0 END) AS BIGINT) AS new_pairs,
+           CAST(SUM(CASE WHEN f.first_year < p.year THEN 1 ELSE 0 END) AS BIGINT) AS repeat_pairs
+    FROM pairs p JOIN firsts f ON f.author_1 = p.author_1 AND f.partner_1 = p.partner_1
+     AND f.author_2 = p.author_2 AND f.partner_2 = p.partner_2
+    GROUP BY p.year"""
+
+
+def people_units_sql() -> str:
+    """Each row: one (partner, unit): a direct institution rolling up to the partner; works, joint works."""
+    return """
+    WITH pu AS (
+        SELECT DISTINCT l.work_id, p.partner, l.institution_id
+        FROM o_links l JOIN o_rollup r ON r.institution_id = l.institution_id
+        JOIN o_partners p ON p.partner = r.unit
+    )
+    SELECT pu.partner, pu.institution_id AS unit_id, MAX(i.display_name) AS unit_name,
+           CAST(COUNT(DISTINCT pu.work_id) AS BIGINT) AS works,
+           CAST(COUNT(DISTINCT CASE WHEN pw.n_partners >= 2 THEN pu.work_id END) AS BIGINT) AS joint_works
+    FROM pu JOIN o_perwork pw ON pw.work_id = pu.work_id
+    LEFT JOIN institutions i ON i.id = pu.institution_id
+    GROUP BY pu.partner, pu.institution_id"""
+
+
+def family_sections(family: str, q: ObsQuery, facts: Facts) -> dict[str, str]:
+    """The SQL of each section of a family (most families have one section, named after it)."""
+    if family in ("summary", "growth"):
+        return {"summary": summary_sql(q)}
+    if family == "fields":
+        return {"fields": fields_sql(q, facts)}
+    if family == "impact":
+        return {"impact": impact_sql(facts)}
+    if family == "oa":
+        return {"oa": oa_sql()}
+    if family == "collab":
+        return {"collab": collab_sql(q)}
+    if family == "third-parties":
+        return {"third-parties": third_parties_sql()}
+    if family == "funders":
+        return {"funders": funders_sql()}
+    if family == "sdg":
+        return {"sdg": sdg_sql(q)}
+    if family == "people":
+        return {"pairs": people_pairs_sql(q), "new-vs-repeat": people_new_sql(), "units": people_units_sql()}
+    raise KeyError(family)

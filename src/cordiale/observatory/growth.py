@@ -1,0 +1,135 @@
+"""Growth and stability intervals, computed once in Python from the per-work table an engine produced.
+
+- A year is complete when the store's snapshot is at least six months past its end; incomplete years are
+  flagged ``partial`` and never enter growth.
+- CAGR over a window [y0, y1] = (c1 / c0) ** (1 / (y1 - y0)) - 1. A window that starts at zero uses the
+  slope b of a Poisson log-linear fit (log E[c_t] = a + b t, maximum likelihood) and reports exp(b) - 1.
+- 95% stability intervals: the works are resampled with replacement ``resamples`` times (seeded). For
+  counts-based indicators (CAGR, joint share) a resample only changes how many works fall in each
+  (year, set of partners) cell, so it is drawn as one multinomial over those cells: the same
+  distribution as resampling works one by one, at the cost of the cells. For means (MNCS, PP(top 10%))
+  the works themselves are resampled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from cordiale.errors import UsageError
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def complete_years(snapshot: date, years: list[int]) -> set[int]:
+    """Years whose end lies at least six months before the snapshot."""
+    return {y for y in years if snapshot >= date(y + 1, 6, 30)}
+
+
+def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
+    """Maximum-likelihood slope b of log E[c] = a + b t (Newton's method); None when all counts are 0."""
+    if c.sum() <= 0 or len(t) < 2:
+        return None
+    t = t - t.mean()
+    a, b = math.log(c.mean()), 0.0
+    for _ in range(100):
+        mu = np.exp(a + b * t)
+        g = np.array([(c - mu).sum(), ((c - mu) * t).sum()])
+        h = np.array([[mu.sum(), (mu * t).sum()], [(mu * t).sum(), (mu * t * t).sum()]])
+        step = np.linalg.solve(h, g)
+        a, b = a + float(step[0]), b + float(step[1])
+        if abs(step).max() < 1e-12:
+            break
+    return b
+
+
+def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | None, str]:
+    """(growth rate per year, method) over [y0, y1]: CAGR, or the Poisson slope when it starts at zero."""
+    if y1 <= y0:
+        return None, "window too short"
+    c0, c1 = counts.get(y0, 0.0), counts.get(y1, 0.0)
+    if c0 > 0:
+        return (c1 / c0) ** (1.0 / (y1 - y0)) - 1.0, "cagr"
+    t = np.arange(y0, y1 + 1, dtype=np.float64)
+    c = np.array([counts.get(int(y), 0.0) for y in t], dtype=np.float64)
+    b = poisson_slope(t, c)
+    return (None, "poisson (all zero)") if b is None else (math.exp(b) - 1.0, "poisson log-linear slope")
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    first: int
+    last: int
+
+
+def growth_windows(event: int | None, k: int, complete: list[int]) -> list[Window]:
+    """[event-k, event-1] and [event, last complete year]; without an event, the complete years overall."""
+    if not complete:
+        return []
+    last = max(complete)
+    if event is None:
+        return [Window("all complete years", min(complete), last)]
+    first = min(complete)
+    if not first + 1 <= event <= last:
+        raise UsageError(
+            f"--event {event} is outside the range: it must lie in {first + 1}–{last} "
+            "(after the first year with works, up to the last complete year)"
+        )
+    before = Window(f"before ({max(first, event - k)}–{event - 1})", max(first, event - k), event - 1)
+    after = Window(f"after ({event}–{last})", event, last)
+    return [before, after]
+
+
+def percentile_interval(values: FloatArray) -> tuple[float | None, float | None]:
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return None, None
+    lo, hi = np.percentile(v, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def bootstrap_cells(
+    cells: list[tuple[int, int, int]], resamples: int, seed: int
+) -> tuple[list[tuple[int, int]], npt.NDArray[np.int64]]:
+    """Resample works drawn from (year, partner mask, works) cells: returns the keys and a
+    (resamples × cells) matrix of counts."""
+    keys = [(y, m) for y, m, _ in cells]
+    n = np.array([c for _, _, c in cells], dtype=np.float64)
+    total = int(n.sum())
+    rng = np.random.default_rng(seed)
+    if total == 0:
+        return keys, np.zeros((resamples, len(keys)), dtype=np.int64)
+    draws: npt.NDArray[np.int64] = rng.multinomial(total, n / n.sum(), size=resamples)
+    return keys, draws
+
+
+def bootstrap_means(
+    values: FloatArray, weights: FloatArray, resamples: int, seed: int
+) -> tuple[FloatArray, FloatArray]:
+    """Resampled (full mean, weighted mean) of ``values`` over works drawn with replacement.
+
+    Works with the same (value, weight) are interchangeable, so a resample is drawn as one multinomial
+    over the distinct pairs: exactly the distribution of resampling works one by one, at the cost of the
+    distinct pairs rather than of the works.
+    """
+    full = np.full(resamples, np.nan)
+    frac = np.full(resamples, np.nan)
+    n = values.size
+    if n == 0:
+        return full, frac
+    # Rounded first (values to 1e-9, weights to 1e-12), so that weights summed in another order by the
+    # other engine (equal to the last bit or two) fall in the same pair and draw the same resamples.
+    stacked = np.stack([np.round(values, 9), np.round(weights, 12)], axis=1)
+    pairs, counts = np.unique(stacked, axis=0, return_counts=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
+    v, w = pairs[:, 0], pairs[:, 1]
+    full = draws @ v / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = (draws @ (v * w)) / (draws @ w)
+    return full, frac

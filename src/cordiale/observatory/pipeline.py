@@ -1,0 +1,311 @@
+"""The per-work pipeline: a linear list of SQL steps, each building one table and saying what a row is.
+
+The SQL is written once, in DuckDB's dialect, using only constructs that SQLGlot transpiles faithfully to
+Spark SQL (no DuckDB list functions, ``CAST(1 AS DOUBLE)`` rather than ``1.0`` which Spark reads as a
+decimal). Values are inlined as literals through ``query.lit`` so that the same text runs on both
+engines without a parameter-binding layer.
+
+Counting (see the README's methods): a work with N authorships gives each authorship 1/N, split evenly
+over its distinct direct institutions after curation; an institution's share is credited in full to each
+unit it rolls up to under the rule (``direct``: itself; ``lineage``: OpenAlex lineage; ``ror``: ROR parents,
+up to three levels); a partner's weight is min(1, Σ shares rolling up to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cordiale.observatory.curation import Curation
+from cordiale.observatory.query import ObsQuery, lit, lit_list, values_table
+
+ROR_LEVELS = 3  # ROR hierarchies are shallow (CNRS → institute → lab); deeper chains are cut here
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    sql: str
+
+
+def _scope(q: ObsQuery) -> str:
+    years = f"AND w.publication_year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
+    retracted = "" if q.include_retracted else "AND w.is_retracted IS NOT TRUE"
+    return f"""
+    SELECT w.id AS work_id, w.publication_year AS year, w.type AS type,
+           COALESCE(w.is_authors_truncated, FALSE) AS trunc, w.authors_count AS authors_count,
+           w.oa_status AS oa_status, w.fwci AS fwci, w.citation_normalized_percentile AS cnp,
+           w.is_in_top_10_percent AS top10_openalex, w.cited_by_count AS cited_by_count,
+           w.primary_topic_id AS primary_topic_id
+    FROM works w
+    WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}"""
+
+
+def _rollup(rule: str) -> str:
+    if rule == "direct":
+        return "SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"
+    if rule == "lineage":
+        return """
+        SELECT DISTINCT l.institution_id, u.unit
+        FROM (SELECT DISTINCT institution_id FROM o_links) l
+        JOIN institutions i ON i.id = l.institution_id
+        CROSS JOIN UNNEST(i.lineage) AS u(unit)
+        UNION
+        SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"""
+    # ror: an institution's ROR id and its ROR parents (and theirs), mapped back to OpenAlex ids
+    parts = [
+        "WITH o_ror0 AS (SELECT DISTINCT i.id AS institution_id, i.ror AS ror FROM institutions i "
+        "JOIN (SELECT DISTINCT institution_id FROM o_links) l ON l.institution_id = i.id "
+        "WHERE i.ror IS NOT NULL)"
+    ]
+    for k in range(1, ROR_LEVELS + 1):
+        parts.append(
+            f", o_ror{k} AS (SELECT DISTINCT p.institution_id, r.related_ror_id AS ror FROM o_ror{k - 1} p "
+            "JOIN ror_relations r ON r.ror_id = p.ror AND r.type = 'parent')"
+        )
+    union = " UNION ".join(f"SELECT institution_id, ror FROM o_ror{k}" for k in range(ROR_LEVELS + 1))
+    return (
+        "".join(parts) + f", o_ror_all AS ({union})\n"
+        "SELECT DISTINCT a.institution_id, i.id AS unit\n"
+        "FROM o_ror_all a JOIN institutions i ON i.ror = a.ror\n"
+        "UNION SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"
+    )
+
+
+def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
+    """The steps that build ``o_perwork`` (one row per work with at least one partner) and its inputs."""
+    partners = values_table(
+        [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
+    )
+    link_cols = [("work_id", "VARCHAR"), ("position", "INTEGER"), ("institution_id", "VARCHAR")]
+    w_names = ", ".join(f"pw.w_{i}" for i in range(len(q.partners)))
+    w_cols = ",\n           ".join(
+        f"MAX(CASE WHEN p.pidx = {i} THEN p.w END) AS w_{i}" for i in range(len(q.partners))
+    )
+    steps = [
+        # Each row in o_partners is one partner, with its index (column w_<pidx> of o_perwork).
+        Step("o_partners", partners),
+        # Each row in o_scope is one work in scope: type selected, year in range, not retracted.
+        Step("o_scope", _scope(q)),
+        # Each row in o_cur_add / o_cur_del is one curated link (position -1: the whole work).
+        Step("o_cur_add", values_table(link_cols, cur.adds)),
+        Step("o_cur_del", values_table(link_cols, cur.removes)),
+        # Each row in o_cur_authors is one author id merged into another.
+        Step("o_cur_authors", values_table([("from_id", "VARCHAR"), ("into_id", "VARCHAR")], cur.author_map)),
+        # Each row in o_cur_patterns is one (raw-affiliation regex, institution) rule.
+        Step(
+            "o_cur_patterns",
+            values_table([("pattern", "VARCHAR"), ("institution_id", "VARCHAR")], cur.patterns),
+        ),
+        # Each row in o_auth is one authorship of a work in scope, with its author id after merges.
+        Step(
+            "o_auth",
+            """
+            SELECT a.work_id, a.position, COALESCE(m.into_id, a.author_id) AS author_id,
+                   a.author_id AS raw_author_id
+            FROM authorships a JOIN o_scope s ON s.work_id = a.work_id
+            LEFT JOIN o_cur_authors m ON m.from_id = a.author_id""",
+        ),
+        # Each row in o_regex_links is one authorship whose raw affiliation matches a curation pattern.
+        Step(
+            "o_regex_links",
+            """
+            SELECT DISTINCT r.work_id, r.position, c.institution_id
+            FROM (
+                SELECT a.work_id, a.position, x.raw
+                FROM authorships a CROSS JOIN UNNEST(a.raw_affiliation_strings) AS x(raw)
+            ) r
+            JOIN o_scope s ON s.work_id = r.work_id
+            JOIN o_cur_patterns c ON regexp_matches(r.raw, c.pattern)""",
+        ),
+        # Each row in o_del is one (authorship, institution) link a curation removes.
+        Step(
+            "o_del",
+            """
+            SELECT DISTINCT d.work_id, a.position, d.institution_id
+            FROM o_cur_del d JOIN o_auth a ON a.work_id = d.work_id
+             AND (d.position = -1 OR d.position = a.position)""",
+        ),
+        # Each row in o_links0 is one (authorship, direct institution) link after curation.
+        Step("o_links0", _links0(cur)),
+        # Each row in o_links is one link with its share: 1/N split over the authorship's institutions;
+        # a whole-work addition is a link at position -1 with share 0 (it counts in full, not in fractions).
+        Step("o_links", _links(cur)),
+        # Each row in o_rollup is one (direct institution, unit it counts for) under the rule.
+        Step("o_rollup", _rollup(q.rule)),
+        # Each row in o_units is one (link, unit) pair: a link counts for every unit it rolls up to.
+        Step(
+            "o_units",
+            """
+            SELECT DISTINCT l.work_id, l.position, l.institution_id, l.share, r.unit
+            FROM o_links l JOIN o_rollup r ON r.institution_id = l.institution_id""",
+        ),
+        # Each row in o_wp is one (work, partner): the partner's fractional weight, capped at 1.
+        Step(
+            "o_wp",
+            """
+            SELECT u.work_id, p.pidx, p.partner, LEAST(CAST(1 AS DOUBLE), SUM(u.share)) AS w
+            FROM o_units u JOIN o_partners p ON p.partner = u.unit
+            GROUP BY u.work_id, p.pidx, p.partner""",
+        ),
+        # Each row in o_perwork is one work with at least one partner: its weights per partner (NULL when
+        # the partner is absent), flags, classes and the share its unaffiliated authorships leave unassigned.
+        Step(
+            "o_perwork",
+            f"""
+            WITH pw AS (
+                SELECT p.work_id, COUNT(*) AS n_partners, SUM(p.w) AS w_sum,
+                       {w_cols}
+                FROM o_wp p GROUP BY p.work_id
+            ),
+            lp AS (
+                SELECT l.work_id, COUNT(DISTINCT l.position) AS n_linked
+                FROM o_links l JOIN pw ON pw.work_id = l.work_id
+                WHERE l.position >= 0 GROUP BY l.work_id
+            )
+            SELECT s.work_id, s.year, s.type, s.trunc, s.authors_count, s.oa_status, s.fwci, s.cnp,
+                   s.top10_openalex, s.cited_by_count, s.primary_topic_id,
+                   pw.n_partners, pw.w_sum, {w_names},
+                   CAST(s.authors_count - COALESCE(lp.n_linked, 0) AS DOUBLE) / s.authors_count
+                       AS unaffiliated_share
+            FROM pw JOIN o_scope s ON s.work_id = pw.work_id
+            LEFT JOIN lp ON lp.work_id = pw.work_id""",
+        ),
+        # Each row in o_members is one (work, unit of analysis): each partner's works ("side") and each
+        # joint group's works ("joint"), with the fractional weight that unit has on the work.
+        Step("o_members", _members(q)),
+        # Each row in o_years is one publication year with works in scope (the rows of every series).
+        Step("o_years", "SELECT DISTINCT year FROM o_scope"),
+        # Each row in o_levels is one (work in scope, level, class) of its primary topic, at the four
+        # OpenAlex levels (domain, field, subfield, topic): the reference table of the fields family.
+        Step("o_levels", _levels()),
+        # Each row in o_cross is one cross-partner co-authorship: a work, an author on an authorship rolling
+        # up to partner i and a different author on one rolling up to partner j > i.
+        Step(
+            "o_cross",
+            """
+            WITH pa AS (
+                SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit
+                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
+                WHERE a.author_id IS NOT NULL
+            )
+            SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
+                   y.author_id AS author_2, y.partner AS partner_2
+            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
+            JOIN o_perwork pw ON pw.work_id = x.work_id""",
+        ),
+        # Each row in o_changed is one work in scope whose links or author ids a curation changed.
+        Step("o_changed", _changed(cur)),
+    ]
+    return steps
+
+
+def _links0(cur: Curation) -> str:
+    base = (
+        "SELECT ai.work_id, ai.position, ai.institution_id "
+        "FROM authorship_institutions ai JOIN o_scope s ON s.work_id = ai.work_id"
+    )
+    if cur.size == 0:
+        return base
+    return f"""
+    SELECT u.work_id, u.position, u.institution_id FROM (
+        {base}
+        UNION
+        SELECT c.work_id, c.position, c.institution_id
+        FROM o_cur_add c JOIN o_auth a ON a.work_id = c.work_id AND a.position = c.position
+        UNION
+        SELECT work_id, position, institution_id FROM o_regex_links
+    ) u
+    LEFT JOIN o_del d
+      ON d.work_id = u.work_id AND d.position = u.position AND d.institution_id = u.institution_id
+    WHERE d.work_id IS NULL"""
+
+
+def _links(cur: Curation) -> str:
+    sql = """
+    SELECT l.work_id, l.position, l.institution_id,
+           CAST(1 AS DOUBLE) / (s.authors_count * COUNT(*) OVER (PARTITION BY l.work_id, l.position)) AS share
+    FROM o_links0 l JOIN o_scope s ON s.work_id = l.work_id"""
+    if not any(pos == -1 for _, pos, _ in cur.adds):
+        return sql
+    return (
+        sql
+        + """
+    UNION ALL
+    SELECT c.work_id, -1 AS position, c.institution_id, CAST(0 AS DOUBLE) AS share
+    FROM o_cur_add c JOIN o_scope s ON s.work_id = c.work_id
+    WHERE c.position = -1
+      AND NOT EXISTS (SELECT 1 FROM o_links0 l
+                      WHERE l.work_id = c.work_id AND l.institution_id = c.institution_id)"""
+    )
+
+
+def _changed(cur: Curation) -> str:
+    if cur.size == 0:
+        return "SELECT work_id FROM o_scope WHERE 1 = 0"
+    return """
+            SELECT DISTINCT c.work_id FROM (
+                SELECT x.work_id FROM (
+                    SELECT work_id, position, institution_id FROM o_links0
+                    EXCEPT
+                    SELECT ai.work_id, ai.position, ai.institution_id
+                    FROM authorship_institutions ai JOIN o_scope s ON s.work_id = ai.work_id
+                ) x
+                UNION
+                SELECT d.work_id FROM o_del d JOIN authorship_institutions ai
+                  ON ai.work_id = d.work_id AND ai.position = d.position
+                 AND ai.institution_id = d.institution_id
+                UNION
+                SELECT work_id FROM o_links WHERE position = -1
+                UNION
+                SELECT work_id FROM o_auth WHERE author_id <> raw_author_id
+            ) c"""
+
+
+LEVELS = ("domain", "field", "subfield", "topic")
+
+
+def _levels() -> str:
+    parts = [
+        f"SELECT t.work_id, '{lv}' AS level, t.{lv}_id AS class_id, t.{lv}_name AS class_name "
+        "FROM work_topics t JOIN o_scope s ON s.work_id = t.work_id WHERE t.is_primary"
+        for lv in LEVELS
+    ]
+    return "\nUNION ALL\n".join(parts)
+
+
+def _members(q: ObsQuery) -> str:
+    parts = [
+        "SELECT work_id, year, 'side' AS kind, partner AS unit_key, w\n"
+        "FROM o_wp JOIN o_perwork USING (work_id)"
+    ]
+    for name, idx in q.groups:
+        present = " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
+        need = "n_partners >= 2" if name == "all" else present
+        wsum = " + ".join(f"COALESCE(w_{i}, 0)" for i in idx)
+        parts.append(
+            f"SELECT work_id, year, 'joint' AS kind, {lit(name)} AS unit_key, {wsum} AS w "
+            f"FROM o_perwork WHERE {need}"
+        )
+    return "\nUNION ALL\n".join(parts)
+
+
+def invariant_checks(q: ObsQuery) -> list[tuple[str, str]]:
+    """(what, SQL returning a count of violations): each must be zero."""
+    w_bad = " OR ".join(f"w_{i} < 0 OR w_{i} > 1" for i in range(len(q.partners)))
+    return [
+        ("a partner's weight outside [0, 1]", f"SELECT COUNT(*) FROM o_perwork WHERE {w_bad}"),
+        ("a work counted twice", "SELECT COUNT(*) - COUNT(DISTINCT work_id) FROM o_perwork"),
+        (
+            "a work counted twice for a unit",
+            "SELECT COUNT(*) - COUNT(DISTINCT concat(work_id, '|', kind, '|', unit_key)) FROM o_members",
+        ),
+        (
+            "direct weights plus the unaffiliated share differ from 1",
+            """SELECT COUNT(*) FROM (
+                SELECT p.work_id, p.unaffiliated_share + COALESCE(SUM(l.share), 0) AS total
+                FROM o_perwork p LEFT JOIN o_links l ON l.work_id = p.work_id AND l.position >= 0
+                GROUP BY p.work_id, p.unaffiliated_share
+            ) t WHERE ABS(t.total - 1) > 1e-9""",
+        ),
+    ]

@@ -1,0 +1,397 @@
+"""Run the observatory on one engine: facts, the per-work steps, invariants, then the asked families.
+
+Every section comes back as an Arrow table whose schema metadata says how it was counted (rule, types,
+source, snapshot date, seed, curation), so a table saved to Parquet carries its own provenance.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+
+from cordiale import __version__
+from cordiale.errors import InstitutionError, StoreError
+from cordiale.observatory import growth as g
+from cordiale.observatory.curation import EMPTY, Curation
+from cordiale.observatory.engines import Engine
+from cordiale.observatory.families import Facts, family_sections, impact_values_sql
+from cordiale.observatory.pipeline import invariant_checks, per_work_steps
+from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
+
+COUNTING = {
+    "full": "a work counts 1 for each unit (partner or joint group) it belongs to",
+    "fractional": "author-level 1/N split over the authorship's direct institutions; a unit's weight is "
+    "min(1, Σ shares of the institutions rolling up to it); a joint group's weight is Σ of its partners'",
+    "joint": "a work is joint when at least two partners are on it after the rule's roll-up",
+    "totals": "year NULL is the total over the years",
+}
+
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "summary": ("grp", "partner", "year"),
+    "growth": ("measure", "grp", "partner", "window"),
+    "fields": ("level", "class_id", "partner"),
+    "impact": ("kind", "unit_key", "year"),
+    "impact-intervals": ("kind", "unit_key"),
+    "oa": ("kind", "unit_key", "year", "oa_status"),
+    "collab": ("grp", "year", "collaboration"),
+    "third-parties": ("grp", "level", "key", "year"),
+    "funders": ("grp", "funder", "year"),
+    "sdg": ("kind", "unit_key", "sdg", "year"),
+    "new-vs-repeat": ("year",),
+    "units": ("partner", "unit_id"),
+}
+
+
+@contextmanager
+def traced(what: str) -> Iterator[None]:
+    """With CORDIALE_TRACE=1, print how long each step and section took (stderr)."""
+    if not os.environ.get("CORDIALE_TRACE"):
+        yield
+        return
+    t0 = time.perf_counter()
+    yield
+    print(f"trace: {what} {time.perf_counter() - t0:.3f} s", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Observation:
+    """What one run produced: sections per family, facts, and notices for people."""
+
+    query: ObsQuery
+    facts: Facts
+    engine: str
+    curation: Curation
+    works_changed: int
+    sections: dict[str, dict[str, pa.Table]] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    joint_works: int = 0
+    changed_works: list[str] = field(default_factory=list)
+
+
+def read_facts(engine: Engine) -> Facts:
+    row = engine.query(
+        "SELECT CAST(MAX(updated_date) AS VARCHAR) AS snap, MIN(publication_year) AS y0, "
+        "MAX(publication_year) AS y1 FROM works"
+    ).to_pylist()[0]
+    if row["snap"] is None:
+        raise StoreError("the store holds no works: run `cordiale ingest FILES…` first")
+    ref = engine.query(
+        "SELECT COALESCE(BOOL_OR(reference_complete), FALSE) AS rc FROM ingest_log WHERE status = 'done'"
+    ).to_pylist()[0]["rc"]
+    has_sdg = engine.has_table("sdg_scores") and bool(
+        engine.query("SELECT COUNT(*) AS n FROM sdg_scores").to_pylist()[0]["n"]
+    )
+    return Facts(
+        snapshot_date=str(row["snap"])[:10],
+        reference_complete=bool(ref),
+        has_sdg_scores=has_sdg,
+        first_year=row["y0"],
+        last_year=row["y1"],
+    )
+
+
+def check_partners(engine: Engine, q: ObsQuery) -> None:
+    known = {
+        r["id"]
+        for r in engine.query(
+            f"SELECT DISTINCT id FROM institutions WHERE id IN ({lit_list(q.partners)})"
+        ).to_pylist()
+    }
+    unknown = [p for p in q.partners if p not in known]
+    if unknown:
+        raise InstitutionError(
+            f"unknown institution(s) in this store: {', '.join(unknown)} (no work names them; "
+            "fetch them with `cordiale pair A B --fetch` or ingest their works)"
+        )
+
+
+def build_per_work(engine: Engine, q: ObsQuery, cur: Curation) -> int:
+    """Materialise the per-work tables, assert their invariants; returns the works curation changed."""
+    for step in per_work_steps(q, cur):
+        with traced(step.name):
+            engine.materialise(step.name, step.sql)
+    for what, sql in invariant_checks(q):
+        bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
+        if bad:
+            raise AssertionError(f"per-work invariant broken: {what} ({bad} rows)")
+    return int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
+
+
+def _meta(obs: Observation, family: str) -> dict[str, str]:
+    q, f = obs.query, obs.facts
+    source = {
+        "impact": "store" if f.reference_complete else "openalex",
+        "sdg": q.sdg_source,
+    }.get(family, "store")
+    meta = {
+        "family": family,
+        "partners": ",".join(q.partners),
+        "rule": q.rule,
+        "types": ",".join(q.types),
+        "include_retracted": str(q.include_retracted).lower(),
+        "source": source,
+        "snapshot_date": f.snapshot_date,
+        "reference": "store" if f.reference_complete else "partners",
+        "seed": str(q.seed),
+        "resamples": str(q.resamples),
+        "engine": obs.engine,
+        "counting": json.dumps(COUNTING),
+        "curation_version": obs.curation.version,
+        "curation_file": obs.curation.path,
+        "works_changed_by_curation": str(obs.works_changed),
+        "curation_changed_works": ",".join(obs.changed_works[:1000]),
+        "cordiale_version": __version__,
+    }
+    if family == "sdg":
+        meta["note"] = "a work counts once under each SDG it is assigned"
+    if family == "impact":
+        meta["note"] = (
+            "CWTS: class = primary-topic subfield × publication year × document type; citation window: "
+            f"publication to the snapshot ({f.snapshot_date}), years with less than one full calendar year "
+            "left out; self-citations excluded; ties at the top-10% threshold shared fractionally"
+            if f.reference_complete
+            else "OpenAlex fwci and is_in_top_10_percent (citation_normalized_percentile), source = openalex"
+        )
+    if family == "growth":
+        meta["note"] = "partial years never enter growth; a window starting at zero uses a Poisson slope"
+    return meta
+
+
+def _sorted(table: pa.Table, keys: Sequence[str]) -> pa.Table:
+    present = [k for k in keys if k in table.column_names]
+    if not present or table.num_rows == 0:
+        return table
+    return table.sort_by([(k, "ascending") for k in present], null_placement="at_end")
+
+
+def _with_meta(table: pa.Table, meta: dict[str, str]) -> pa.Table:
+    return table.replace_schema_metadata({k: v for k, v in meta.items()})
+
+
+def _partial_column(table: pa.Table, complete: set[int]) -> pa.Table:
+    years = table.column("year").to_pylist()
+    flags = [None if y is None else y not in complete for y in years]
+    return table.append_column("partial", pa.array(flags, type=pa.bool_()))
+
+
+def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]) -> pa.Table:
+    """CAGR windows of joint works (group ``all``) and each partner's joint share, with intervals."""
+    mask_expr = " + ".join(
+        f"(CASE WHEN w_{i} IS NOT NULL THEN {1 << i} ELSE 0 END)" for i in range(len(q.partners))
+    )
+    cells = sorted(  # sorted, so that the seeded draws do not depend on the engine's row order
+        (int(r["year"]), int(r["mask"]), int(r["n"]))
+        for r in engine.query(
+            f"SELECT year, {mask_expr} AS mask, COUNT(*) AS n FROM o_perwork GROUP BY year, {mask_expr}"
+        ).to_pylist()
+    )
+    keys, draws = g.bootstrap_cells(cells, q.resamples, q.seed)
+    observed = np.array([[c for _, _, c in cells]], dtype=np.int64)
+    joint_cols = np.array([bin(m).count("1") >= 2 for _, m in keys])
+    years_present = sorted({y for y, _ in keys})
+    complete_sorted = sorted(y for y in years_present if y in complete)
+    if facts.first_year is not None and facts.last_year is not None:
+        store_complete = sorted(
+            g.complete_years(
+                date.fromisoformat(facts.snapshot_date), list(range(facts.first_year, facts.last_year + 1))
+            )
+        )
+    else:
+        store_complete = []
+    windows = g.growth_windows(q.event, q.window, store_complete)
+    rows: list[dict[str, object]] = []
+
+    def joint_by_year(mat: np.ndarray) -> list[dict[int, float]]:
+        out = []
+        for r in range(mat.shape[0]):
+            d: dict[int, float] = {}
+            for j, (y, _) in enumerate(keys):
+                if joint_cols[j] and y in complete:
+                    d[y] = d.get(y, 0.0) + float(mat[r, j])
+            out.append(d)
+        return out
+
+    obs_joint = joint_by_year(observed)[0]
+    boot_joint = joint_by_year(draws)
+    for w in windows:
+        value, method = g.window_growth(obs_joint, w.first, w.last)
+        boot = np.array([g.window_growth(b, w.first, w.last)[0] or np.nan for b in boot_joint])
+        lo, hi = g.percentile_interval(boot) if value is not None else (None, None)
+        rows.append(
+            {
+                "measure": "joint works growth",
+                "grp": "all",
+                "partner": None,
+                "window": w.name,
+                "first_year": w.first,
+                "last_year": w.last,
+                "start": obs_joint.get(w.first, 0.0),
+                "end": obs_joint.get(w.last, 0.0),
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "method": method,
+            }
+        )
+    # each partner's joint share over complete years
+    in_complete = np.array([y in complete for y, _ in keys])
+    for i, p in enumerate(q.partners):
+        has_p = np.array([bool(m & (1 << i)) for _, m in keys])
+        sel_tot = has_p & in_complete
+        sel_joint = sel_tot & joint_cols
+
+        def share(mat: np.ndarray, st: np.ndarray = sel_tot, sj: np.ndarray = sel_joint) -> np.ndarray:
+            tot = mat[:, st].sum(axis=1).astype(np.float64)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out: np.ndarray = mat[:, sj].sum(axis=1) / tot
+            return out
+
+        value = float(share(observed)[0]) if observed[:, sel_tot].sum() else None
+        lo, hi = g.percentile_interval(share(draws)) if value is not None else (None, None)
+        rows.append(
+            {
+                "measure": "joint share of the partner's output",
+                "grp": "all",
+                "partner": p,
+                "window": f"complete years ({complete_sorted[0]}–{complete_sorted[-1]})"
+                if complete_sorted
+                else "no complete year",
+                "first_year": complete_sorted[0] if complete_sorted else None,
+                "last_year": complete_sorted[-1] if complete_sorted else None,
+                "start": None,
+                "end": None,
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "method": "share",
+            }
+        )
+    schema = pa.schema(
+        [
+            ("measure", pa.string()),
+            ("grp", pa.string()),
+            ("partner", pa.string()),
+            ("window", pa.string()),
+            ("first_year", pa.int64()),
+            ("last_year", pa.int64()),
+            ("start", pa.float64()),
+            ("end", pa.float64()),
+            ("value", pa.float64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("method", pa.string()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def impact_intervals(engine: Engine, q: ObsQuery, facts: Facts) -> pa.Table:
+    """95% stability intervals of MNCS and PP(top 10%), full and fractional, per unit over all years."""
+    vals = engine.query(impact_values_sql(facts)).to_pydict()
+    units = sorted(set(zip(vals["kind"], vals["unit_key"], strict=True)))
+    rows: list[dict[str, object]] = []
+    kinds = np.array(vals["kind"], dtype=object)
+    ukeys = np.array(vals["unit_key"], dtype=object)
+    for kind, key in units:
+        sel = (kinds == kind) & (ukeys == key)
+        w = np.array(vals["w"], dtype=np.float64)[sel]
+        for measure, col in (("mncs", "ncs"), ("pp_top10", "top10")):
+            v = np.array(
+                [np.nan if x is None else x for x in np.array(vals[col], dtype=object)[sel]], dtype=np.float64
+            )
+            ok = np.isfinite(v)
+            full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed)
+            flo, fhi = g.percentile_interval(full)
+            rlo, rhi = g.percentile_interval(frac)
+            rows.append(
+                {
+                    "kind": kind,
+                    "unit_key": key,
+                    "measure": measure,
+                    "works": int(ok.sum()),
+                    "ci_low": flo,
+                    "ci_high": fhi,
+                    "ci_low_fractional": rlo,
+                    "ci_high_fractional": rhi,
+                }
+            )
+    schema = pa.schema(
+        [
+            ("kind", pa.string()),
+            ("unit_key", pa.string()),
+            ("measure", pa.string()),
+            ("works", pa.int64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("ci_low_fractional", pa.float64()),
+            ("ci_high_fractional", pa.float64()),
+        ]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def observe(
+    engine: Engine,
+    q: ObsQuery,
+    families: Sequence[str] = ("summary",),
+    curation: Curation = EMPTY,
+    intervals: bool = True,
+    reuse_per_work: bool = False,
+) -> Observation:
+    """Build the per-work tables once (``reuse_per_work``: already built on this engine for ``q`` and
+    ``curation``), then every asked family."""
+    for fam in families:
+        if fam not in FAMILIES:
+            raise KeyError(fam)
+    facts = read_facts(engine)
+    check_partners(engine, q)
+    if reuse_per_work:
+        changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
+    else:
+        changed = build_per_work(engine, q, curation)
+    obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
+    obs.changed_works = [
+        str(r["work_id"]) for r in engine.query("SELECT work_id FROM o_changed ORDER BY work_id").to_pylist()
+    ]
+    obs.joint_works = int(
+        engine.query("SELECT COUNT(*) AS n FROM o_perwork WHERE n_partners >= 2").to_pylist()[0]["n"]
+    )
+    if obs.joint_works == 0:
+        obs.notices.append("no joint works in the store for these partners, rule, types and years")
+    snap = date.fromisoformat(facts.snapshot_date)
+    years = [int(r["year"]) for r in engine.query("SELECT DISTINCT year FROM o_scope").to_pylist()]
+    complete = g.complete_years(snap, years)
+    for fam in families:
+        meta = _meta(obs, fam)
+        if fam == "sdg" and q.sdg_source == "cordiale" and not facts.has_sdg_scores:
+            obs.notices.append("no cordiale SDG scores in the store: run `cordiale sdg score` first")
+            obs.sections[fam] = {}
+            continue
+        out: dict[str, pa.Table] = {}
+        for name, sql in family_sections(fam, q, facts).items():
+            with traced(f"{fam}.{name}"):
+                table = _sorted(engine.query(sql), SECTION_KEYS.get(name, ()))
+            if "year" in table.column_names and name != "new-vs-repeat":
+                table = _partial_column(table, complete)
+            out[name] = _with_meta(table, meta)
+        if fam == "growth":
+            with traced("growth.bootstrap"):
+                gs = growth_section(engine, q, facts, complete)
+            out["growth"] = _with_meta(
+                _sorted(gs, SECTION_KEYS["growth"]), meta
+            )
+        if fam == "impact" and intervals:
+            out["impact-intervals"] = _with_meta(
+                _sorted(impact_intervals(engine, q, facts), SECTION_KEYS["impact-intervals"]), meta
+            )
+        obs.sections[fam] = out
+    return obs

@@ -1,0 +1,626 @@
+"""The observatory on DuckDB: hand-built stores with known answers, real pairs vs the raw JSON, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from cordiale.cli.main import app
+from cordiale.errors import UsageError
+from cordiale.indicators import ObsQuery, load_curation, observe_store, per_work
+from cordiale.indicators.pair import DEFAULT_TYPES, PairQuery, compute_pair
+from cordiale.observatory import growth as g
+from cordiale.observatory.engines import DuckDBEngine
+from cordiale.observatory.pipeline import invariant_checks
+from cordiale.observatory.query import DEFAULT_TYPES as OBS_DEFAULT_TYPES
+from cordiale.observatory.regions import GLOBAL_SOUTH, country_regions
+from cordiale.observatory.run import build_per_work
+from cordiale.store.connection import reader
+from tests.conftest import raw_records
+from tests.obs_stores import Inst, Work, build_store
+
+runner = CliRunner()
+KFUPM, ARAMCO, KAUST = "I134085113", "I4210143841", "I71920554"
+
+
+def rows(obs: Any, family: str, section: str | None = None) -> list[dict[str, Any]]:
+    return list(obs.sections[family][section or family].to_pylist())
+
+
+def one(items: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    found = [r for r in items if all(r.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (match, found)
+    return found[0]
+
+
+# ---------------------------------------------------------------- hand-built stores: counting conventions
+
+
+@pytest.fixture()
+def fractions_store(tmp_path: Path) -> Path:
+    insts = [
+        Inst("IA", "A", country="FR"),
+        Inst("IB", "B", country="GB"),
+        Inst("IX", "X", country="KE", type="company"),
+        Inst("IL", "Joint lab", country="FR", lineage=("IA", "IB")),  # a joint unit with two parents
+    ]
+    works = [
+        # N = 4: [A] 1/4 to A; [A, B] 1/8 each; [] unaffiliated 1/4; [X] 1/4 to X
+        Work("W1", authors=[["IA"], ["IA", "IB"], [], ["IX"]], funders=[("F1", "G1")], sdgs=[3, 13]),
+        # one author in the joint lab only: joint under lineage (w_A = w_B = 1), not under direct
+        Work("W2", year=2021, authors=[["IL"]], oa_status="closed"),
+        Work("W3", year=2021, authors=[["IA"], ["IA"]]),  # A only
+        Work("W4", year=2021, type="preprint", authors=[["IA"], ["IB"]]),  # type not selected
+        Work("W5", year=2021, authors=[["IA"], ["IB"]], retracted=True),  # retracted: left out
+    ]
+    return build_store(tmp_path / "frac.duckdb", insts, works)
+
+
+def test_author_level_fractions_and_unaffiliated_share(fractions_store: Path) -> None:
+    table = per_work(fractions_store, ObsQuery(partners=("IA", "IB"), rule="direct"))
+    got = {r["work_id"]: r for r in table.to_pylist()}
+    assert set(got) == {"W1", "W2", "W3"} - {"W2"}  # W2's lab is neither A nor B under direct
+    assert got["W1"]["w_0"] == pytest.approx(3 / 8) and got["W1"]["w_1"] == pytest.approx(1 / 8)
+    assert got["W1"]["unaffiliated_share"] == pytest.approx(0.25)
+    assert got["W1"]["n_partners"] == 2 and got["W3"]["n_partners"] == 1
+    assert got["W3"]["w_0"] == pytest.approx(1.0) and got["W3"]["w_1"] is None
+    obs = observe_store(fractions_store, ObsQuery(partners=("IA", "IB"), rule="direct"), ["summary"])
+    total_a = one(rows(obs, "summary"), partner="IA", year=None)
+    assert total_a["joint"] == 1 and total_a["joint_fractional"] == pytest.approx(0.5)
+    assert total_a["partner_fractional"] == pytest.approx(3 / 8) and total_a["partner_total"] == 2
+    assert total_a["unaffiliated_share"] == pytest.approx(0.25)
+    assert total_a["joint_share"] == pytest.approx(0.5)
+
+
+def test_joint_unit_with_two_parents_counts_for_both_under_lineage(fractions_store: Path) -> None:
+    table = per_work(fractions_store, ObsQuery(partners=("IA", "IB"), rule="lineage"))
+    w2 = one(table.to_pylist(), work_id="W2")
+    assert (w2["w_0"], w2["w_1"], w2["n_partners"]) == (1.0, 1.0, 2)
+    obs = observe_store(fractions_store, ObsQuery(partners=("IA", "IB"), rule="lineage"), ["summary"])
+    row = one(rows(obs, "summary"), partner="IB", year=2021)
+    assert row["joint"] == 1 and row["joint_fractional"] == pytest.approx(2.0)
+
+
+def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path) -> None:
+    insts = [
+        Inst("IA", ror="0aaaaaa00"),
+        Inst("IB", ror="0bbbbbb00", country="GB"),
+        Inst("IL", ror="0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
+        Inst("IM", ror="0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
+    ]
+    works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
+    ror = [
+        ("0aaaaaa00", 48.8, 2.3, []),
+        ("0bbbbbb00", 51.5, -0.18, []),
+        ("0llllll00", 48.8, 2.3, ["0aaaaaa00", "0bbbbbb00"]),
+        ("0mmmmmm00", 48.8, 2.3, ["0llllll00"]),
+    ]
+    db = build_store(tmp_path / "ror.duckdb", insts, works, ror=ror)
+    for rule, joint in (("direct", set()), ("lineage", set()), ("ror", {"W1", "W2"})):
+        table = per_work(db, ObsQuery(partners=("IA", "IB"), rule=rule))
+        assert {r["work_id"] for r in table.to_pylist() if r["n_partners"] == 2} == joint, rule
+    w2 = one(per_work(db, ObsQuery(partners=("IA", "IB"), rule="ror")).to_pylist(), work_id="W2")
+    assert w2["w_0"] == pytest.approx(0.5) and w2["w_1"] == pytest.approx(1.0)  # B: own 1/2 + M's 1/2
+
+
+def test_document_types_and_retracted_scope(fractions_store: Path) -> None:
+    q = ObsQuery(partners=("IA", "IB"), rule="direct", types=("article", "preprint"), include_retracted=True)
+    ids = {r["work_id"] for r in per_work(fractions_store, q).to_pylist()}
+    assert ids == {"W1", "W3", "W4", "W5"}
+
+
+def test_invariant_checks_catch_a_broken_table(fractions_store: Path) -> None:
+    q = ObsQuery(partners=("IA", "IB"), rule="lineage")
+    with reader(fractions_store) as con:
+        eng = DuckDBEngine(con)
+        build_per_work(eng, q, load_curation_empty())
+        con.execute("UPDATE o_perwork SET w_0 = 1.5 WHERE work_id = 'W1'")
+        con.execute("INSERT INTO o_perwork SELECT * FROM o_perwork WHERE work_id = 'W3'")
+        broken = {
+            what for what, sql in invariant_checks(q) if next(iter(eng.query(sql).to_pylist()[0].values()))
+        }
+    assert {"a partner's weight outside [0, 1]", "a work counted twice"} <= broken
+
+
+def load_curation_empty() -> Any:
+    from cordiale.observatory.curation import EMPTY
+
+    return EMPTY
+
+
+@pytest.fixture()
+def impact_store(tmp_path: Path) -> Path:
+    """A complete reference: class (sf1, 2020, article) has 20 works: one with 10 citations, three tied at 5,
+    the rest at 0; a review in the same subfield and year is a class of its own."""
+    insts = [Inst("IA"), Inst("IB", country="GB"), Inst("IC", country="US")]
+    citations = [10, 5, 5, 5] + [0] * 16
+    works: list[Work] = []
+    citers: list[Work] = []
+    for k, c in enumerate(citations):
+        wid = f"W{100 + k}"
+        side = ["IA"] if k in (0, 1) else ["IB"] if k == 2 else ["IC"]
+        authors = [side, ["IB"]] if k == 1 else [side]  # W101 is joint (A with B)
+        works.append(Work(wid, year=2020, authors=authors))
+        for j in range(c):
+            citers.append(Work(f"W9{k:02d}{j:02d}", year=2022, type="dataset", authors=[["IC"]], cites=[wid]))
+    # a self-citation (shares W100's first author) is left out
+    citers.append(
+        Work("W999999", year=2022, type="dataset", authors=[["IC"]], author_ids=["A1000"], cites=["W100"])
+    )
+    works.append(Work("W200", year=2020, type="review", authors=[["IA"]]))
+    citers.append(Work("W300", year=2022, type="dataset", authors=[["IC"]], cites=["W200"]))
+    works.append(Work("W400", year=2025, authors=[["IA"], ["IB"]]))  # less than a full year of citations
+    return build_store(tmp_path / "impact.duckdb", insts, works + citers, reference_complete=True)
+
+
+def test_pp_top10_ties_are_shared_fractionally_and_the_world_gets_exactly_ten_percent(
+    impact_store: Path,
+) -> None:
+    q = ObsQuery(partners=("IA", "IB", "IC"), rule="direct", resamples=50)
+    obs = observe_store(impact_store, q, ["impact"])
+    impact = rows(obs, "impact")
+    assert {r["source"] for r in impact} == {"store"}
+    # every article of the class belongs to exactly one side except W101: the three sides' sums of top10
+    # shares, minus the double count of W101, add up to 10% of 20 = 2 works
+    a = one(impact, kind="side", unit_key="IA", year=2020)  # W100 (10 cit.: 1), W101 (5: 1/3), W200 review
+    assert a["works_with_top10"] == 3
+    # the review is alone in its class: 10% of one work, so its share is 0.1
+    assert a["pp_top10"] == pytest.approx((1 + 1 / 3 + 0.1) / 3)
+    b = one(impact, kind="side", unit_key="IB", year=2020)  # W101 (1/3), W102 (1/3)
+    c = one(impact, kind="side", unit_key="IC", year=2020)  # W103 (1/3) and 16 zeros
+    world = 1 + 1 / 3 + 1 / 3 + 1 / 3
+    assert a["pp_top10"] * 3 - 0.1 + b["pp_top10"] * b["works_with_top10"] + c["pp_top10"] * c[
+        "works_with_top10"
+    ] - 1 / 3 == pytest.approx(world)
+    assert world / 20 == pytest.approx(0.10)
+    # MNCS: mean class citations = 25/20 = 1.25; W100: 10/1.25 = 8 (the self-citation left out)
+    mean = 25 / 20
+    assert a["mncs"] == pytest.approx((10 / mean + 5 / mean + 1.0) / 3)
+    # W400 (2025) has less than a full calendar year of citations before the snapshot: left out
+    assert all(r["year"] != 2025 for r in impact)
+    joint = one(impact, kind="joint", unit_key="all", year=2020)
+    assert joint["works_with_ncs"] == 1 and joint["mncs"] == pytest.approx(5 / mean)
+    ivals = rows(obs, "impact", "impact-intervals")
+    side_a = one(ivals, kind="side", unit_key="IA", measure="mncs")
+    assert side_a["ci_low"] <= a["mncs"] <= side_a["ci_high"]
+
+
+def test_impact_falls_back_to_openalex_values_and_says_so(fractions_store: Path, tmp_path: Path) -> None:
+    works = [
+        Work("W1", authors=[["IA"], ["IB"]], fwci=2.0, top10=True),
+        Work("W2", authors=[["IA"]], fwci=1.0, top10=False),
+        Work("W3", authors=[["IA"], ["IA"], ["IA"], ["IB"]], fwci=4.0, top10=None),
+    ]
+    db = build_store(tmp_path / "oa.duckdb", [Inst("IA"), Inst("IB")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct", resamples=20), ["impact"])
+    a = one(rows(obs, "impact"), kind="side", unit_key="IA", year=None)
+    assert a["source"] == "openalex" and a["mncs"] == pytest.approx(7 / 3)
+    # fractional: weights 1/2, 1, 3/4
+    assert a["mncs_fractional"] == pytest.approx((0.5 * 2 + 1 * 1 + 0.75 * 4) / 2.25)
+    assert a["pp_top10"] == pytest.approx(0.5) and a["works_with_top10"] == 2
+    meta = obs.sections["impact"]["impact"].schema.metadata
+    assert meta[b"source"] == b"openalex" and meta[b"seed"] == b"20260101"
+
+
+def test_fields_activity_index_against_partners_reference(tmp_path: Path) -> None:
+    works = [
+        Work("W1", authors=[["IA"]], subfield="s1"),
+        Work("W2", authors=[["IA"]], subfield="s1"),
+        Work("W3", authors=[["IA"]], subfield="s2"),
+        Work("W4", authors=[["IB"]], subfield="s2"),
+        Work("W5", authors=[["IB"], ["IA"]], subfield="s2"),
+        Work("W6", authors=[["IC"]], subfield="s1"),  # not a partner: outside the partners' reference
+    ]
+    db = build_store(tmp_path / "f.duckdb", [Inst("IA"), Inst("IB"), Inst("IC")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["fields"])
+    f = [r for r in rows(obs, "fields") if r["level"] == "subfield"]
+    # reference = the partners' union (5 works): s1 2/5, s2 3/5; A: s1 2/4, s2 2/4; B: s1 0/2, s2 2/2
+    a1 = one(f, class_id="s1", partner="IA")
+    assert a1["activity_index"] == pytest.approx((2 / 4) / (2 / 5)) and a1["strength"] == "strong"
+    b1 = one(f, class_id="s1", partner="IB")
+    assert b1["activity_index"] == 0 and b1["strength"] == "weak" and b1["complementary"]
+    b2 = one(f, class_id="s2", partner="IB")
+    assert b2["activity_index"] == pytest.approx(1 / (3 / 5)) and b2["joint_share"] == pytest.approx(1 / 3)
+    assert {r["reference"] for r in f} == {"partners"}
+
+
+def test_collab_types_distance_and_third_parties(tmp_path: Path) -> None:
+    insts = [
+        Inst("IA", country="FR", ror="0aaaaaa00"),
+        Inst("IB", country="GB", ror="0bbbbbb00"),
+        Inst("IK", country="KE", type="company", ror="0kkkkkk00"),
+        Inst("IP", country="FR", ror="0pppppp00"),  # near A
+        Inst("IU", country="US", ror=None),  # no coordinates
+    ]
+    ror = [
+        ("0aaaaaa00", 48.8566, 2.3522, []),  # Paris
+        ("0bbbbbb00", 51.4988, -0.1749, []),  # London, ~340 km
+        ("0kkkkkk00", -1.2921, 36.8219, []),  # Nairobi, ~6,500 km from Paris
+        ("0pppppp00", 48.7100, 2.1700, []),  # Orsay, ~21 km
+    ]
+    works = [
+        Work("W1", authors=[["IA"], ["IB"], ["IK"]], funders=[("F1", "G1"), ("F1", "G2")], sdgs=[7]),
+        Work("W2", authors=[["IA"], ["IB"], ["IU"]], funders=[("F2", "G3")]),
+        Work("W3", authors=[["IA"], ["IB"]], year=2021, sdgs=[7, 13]),
+    ]
+    db = build_store(tmp_path / "c.duckdb", insts, works, ror=ror)
+    obs = observe_store(
+        db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["collab", "third-parties", "funders", "sdg"]
+    )
+    c = {r["collaboration"]: r for r in rows(obs, "collab") if r["year"] is None}
+    assert c["all joint works"]["works"] == 3
+    assert c["third country"]["works"] == 2 and c["industry"]["works"] == 1
+    assert c["long distance (>= 5,000 km)"]["works"] == 1  # W1: Paris–Nairobi
+    assert c["medium distance"]["works"] == 1  # W3: Paris–London
+    assert c["distance unknown"]["works"] == 1  # W2: US institution without coordinates
+    assert c["distance known (coverage)"]["share"] == pytest.approx(2 / 3)
+    t = [r for r in rows(obs, "third-parties") if r["year"] is None]
+    assert one(t, level="continent", key="Africa")["works"] == 1
+    assert one(t, level="global south", key="global south")["works"] == 1
+    assert one(t, level="country", key="US")["works"] == 1
+    assert {r["key"] for r in t if r["level"] == "institution"} == {"IK", "IU"}
+    f = [r for r in rows(obs, "funders") if r["year"] is None]
+    assert one(f, funder="F1")["works"] == 1 and one(f, funder="F1")["awards"] == 2
+    s = [r for r in rows(obs, "sdg") if r["year"] is None and r["kind"] == "joint"]
+    assert one(s, sdg=7)["works"] == 2 and one(s, sdg=13)["works"] == 1
+    assert obs.sections["sdg"]["sdg"].schema.metadata[b"note"].startswith(b"a work counts once")
+
+
+def test_sdg_cordiale_source_without_scores_is_an_empty_result_with_a_message(fractions_store: Path) -> None:
+    obs = observe_store(fractions_store, ObsQuery(partners=("IA", "IB"), sdg_source="cordiale"), ["sdg"])
+    assert obs.sections["sdg"] == {}
+    assert any("cordiale sdg score" in n for n in obs.notices)
+
+
+def test_people_pairs_new_and_repeat_collaborators(tmp_path: Path) -> None:
+    works = [
+        Work("W1", year=2019, authors=[["IA"], ["IB"]], author_ids=["A1", "B1"]),
+        Work("W2", year=2020, authors=[["IA"], ["IB"], ["IB"]], author_ids=["A1", "B1", "B2"]),
+        Work("W3", year=2020, authors=[["IA"], ["IA"]], author_ids=["A1", "A2"]),  # same side: no pair
+    ]
+    db = build_store(tmp_path / "p.duckdb", [Inst("IA"), Inst("IB")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["people"])
+    pairs = rows(obs, "people", "pairs")
+    assert [(r["author_1"], r["author_2"], r["works"]) for r in pairs] == [("A1", "B1", 2), ("A1", "B2", 1)]
+    nr = {r["year"]: r for r in rows(obs, "people", "new-vs-repeat")}
+    assert (nr[2019]["new_pairs"], nr[2019]["repeat_pairs"]) == (1, 0)
+    assert (nr[2020]["new_pairs"], nr[2020]["repeat_pairs"], nr[2020]["active_pairs"]) == (1, 1, 2)
+
+
+def test_curation_adds_removes_merges_and_maps_raw_affiliations(tmp_path: Path) -> None:
+    works = [
+        Work("W1", authors=[["IA"], []], raw=[["Univ A"], ["Joint Lab X, Paris"]], author_ids=["A1", "A9"]),
+        Work("W2", authors=[["IA"], ["IB"]], author_ids=["A1", "B1"]),
+        Work("W3", authors=[["IB"]], author_ids=["B1"]),
+        Work("W4", authors=[["IA"], ["IB"]], author_ids=["A2", "B2"]),
+    ]
+    db = build_store(tmp_path / "cur.duckdb", [Inst("IA"), Inst("IB")], works)
+    cur_path = tmp_path / "curation.toml"
+    cur_path.write_text(
+        """version = "2026-11-30.1"
+[[institution]]
+action = "add"
+work = "W3"
+institution = "IA"
+
+[[institution]]
+action = "remove"
+work = "https://openalex.org/W2"
+institution = "IB"
+
+[[merge_authors]]
+into = "A1"
+ids = ["A2"]
+
+[[affiliation]]
+pattern = "(?i)joint lab x"
+institutions = ["IA", "IB"]
+""".replace('"IA"', '"I1"').replace('"IB"', '"I2"')
+    )
+    db2 = build_store(
+        tmp_path / "cur2.duckdb",
+        [Inst("I1"), Inst("I2")],
+        [
+            Work(
+                w.id,
+                authors=[[{"IA": "I1", "IB": "I2"}[i] for i in a] for a in w.authors],
+                raw=w.raw,
+                author_ids=w.author_ids,
+            )
+            for w in works
+        ],
+    )
+    del db
+    cur = load_curation(cur_path)
+    q = ObsQuery(partners=("I1", "I2"), rule="direct")
+    before = {r["work_id"]: r for r in per_work(db2, q).to_pylist()}
+    after = {r["work_id"]: r for r in per_work(db2, q, cur).to_pylist()}
+    assert before["W1"]["n_partners"] == 1 and after["W1"]["n_partners"] == 2  # the regex adds both
+    assert after["W1"]["w_0"] == pytest.approx(0.5 + 0.25) and after["W1"]["w_1"] == pytest.approx(0.25)
+    assert after["W1"]["unaffiliated_share"] == 0
+    assert before["W2"]["n_partners"] == 2 and after["W2"]["n_partners"] == 1  # I2 removed
+    assert after["W3"]["n_partners"] == 2 and after["W3"]["w_0"] == 0  # whole-work add: full, not fractional
+    obs = observe_store(db2, q, ["people"], cur)
+    assert obs.works_changed == 4  # W1 (regex), W2 (removed), W3 (added), W4 (author merged)
+    assert obs.changed_works == ["W1", "W2", "W3", "W4"]
+    meta = obs.sections["people"]["pairs"].schema.metadata
+    assert meta[b"curation_version"] == b"2026-11-30.1" and meta[b"works_changed_by_curation"] == b"4"
+    pairs = {(r["author_1"], r["author_2"]): r["works"] for r in rows(obs, "people", "pairs")}
+    assert pairs[("A1", "B2")] == 1  # A2 merged into A1
+
+
+def test_curation_errors_name_the_file_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "c.toml"
+    bad.write_text('version = "1"\n[[institution]]\naction = "move"\nwork = "W1"\ninstitution = "I1"\n')
+    with pytest.raises(UsageError, match=r"c\.toml.*institution\[0\]\.action"):
+        load_curation(bad)
+    bad.write_text('version = "1"\n[[affiliation]]\npattern = "(unclosed"\ninstitutions = ["I1"]\n')
+    with pytest.raises(UsageError, match=r"affiliation\[0\]\.pattern"):
+        load_curation(bad)
+    bad.write_text('version = "1"\n[[merge_authors]]\ninto = "I5"\nids = ["A1"]\n')
+    with pytest.raises(UsageError, match=r"merge_authors\[0\]\.into"):
+        load_curation(bad)
+
+
+def test_more_than_two_partners_joint_with_at_least_two_and_per_pair_series(tmp_path: Path) -> None:
+    works = [
+        Work("W1", authors=[["IA"], ["IB"]]),
+        Work("W2", authors=[["IA"], ["IC"]]),
+        Work("W3", authors=[["IA"], ["IB"], ["IC"]]),
+        Work("W4", authors=[["IC"]]),
+    ]
+    db = build_store(tmp_path / "3.duckdb", [Inst("IA"), Inst("IB"), Inst("IC")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB", "IC"), rule="direct"), ["summary"])
+    s = [r for r in rows(obs, "summary") if r["year"] is None]
+    assert one(s, grp="all", partner="IA")["joint"] == 3
+    assert one(s, grp="IA+IB", partner="IA")["joint"] == 2
+    assert one(s, grp="IA+IC", partner="IC")["joint"] == 2
+    assert one(s, grp="IB+IC", partner="IB")["joint"] == 1
+    assert one(s, grp="all", partner="IC")["partner_total"] == 3
+
+
+# ---------------------------------------------------------------- growth
+
+
+def test_complete_years_need_six_months_after_the_year_end() -> None:
+    from datetime import date
+
+    assert g.complete_years(date(2026, 2, 7), [2024, 2025, 2026]) == {2024}
+    assert g.complete_years(date(2026, 6, 30), [2025]) == {2025}
+
+
+def test_cagr_and_poisson_slope_when_the_window_starts_at_zero() -> None:
+    value, method = g.window_growth({2018: 10, 2019: 15, 2020: 40}, 2018, 2020)
+    assert method == "cagr" and value == pytest.approx(1.0)
+    counts = {2015: 0.0, 2016: 2.0, 2017: 3.0, 2018: 7.0}
+    value, method = g.window_growth(counts, 2015, 2018)
+    assert method == "poisson log-linear slope" and value is not None and value > 0
+    # the maximum-likelihood fit satisfies the score equations: Σ(c - μ) = 0 and Σ t (c - μ) = 0
+    t = np.arange(4, dtype=np.float64) - 1.5
+    c = np.array(list(counts.values()))
+    b = math.log(1 + value)
+    a = math.log(c.sum() / np.exp(b * t).sum())
+    mu = np.exp(a + b * t)
+    assert (c - mu).sum() == pytest.approx(0, abs=1e-9) and ((c - mu) * t).sum() == pytest.approx(0, abs=1e-9)
+    assert g.window_growth({2015: 0.0, 2016: 0.0}, 2015, 2016) == (None, "poisson (all zero)")
+
+
+def test_event_year_outside_the_range_is_refused() -> None:
+    with pytest.raises(UsageError, match="outside the range"):
+        g.growth_windows(2030, 5, [2010, 2011, 2012])
+    windows = g.growth_windows(2012, 5, list(range(2005, 2020)))
+    assert [(w.first, w.last) for w in windows] == [(2007, 2011), (2012, 2019)]
+
+
+def test_bootstrap_is_seeded_and_multinomial_over_cells() -> None:
+    cells = [(2020, 3, 10), (2020, 1, 30), (2021, 3, 20)]
+    k1, d1 = g.bootstrap_cells(cells, 200, seed=7)
+    _, d2 = g.bootstrap_cells(cells, 200, seed=7)
+    _, d3 = g.bootstrap_cells(cells, 200, seed=8)
+    assert (d1 == d2).all() and not (d1 == d3).all()
+    assert (d1.sum(axis=1) == 60).all() and k1 == [(2020, 3), (2020, 1), (2021, 3)]
+    assert d1[:, 1].mean() == pytest.approx(30, rel=0.1)
+
+
+def test_bootstrap_of_means_matches_resampling_works_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.0, 0.5, 1.0, 4.0], size=400)
+    weights = rng.choice([0.25, 1.0], size=400)
+    full, frac = g.bootstrap_means(values, weights, 2000, seed=11)
+    idx = rng.integers(0, 400, size=(2000, 400))
+    naive_full = values[idx].mean(axis=1)
+    naive_frac = (values[idx] * weights[idx]).sum(axis=1) / weights[idx].sum(axis=1)
+    assert full.mean() == pytest.approx(naive_full.mean(), rel=0.01)
+    assert full.std() == pytest.approx(naive_full.std(), rel=0.1)
+    assert frac.std() == pytest.approx(naive_frac.std(), rel=0.1)
+    lo, hi = g.percentile_interval(full)
+    assert lo is not None and hi is not None and lo < values.mean() < hi
+
+
+# ---------------------------------------------------------------- real works: independent figures
+
+
+@pytest.fixture(scope="module")
+def raw_latest(kfupm: Path) -> dict[str, dict[str, Any]]:
+    """The raw JSON records, the latest version of each work (read once per module)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for rec in raw_records(kfupm):
+        wid = rec["id"].rsplit("/", 1)[-1]
+        if wid not in latest or (rec.get("updated_date") or "") >= (latest[wid].get("updated_date") or ""):
+            latest[wid] = rec
+    return latest
+
+
+def _raw_joint(latest: dict[str, dict[str, Any]], a: str, b: str, rule: str) -> dict[str, dict[str, Any]]:
+    """Per work with both partners (computed from the raw JSON, without the store): year, weights, OA."""
+    out: dict[str, dict[str, Any]] = {}
+    for wid, rec in latest.items():
+        if (
+            rec.get("type") not in DEFAULT_TYPES
+            or rec.get("is_retracted")
+            or rec.get("publication_year") is None
+        ):
+            continue
+        auths = rec.get("authorships") or []
+        n = len(auths)
+        w = {a: 0.0, b: 0.0}
+        for au in auths:
+            insts = list(
+                dict.fromkeys(i["id"].rsplit("/", 1)[-1] for i in au.get("institutions") or [] if i.get("id"))
+            )
+            for inst in insts:
+                units = {inst}
+                if rule == "lineage":
+                    for full in au["institutions"]:
+                        if full.get("id", "").endswith("/" + inst):
+                            units |= {x.rsplit("/", 1)[-1] for x in full.get("lineage") or []}
+                for p in (a, b):
+                    if p in units:
+                        w[p] += 1 / (n * len(insts))
+        present = [
+            p
+            for p in (a, b)
+            if any(
+                p == i["id"].rsplit("/", 1)[-1]
+                or (rule == "lineage" and any(x.endswith("/" + p) for x in i.get("lineage") or []))
+                for au in auths
+                for i in au.get("institutions") or []
+                if i.get("id")
+            )
+        ]
+        if len(present) == 2:
+            out[wid] = {
+                "year": rec["publication_year"],
+                "w": {p: min(1.0, w[p]) for p in (a, b)},
+                "oa": (rec.get("open_access") or {}).get("oa_status") or "unknown",
+                "sdgs": {
+                    int(s["id"].rsplit("/", 1)[-1]) for s in rec.get("sustainable_development_goals") or []
+                },
+            }
+    return out
+
+
+@pytest.mark.parametrize("rule", ["direct", "lineage"])
+def test_real_pair_matches_figures_computed_from_the_raw_json(
+    raw_latest: dict[str, dict[str, Any]], kfupm_store: Path, rule: str
+) -> None:
+    expected = _raw_joint(raw_latest, KFUPM, ARAMCO, rule)
+    assert len(expected) > 100
+    q = ObsQuery(partners=(KFUPM, ARAMCO), rule=rule, resamples=50)
+    obs = observe_store(kfupm_store, q, ["summary", "oa", "sdg"])
+    summary = [r for r in rows(obs, "summary") if r["partner"] == KFUPM]
+    by_year: Counter[int] = Counter(v["year"] for v in expected.values())
+    frac: defaultdict[int, float] = defaultdict(float)
+    for v in expected.values():
+        frac[v["year"]] += v["w"][KFUPM] + v["w"][ARAMCO]
+    for r in summary:
+        if r["year"] is None:
+            assert r["joint"] == len(expected)
+            assert r["joint"] == sum(x["joint"] for x in summary if x["year"] is not None)  # totals = Σ years
+        else:
+            assert r["joint"] == by_year.get(r["year"], 0), r["year"]
+            assert r["joint_fractional"] == pytest.approx(frac.get(r["year"], 0.0), rel=1e-9, abs=1e-12)
+    oa = Counter(v["oa"] for v in expected.values())
+    got_oa = {
+        r["oa_status"]: r["works"] for r in rows(obs, "oa") if r["kind"] == "joint" and r["year"] is None
+    }
+    assert got_oa == dict(oa)
+    sdg = Counter(s for v in expected.values() for s in v["sdgs"])
+    got_sdg = {r["sdg"]: r["works"] for r in rows(obs, "sdg") if r["kind"] == "joint" and r["year"] is None}
+    assert got_sdg == dict(sdg)
+
+
+def test_summary_family_agrees_with_the_foundation_pair_view(kfupm_store: Path) -> None:
+    obs = observe_store(kfupm_store, ObsQuery(partners=(KFUPM, ARAMCO), rule="lineage"), ["summary"])
+    with reader(kfupm_store) as con:
+        found = {r.year: r for r in compute_pair(con, PairQuery(partners=(KFUPM, ARAMCO), rule="lineage"))}
+    for r in rows(obs, "summary"):
+        if r["year"] is None:
+            continue
+        f = found[r["year"]]
+        assert r["joint"] == f.joint
+        assert r["joint_fractional"] == pytest.approx(f.joint_fractional, abs=1e-6)
+        assert r["partner_fractional"] == pytest.approx(f.fractional[r["partner"]], abs=1e-6)
+        assert r["partner_total"] == f.totals[r["partner"]]
+        assert r["unaffiliated_share"] == pytest.approx(f.unaffiliated_share, abs=1e-6)
+        assert r["approximate"] == f.approximate
+    assert OBS_DEFAULT_TYPES == DEFAULT_TYPES
+
+
+def test_global_south_and_continents_come_from_the_documented_lists() -> None:
+    regions = {code: (cont, gs) for code, cont, gs in country_regions()}
+    assert regions["KE"] == ("Africa", True) and regions["FR"] == ("Europe", False)
+    assert regions["CN"][1] and regions["BR"] == ("South America", True) and not regions["US"][1]
+    assert len(GLOBAL_SOUTH) >= 130 and set(regions) >= GLOBAL_SOUTH
+
+
+# ---------------------------------------------------------------- the CLI
+
+
+def test_cli_families_formats_and_all(kfupm_store: Path, tmp_path: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    res = runner.invoke(
+        app, ["pair", KFUPM, ARAMCO, "--show", "growth", "--event", "2020", "--format", "json", *db]
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    growth = doc["families"]["growth"]["growth"]["rows"]
+    after = next(r for r in growth if r["window"].startswith("after"))
+    assert after["method"] == "cagr" and after["ci_low"] <= after["value"] <= after["ci_high"]
+    years = doc["families"]["growth"]["summary"]["rows"]
+    assert any(r["partial"] for r in years if r["year"] == 2025)  # snapshot 2026-02: 2025 is partial
+    assert doc["seed"] == 20260101 and doc["resamples"] == 1000
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "oa,funders", "--format", "csv", *db])
+    assert res.exit_code == 0 and "# oa.oa" in res.stdout and "# funders.funders" in res.stdout
+    out = tmp_path / "all"
+    res = runner.invoke(
+        app, ["pair", KFUPM, ARAMCO, KAUST, "--all", "--out", str(out), "--resamples", "50", *db]
+    )
+    assert res.exit_code == 0, res.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "impact.impact-intervals.parquet" in names and "third-parties.parquet" in names
+    t = pq.read_table(out / "summary.parquet")
+    assert t.schema.metadata[b"rule"] == b"lineage" and t.schema.metadata[b"snapshot_date"] == b"2026-02-07"
+    assert f"{KFUPM}+{ARAMCO}".encode() in set(t.column("grp").to_pylist()) | {b""} or (
+        f"{KFUPM}+{ARAMCO}" in t.column("grp").to_pylist()
+    )
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "fields", *db])
+    assert res.exit_code == 0 and "fields" in res.stdout and "more rows in json/csv/parquet" in res.stdout
+
+
+def test_cli_bad_input_and_exit_codes(kfupm_store: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    res = runner.invoke(app, ["pair", KFUPM, "I999999999", "--show", "oa", *db])
+    assert res.exit_code == 3 and "I999999999" in res.output
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "growth", "--event", "1900", *db])
+    assert res.exit_code == 2 and "outside the range" in res.output
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "nonsense", *db])
+    assert res.exit_code == 2 and "--show" in res.output
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--all", *db])
+    assert res.exit_code == 2 and "--out" in res.output
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "oa", "--format", "parquet", *db])
+    assert res.exit_code == 2 and "--out" in res.output
+
+
+def test_cli_no_joint_works_is_an_empty_state_with_exit_0(kfupm_store: Path) -> None:
+    with reader(kfupm_store) as con:
+        lonely = con.execute(
+            """SELECT i.id FROM institutions i WHERE i.id NOT IN (
+                   SELECT ai.institution_id FROM authorship_institutions ai WHERE ai.work_id IN (
+                       SELECT work_id FROM authorship_institutions WHERE institution_id = ?))
+               AND i.id IN (SELECT institution_id FROM authorship_institutions) LIMIT 1""",
+            [ARAMCO],
+        ).fetchall()[0][0]
+    res = runner.invoke(
+        app, ["pair", ARAMCO, lonely, "--rule", "direct", "--show", "summary,oa", "--db", str(kfupm_store)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "no joint works" in res.output
