@@ -11,6 +11,7 @@ from rich.table import Table
 from cordiale import __version__
 from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
 from cordiale.cli.pair import pair_command
+from cordiale.cli.report import report_command
 from cordiale.cli.serve import manage_command, serve_command
 from cordiale.config import store_path
 from cordiale.errors import ExitCode, NothingDoneError, UsageError
@@ -31,6 +32,7 @@ app.add_typer(ror_app, name="ror")
 app.add_typer(inst_app, name="institutions")
 app.command("pair")(pair_command)
 app.command("serve")(serve_command)
+app.command("report")(report_command)
 app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     manage_command
 )

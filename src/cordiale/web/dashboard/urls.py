@@ -1,0 +1,13 @@
+"""The dashboard's URLs (under /dashboard/)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from cordiale.web.dashboard import views
+
+urlpatterns = [
+    path("", views.index, name="dashboard_index"),
+    path("<str:a>/<str:b>/", views.overview, name="dashboard_overview"),
+    path("<str:a>/<str:b>/works/", views.works, name="dashboard_works"),
+]
