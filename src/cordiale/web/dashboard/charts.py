@@ -33,7 +33,7 @@ def joint_per_year(ov: Overview) -> dict[str, Any]:
         alt.Chart(alt.InlineData(values=rows, name="joint"))
         .mark_bar(cursor="pointer")
         .encode(
-            x=alt.X("year:O", title=year_t),
+            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
                 "value:Q",
                 title=works_t + (f" ({_('fractional')})" if ov.filters.counting == "fractional" else ""),
@@ -90,7 +90,7 @@ def shares(ov: Overview) -> dict[str, Any]:
         alt.Chart(alt.InlineData(values=rows, name="shares"))
         .mark_line(point=True)
         .encode(
-            x=alt.X("year:O", title=_("Year")),
+            x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
             y=alt.Y("share:Q", title=share_t, axis=alt.Axis(format="%")),
             color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
             strokeDash=alt.StrokeDash("partial:N", legend=None),
@@ -122,13 +122,17 @@ def growth(ov: Overview) -> dict[str, Any]:
     bars = base.mark_errorbar(ticks=True).encode(
         x=alt.X("low:Q", title=growth_t, axis=alt.Axis(format="%")), x2="high:Q"
     )
+    # xgettext:no-python-format
+    low_t = _("95% interval, low")
+    # xgettext:no-python-format
+    high_t = _("95% interval, high")
     points = base.mark_point(filled=True, size=80, color=FULL_COLOR).encode(
         x="value:Q",
         tooltip=[
             alt.Tooltip("window:N", title=_("Window")),
             alt.Tooltip("value:Q", title=growth_t, format=".1%"),
-            alt.Tooltip("low:Q", title=_("95% interval, low"), format=".1%"),
-            alt.Tooltip("high:Q", title=_("95% interval, high"), format=".1%"),
+            alt.Tooltip("low:Q", title=low_t, format=".1%"),
+            alt.Tooltip("high:Q", title=high_t, format=".1%"),
         ],
     )
     return _finish(alt.layer(bars, points), growth_t, 40 + 40 * max(1, len(rows)))

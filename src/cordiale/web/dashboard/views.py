@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,7 @@ def overview(request: HttpRequest, a: str, b: str) -> HttpResponse:
             "query": query,
             "rules": RULES,
             "countings": COUNTINGS,
-            "specs_json": json.dumps(specs),
+            "specs": specs,
             "has_charts": bool(specs),
             "share_rows": share_rows,
             "cli": "cordiale pair " + " ".join(filters.cli_args()) + " --format json",
