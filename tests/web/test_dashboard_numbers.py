@@ -96,9 +96,8 @@ def test_overview_in_french(client_in: Client, store: Path, settings: Any) -> No
     client_in.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
     html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/?from=2015&event=2019").content.decode()
     assert 'lang="fr"' in html
-    specs = json.loads(
-        html.split('<script id="chart-specs" type="application/json">')[1].split("</script>")[0]
-    )
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
     assert specs["joint"]["title"] == "Travaux conjoints par année"  # the chart's title, in its spec
     assert "Travaux conjoints" in html
     assert "Croissance avant et après l’événement" in html
