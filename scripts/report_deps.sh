@@ -21,6 +21,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "report deps: present"
 fi
+if ! command -v npm >/dev/null 2>&1 && [ "${CI:-}" = "true" ]; then
+  # CI draws the charts in Chromium: it needs the libraries, hence npm (Debian's package brings node)
+  echo "report deps: installing npm (CI)"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends npm >/dev/null
+fi
 if command -v npm >/dev/null 2>&1; then
   npm ci --no-audit --no-fund --silent
   vendor=src/cordiale/web/dashboard/static/dashboard/vendor

@@ -9,6 +9,7 @@ exactly as many works as the bar it came from.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,20 @@ def institution_names(db_path: Path, ids: tuple[str, ...]) -> dict[str, str]:
 
 
 def load_overview(db_path: Path, filters: Filters) -> Overview:
-    """The observatory's summary and growth families for the two partners, as page rows."""
+    """The observatory's summary and growth families for the two partners, as page rows (kept in memory
+    for the same store file, unchanged since, and the same filters: the bootstrap takes seconds)."""
+    stat = db_path.stat() if db_path.is_file() else None
+    if stat is None:
+        return _load_overview(db_path, filters)
+    return _cached_overview(db_path, stat.st_mtime_ns, stat.st_size, filters)
+
+
+@lru_cache(maxsize=32)
+def _cached_overview(db_path: Path, mtime_ns: int, size: int, filters: Filters) -> Overview:
+    return _load_overview(db_path, filters)
+
+
+def _load_overview(db_path: Path, filters: Filters) -> Overview:
     obs = observe_store(db_path, filters.query(), ["summary", "growth"])
     summary = obs.sections["summary"]["summary"].to_pylist()
     meta = {
