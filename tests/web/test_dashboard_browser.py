@@ -96,5 +96,9 @@ def test_empty_partnership_shows_a_helpful_state(page: Page, store: Path) -> Non
     page.go(f"/dashboard/{ARAMCO}/{lonely}/?rule=direct")
     empty = page.el("#empty-state")
     assert empty.is_displayed() and "No joint works yet" in empty.text and "--fetch" in empty.text
-    assert not page.driver.find_elements(By.CSS_SELECTOR, "svg")
+    page.driver.implicitly_wait(0)  # an absence is checked at once, not after the implicit wait
+    try:
+        assert not page.driver.find_elements(By.CSS_SELECTOR, "svg")
+    finally:
+        page.driver.implicitly_wait(15)
     _shot(page, "dashboard-empty.png")
