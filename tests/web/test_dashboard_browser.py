@@ -56,7 +56,7 @@ def test_overview_draws_its_charts_and_drills_down(page: Page, store: Path) -> N
     rows = page.driver.find_elements(By.CSS_SELECTOR, "#joint-table tr.year-row")
     table = {int(r.get_attribute("data-year")): float(r.get_attribute("data-value")) for r in rows}
     # the bars vega drew, as SVG rects with their data: one per year, heights ordered like the numbers
-    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-joint svg g.mark-rect path")
+    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-joint svg g.mark-rect.role-mark path")
     assert len(bars) == len(table) >= 10
     heights = [float(page.driver.execute_script("return arguments[0].getBBox().height", b)) for b in bars]
     drawn = page.driver.execute_script(
@@ -73,7 +73,7 @@ def test_overview_draws_its_charts_and_drills_down(page: Page, store: Path) -> N
     assert page.driver.find_elements(By.CSS_SELECTOR, "#chart-joint svg g.mark-rule line")
     # one line per partner, split where the partial years start (dashed)
     assert len(page.driver.find_elements(By.CSS_SELECTOR, "#chart-shares svg g.mark-line path")) == 4
-    assert page.driver.find_elements(By.CSS_SELECTOR, "#chart-growth svg g.mark-symbol path")
+    assert page.driver.find_elements(By.CSS_SELECTOR, "#chart-growth svg g.mark-symbol.role-mark path")
     _shot(page, "dashboard-overview.png")
 
     # a click on the 2020 bar lists the works behind it
@@ -102,3 +102,25 @@ def test_empty_partnership_shows_a_helpful_state(page: Page, store: Path) -> Non
     finally:
         page.driver.implicitly_wait(15)
     _shot(page, "dashboard-empty.png")
+
+
+def test_strengths_chart_is_drawn_and_a_dot_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/fields/?level=field")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    data = page.driver.execute_script(
+        "return window.cordialeViews.strengths.data('strengths').map(d => d.class_id)"
+    )
+    dots = page.driver.find_elements(By.CSS_SELECTOR, "#chart-strengths svg g.mark-symbol.role-mark path")
+    assert len(dots) == len(data) > 10
+    _shot(page, "dashboard-strengths.png")
+    target = next(
+        i
+        for i, d in enumerate(dots)
+        if page.driver.execute_script("return arguments[0].__data__.datum.class_id", d)
+    )
+    ActionChains(page.driver).move_to_element(dots[target]).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert "level=field" in page.driver.current_url and "class=" in page.driver.current_url
+    assert page.el("#works-count").is_displayed()

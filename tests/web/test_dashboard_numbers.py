@@ -102,3 +102,37 @@ def test_overview_in_french(client_in: Client, store: Path, settings: Any) -> No
     assert "Travaux conjoints" in html
     assert "Croissance avant et après l’événement" in html
     assert "Joint works per year" not in html
+
+
+def test_strengths_numbers_equal_the_cli_json_and_drill_down(client_in: Client, store: Path) -> None:
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/fields/?level=field&from=2015").content.decode()
+    shown = {
+        (d["data-class"], d["data-partner"]): (
+            int(d["data-works"]),
+            float(d["data-ai"]),
+            int(d["data-joint"]),
+        )
+        for d in _data_rows(html, "strength-row")
+    }
+    payload = cli_json(store, [KFUPM, ARAMCO, "--show", "fields", "--years", "2015-9999"])
+    rows = payload["families"]["fields"]["fields"]["rows"]
+    expected = {
+        (r["class_id"], r["partner"]): (r["works"], r["activity_index"], r["joint_works"])
+        for r in rows
+        if r["level"] == "field"
+    }
+    assert shown == expected and len(shown) > 10
+    assert "complementary" in html
+    # the class with the most joint works: its list has exactly that many works
+    (cls, _), (_, _, joint) = max(shown.items(), key=lambda kv: kv[1][2])
+    res = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?level=field&class={cls}&from=2015")
+    assert res.status_code == 200 and res.content.decode().count('class="work"') == joint > 0
+    assert client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/fields/?level=galaxy").status_code == 400
+
+
+def _data_rows(html: str, cls: str) -> list[dict[str, str]]:
+    from tests.web.dash_common import DataAttrs
+
+    p = DataAttrs()
+    p.feed(html)
+    return [d for d in p.items if cls in d.get("class", "").split()]

@@ -141,3 +141,50 @@ def growth(ov: Overview) -> dict[str, Any]:
 def _finish(chart: Any, title: str, height: int) -> dict[str, Any]:
     spec: dict[str, Any] = chart.properties(title=title, width=WIDTH, height=height).to_dict()
     return spec
+
+
+STRENGTH_CLASSES = 25  # classes a strengths chart shows (those with the most works of either partner)
+
+
+def strengths(st: Any) -> dict[str, Any]:
+    """Dots: each partner's activity index per class (1 = the reference's profile), the strong and weak
+    thresholds as rules; a click on a dot opens the class's joint works."""
+    classes: list[str] = []
+    for r in st.rows:
+        if r["class_id"] not in classes:
+            classes.append(r["class_id"])
+    shown = set(classes[:STRENGTH_CLASSES])
+    rows = [
+        {
+            "class_id": r["class_id"],
+            "class_name": r["class_name"],
+            "partner": st.names.get(r["partner"], r["partner"]),
+            "activity_index": r["activity_index"],
+            "works": r["works"],
+            "strength": r["strength"],
+        }
+        for r in st.rows
+        if r["class_id"] in shown and r["activity_index"] is not None
+    ]
+    ai_t, class_t = _("Activity index"), _("Class")
+    order = [r["class_name"] for r in rows if r["partner"] == st.names.get(st.filters.partners[0])]
+    dots = (
+        alt.Chart(alt.InlineData(values=rows, name="strengths"))
+        .mark_point(filled=True, size=90, cursor="pointer")
+        .encode(
+            x=alt.X("activity_index:Q", title=ai_t),
+            y=alt.Y("class_name:N", title=class_t, sort=order),
+            color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("class_name:N", title=class_t),
+                alt.Tooltip("partner:N", title=_("Partner")),
+                alt.Tooltip("activity_index:Q", title=ai_t, format=".2f"),
+                alt.Tooltip("works:Q", title=_("Works")),
+                alt.Tooltip("strength:N", title=_("Strength")),
+            ],
+        )
+    )
+    q = st.filters.query()
+    marks = alt.InlineData(values=[{"x": q.weak}, {"x": 1.0}, {"x": q.strong}], name="thresholds")
+    rules = alt.Chart(marks).mark_rule(color="#888", strokeDash=[4, 3]).encode(x="x:Q")
+    return _finish(alt.layer(rules, dots), _("Where each side is strong"), 14 * max(4, len(shown)))

@@ -168,10 +168,72 @@ def _load_overview(db_path: Path, filters: Filters) -> Overview:
     return ov
 
 
+LEVELS = ("domain", "field", "subfield", "topic")
+
+
+@dataclass
+class Strengths:
+    """Each partner's activity index per class of one level (the observatory's fields family)."""
+
+    filters: Filters
+    level: str
+    names: dict[str, str]
+    snapshot_date: str
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per (class, partner)
+    reference: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not any(r["joint_works"] for r in self.rows) and not any(r["works"] for r in self.rows)
+
+
+def load_strengths(db_path: Path, filters: Filters, level: str) -> Strengths:
+    """The fields family at one level: activity index, strong/weak, complementary, joint works per class."""
+    if level not in LEVELS:
+        raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    obs = observe_store(db_path, filters.query(), ["fields"])
+    table = obs.sections["fields"]["fields"]
+    rows = [r for r in table.to_pylist() if r["level"] == level]
+    rows.sort(
+        key=lambda r: (-int(r["union_works"]), str(r["class_name"]), filters.partners.index(r["partner"]))
+    )
+    return Strengths(
+        filters=filters,
+        level=level,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        rows=rows,
+        reference=rows[0]["reference"] if rows else "",
+    )
+
+
 def joint_works_of_year(db_path: Path, filters: Filters, year: int) -> list[dict[str, Any]]:
-    """The joint works behind one year's bar: id, title, DOI, type, the partners' fractional weights."""
+    """The joint works behind one year's bar."""
+    return joint_works(db_path, filters, year=year)
+
+
+def joint_works(
+    db_path: Path,
+    filters: Filters,
+    year: int | None = None,
+    level: str | None = None,
+    class_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
+    observatory classes works): id, title, DOI, type, the partners' summed fractional weight."""
     table = per_work(db_path, filters.query())
-    rows = [r for r in table.to_pylist() if r["n_partners"] >= 2 and r["year"] == year]
+    rows = [r for r in table.to_pylist() if r["n_partners"] >= 2 and (year is None or r["year"] == year)]
+    if level is not None:
+        if level not in LEVELS:
+            raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+        with reader(db_path) as con:
+            in_class = {
+                str(w)
+                for (w,) in con.execute(
+                    f"SELECT work_id FROM work_topics WHERE is_primary AND {level}_id = ?", [class_id]
+                ).fetchall()
+            }
+        rows = [r for r in rows if r["work_id"] in in_class]
     if not rows:
         return []
     ids = [r["work_id"] for r in rows]

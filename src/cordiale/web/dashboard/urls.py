@@ -10,4 +10,5 @@ urlpatterns = [
     path("", views.index, name="dashboard_index"),
     path("<str:a>/<str:b>/", views.overview, name="dashboard_overview"),
     path("<str:a>/<str:b>/works/", views.works, name="dashboard_works"),
+    path("<str:a>/<str:b>/fields/", views.strengths, name="dashboard_strengths"),
 ]

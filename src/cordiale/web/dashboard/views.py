@@ -12,18 +12,22 @@ from django.shortcuts import redirect, render
 from django.utils.http import urlencode
 
 from cordiale.config import store_path
-from cordiale.errors import CordialeError, InstitutionError, StoreError
+from cordiale.errors import CordialeError, InstitutionError, StoreError, UsageError
 from cordiale.ids import short_openalex_id
 from cordiale.observatory.query import RULES
 from cordiale.web.dashboard import charts
 from cordiale.web.dashboard.overview import (
     COUNTINGS,
+    LEVELS,
     filters_from,
-    joint_works_of_year,
+    institution_names,
+    joint_works,
     load_overview,
+    load_strengths,
 )
 
 FILTER_KEYS = ("from", "to", "rule", "counting", "event")
+STRENGTH_KEYS = ("from", "to", "rule")
 
 
 def _store() -> Path:
@@ -88,21 +92,49 @@ def overview(request: HttpRequest, a: str, b: str) -> HttpResponse:
 
 
 @login_required
+def strengths(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """Fields and topics: where each side is strong (activity index), complementary classes, joint works."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    level = request.GET.get("level") or "field"
+    try:
+        filters = filters_from(partners, params)
+        st = load_strengths(_store(), filters, level)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    return render(
+        request,
+        "dashboard/strengths.html",
+        {
+            "st": st,
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "rules": RULES,
+            "levels": LEVELS,
+            "specs": {"strengths": charts.strengths(st)} if st.rows else {},
+        },
+    )
+
+
+@login_required
 def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
-    """The joint works behind one bar of the overview (``?year=`` plus the overview's filters)."""
+    """The joint works behind one bar or dot: ``?year=`` (overview) or ``?level=&class=`` (strengths), plus
+    the page's filters."""
     partners = _partners(a, b)
     params = {k: str(v) for k, v in request.GET.items() if k in FILTER_KEYS}
     year_raw = request.GET.get("year", "")
+    level, class_id = request.GET.get("level"), request.GET.get("class")
     try:
         filters = filters_from(partners, params)
-        if not year_raw.isdigit():
-            from cordiale.errors import UsageError
-
-            raise UsageError(f"year must be a year, not {year_raw!r}")
-        year = int(year_raw)
-        rows = joint_works_of_year(_store(), filters, year)
-        from cordiale.web.dashboard.overview import institution_names
-
+        year: int | None = None
+        if class_id is None or year_raw:
+            if not year_raw.isdigit():
+                raise UsageError(f"year must be a year, not {year_raw!r}")
+            year = int(year_raw)
+        rows = joint_works(_store(), filters, year=year, level=level if class_id else None, class_id=class_id)
         names = institution_names(_store(), partners)
     except CordialeError as err:
         return _problem(request, partners, err)
@@ -112,10 +144,10 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
         {
             "rows": rows,
             "year": year,
+            "class_name": request.GET.get("name") or class_id,
             "names": names,
             "a": partners[0],
             "b": partners[1],
             "query": urlencode({k: v for k, v in params.items() if v}),
-            "fractional_total": sum(r["weight"] for r in rows),
         },
     )

@@ -11,6 +11,15 @@
     drawn.push(
       vegaEmbed(el, spec, options).then(function (result) {
         el.dataset.drawn = "true";
+        if (name === "strengths") {
+          result.view.addEventListener("click", function (_event, item) {
+            if (!item || !item.datum || item.datum.class_id === undefined) return;
+            const query = el.dataset.query ? "&" + el.dataset.query : "";
+            window.location.assign(el.dataset.worksUrl + "?level=" + encodeURIComponent(el.dataset.level) +
+              "&class=" + encodeURIComponent(item.datum.class_id) +
+              "&name=" + encodeURIComponent(item.datum.class_name) + query);
+          });
+        }
         if (name === "joint") {
           result.view.addEventListener("click", function (_event, item) {
             if (!item || !item.datum || item.datum.year === undefined || item.mark.marktype !== "rect") return;
