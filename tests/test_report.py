@@ -58,6 +58,7 @@ def test_report_pdf_pages_render_and_are_not_blank(kfupm_store: Path, tmp_path: 
     assert max(inks[1:]) > 0.05, inks
     text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
     assert "Partnership report 2025" in text and "Methods" in text and "Joint works per year" in text
+    assert "Fields and strengths" in text and "Engineering" in text
     assert "2026-02-07" in text or "Data snapshot" in text
 
 
@@ -82,7 +83,7 @@ def test_report_html_in_french_and_errors(kfupm_store: Path, tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     assert '<html lang="fr">' in html and "Méthodes" in html and "Rapport de partenariat 2024" in html
-    assert html.count("data:image/svg+xml;base64,") == 3  # joint, shares, growth over the complete years
+    assert html.count("data:image/svg+xml;base64,") == 4  # joint, shares, growth (complete years), fields
     res = runner.invoke(
         app, ["report", KFUPM, ARAMCO, "--year", "2024", "--db", str(kfupm_store), "--out", "r.docx"]
     )

@@ -20,9 +20,10 @@ from django.utils import translation
 from cordiale import __version__
 from cordiale.errors import UsageError
 from cordiale.web.dashboard import charts
-from cordiale.web.dashboard.overview import Filters, Overview, load_overview
+from cordiale.web.dashboard.overview import Filters, Overview, load_overview, load_strengths
 
 YEARS_SHOWN = 10  # the report's series: the report year and the nine before it
+FIELDS_SHOWN = 12  # fields in the report's strengths table (those with the most works of either partner)
 LANGS = ("en", "fr")
 
 
@@ -71,6 +72,10 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
             }
             if any(r["value"] is not None for r in ov.growth):
                 chart_uris["growth"] = svg_data_uri(charts.growth(ov))
+        st = load_strengths(db_path, req.filters(), "field")
+        field_rows = [r for r in st.rows if r["union_works"]][: 2 * FIELDS_SHOWN]
+        if field_rows:
+            chart_uris["strengths"] = svg_data_uri(charts.strengths(st))
         counting = json.loads(ov.counting_note) if ov.counting_note else {}
         return render_to_string(
             "dashboard/report.html",
@@ -82,6 +87,8 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
                 "change": (this["value"] - before["value"]) if this and before else None,
                 "shares_year": shares_year,
                 "charts": chart_uris,
+                "st": st,
+                "field_rows": field_rows,
                 "counting": counting,
                 "version": __version__,
                 "a": req.partners[0],
