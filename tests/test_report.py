@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,7 +26,10 @@ def _ink(png: Path) -> float:
 
 def test_report_pdf_pages_render_and_are_not_blank(kfupm_store: Path, tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
-        pytest.fail("pdftoppm missing: run scripts/report_deps.sh (poppler-utils)")
+        reason = "pdftoppm missing: run scripts/report_deps.sh (poppler-utils)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     out = tmp_path / "report.pdf"
     res = runner.invoke(
         app,
