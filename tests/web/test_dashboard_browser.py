@@ -124,3 +124,22 @@ def test_strengths_chart_is_drawn_and_a_dot_drills_down(page: Page, store: Path)
     WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
     assert "level=field" in page.driver.current_url and "class=" in page.driver.current_url
     assert page.el("#works-count").is_displayed()
+
+
+def test_open_access_chart_is_drawn_and_a_segment_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/open-access/?from=2018")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    data = page.driver.execute_script("return window.cordialeViews.oa.data('oa').length")
+    segments = page.driver.find_elements(By.CSS_SELECTOR, "#chart-oa svg g.mark-rect.role-mark path")
+    assert len(segments) == data > 5
+    _shot(page, "dashboard-open-access.png")
+    tallest = max(
+        segments, key=lambda s: page.driver.execute_script("return arguments[0].getBBox().height", s)
+    )
+    ActionChains(page.driver).move_to_element(tallest).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert "oa=" in page.driver.current_url and page.driver.find_elements(
+        By.CSS_SELECTOR, "#works-table tr.work"
+    )

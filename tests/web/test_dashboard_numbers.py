@@ -136,3 +136,40 @@ def _data_rows(html: str, cls: str) -> list[dict[str, str]]:
     p = DataAttrs()
     p.feed(html)
     return [d for d in p.items if cls in d.get("class", "").split()]
+
+
+def test_open_access_numbers_equal_the_cli_json_and_drill_down(client_in: Client, store: Path) -> None:
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/open-access/?from=2018").content.decode()
+    shown = {
+        (d["data-kind"], d["data-unit"], d["data-status"]): (int(d["data-works"]), float(d["data-share"]))
+        for d in _data_rows(html, "oa-row")
+    }
+    payload = cli_json(store, [KFUPM, ARAMCO, "--show", "oa", "--years", "2018-9999"])
+    rows = payload["families"]["oa"]["oa"]["rows"]
+    expected = {
+        (r["kind"], r["unit_key"], r["oa_status"]): (r["works"], r["share"])
+        for r in rows
+        if r["year"] is None
+    }
+    assert shown == expected and ("joint", "all", "closed") in shown
+    year_rows = [r for r in rows if r["kind"] == "joint" and r["year"] == 2021]
+    gold = next(r for r in year_rows if r["works"] > 0)
+    res = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?year=2021&oa={gold['oa_status']}&from=2018")
+    assert res.content.decode().count('class="work"') == gold["works"]
+
+
+def test_french_catalogue_of_the_dashboard_is_complete_and_compiled() -> None:
+    import gettext
+
+    import cordiale.web.dashboard
+    from tests.web.test_i18n import _po_entries
+
+    locale = Path(cordiale.web.dashboard.__file__).parent / "locale" / "fr" / "LC_MESSAGES"
+    text = (locale / "django.po").read_text(encoding="utf-8")
+    assert "fuzzy" not in text
+    po = _po_entries(text)
+    with (locale / "django.mo").open("rb") as fh:
+        mo = gettext.GNUTranslations(fh)
+    assert len(po) > 80 and [k for k, v in po.items() if not v] == []
+    for msgid, msgstr in po.items():
+        assert mo.gettext(msgid) == msgstr, msgid

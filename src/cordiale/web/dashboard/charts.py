@@ -188,3 +188,47 @@ def strengths(st: Any) -> dict[str, Any]:
     marks = alt.InlineData(values=[{"x": q.weak}, {"x": 1.0}, {"x": q.strong}], name="thresholds")
     rules = alt.Chart(marks).mark_rule(color="#888", strokeDash=[4, 3]).encode(x="x:Q")
     return _finish(alt.layer(rules, dots), _("Where each side is strong"), 14 * max(4, len(shown)))
+
+
+OA_COLORS = {
+    "diamond": "#6a3d9a",
+    "gold": "#e6a700",
+    "hybrid": "#ff7f00",
+    "bronze": "#a6611a",
+    "green": "#33a02c",
+    "closed": "#8c8c8c",
+    "unknown": "#d9d9d9",
+}
+
+
+def open_access(oa: Any) -> dict[str, Any]:
+    """Stacked bars: joint works per year by open-access status (OpenAlex's oa_status); a click on a
+    segment opens its works."""
+    rows = [
+        {"year": r["year"], "oa_status": r["oa_status"], "works": r["works"], "share": r["share"]}
+        for r in oa.years
+    ]
+    statuses = [s for s in OA_COLORS if any(r["oa_status"] == s for r in rows)]
+    status_t = _("Open-access status")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="oa"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("works:Q", title=_("Joint works")),
+            color=alt.Color(
+                "oa_status:N",
+                title=status_t,
+                scale=alt.Scale(domain=statuses, range=[OA_COLORS[s] for s in statuses]),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("oa_status:N"),
+            tooltip=[
+                alt.Tooltip("year:O", title=_("Year")),
+                alt.Tooltip("oa_status:N", title=status_t),
+                alt.Tooltip("works:Q", title=_("Joint works")),
+                alt.Tooltip("share:Q", title=_("Share"), format=".1%"),
+            ],
+        )
+    )
+    return _finish(chart, _("Open access of joint works"), 260)

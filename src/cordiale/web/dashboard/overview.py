@@ -207,6 +207,29 @@ def load_strengths(db_path: Path, filters: Filters, level: str) -> Strengths:
     )
 
 
+@dataclass
+class OpenAccess:
+    """Joint works per year and open-access status, and each unit's shares over the years (the oa family)."""
+
+    filters: Filters
+    names: dict[str, str]
+    snapshot_date: str
+    years: list[dict[str, Any]] = field(default_factory=list)  # joint group: year, oa_status, works, share
+    totals: list[dict[str, Any]] = field(default_factory=list)  # every unit, all years: oa_status, share
+
+
+def load_open_access(db_path: Path, filters: Filters) -> OpenAccess:
+    obs = observe_store(db_path, filters.query(), ["oa"])
+    rows = obs.sections["oa"]["oa"].to_pylist()
+    return OpenAccess(
+        filters=filters,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        years=[r for r in rows if r["kind"] == "joint" and r["unit_key"] == "all" and r["year"] is not None],
+        totals=[r for r in rows if r["year"] is None],
+    )
+
+
 def joint_works_of_year(db_path: Path, filters: Filters, year: int) -> list[dict[str, Any]]:
     """The joint works behind one year's bar."""
     return joint_works(db_path, filters, year=year)
@@ -218,11 +241,15 @@ def joint_works(
     year: int | None = None,
     level: str | None = None,
     class_id: str | None = None,
+    oa_status: str | None = None,
 ) -> list[dict[str, Any]]:
     """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
-    observatory classes works): id, title, DOI, type, the partners' summed fractional weight."""
+    observatory classes works; optionally one open-access status): id, title, DOI, type, the partners'
+    summed fractional weight."""
     table = per_work(db_path, filters.query())
     rows = [r for r in table.to_pylist() if r["n_partners"] >= 2 and (year is None or r["year"] == year)]
+    if oa_status is not None:  # the oa family's status: NULL counts as "unknown"
+        rows = [r for r in rows if (r["oa_status"] or "unknown") == oa_status]
     if level is not None:
         if level not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")

@@ -22,6 +22,7 @@ from cordiale.web.dashboard.overview import (
     filters_from,
     institution_names,
     joint_works,
+    load_open_access,
     load_overview,
     load_strengths,
 )
@@ -120,6 +121,32 @@ def strengths(request: HttpRequest, a: str, b: str) -> HttpResponse:
 
 
 @login_required
+def open_access(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """Open access: joint works per year by status, and each side's and the joint shares over the years."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    try:
+        filters = filters_from(partners, params)
+        oa = load_open_access(_store(), filters)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    return render(
+        request,
+        "dashboard/open_access.html",
+        {
+            "oa": oa,
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "rules": RULES,
+            "specs": {"oa": charts.open_access(oa)} if oa.years else {},
+        },
+    )
+
+
+@login_required
 def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """The joint works behind one bar or dot: ``?year=`` (overview) or ``?level=&class=`` (strengths), plus
     the page's filters."""
@@ -127,6 +154,7 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     params = {k: str(v) for k, v in request.GET.items() if k in FILTER_KEYS}
     year_raw = request.GET.get("year", "")
     level, class_id = request.GET.get("level"), request.GET.get("class")
+    oa_status = request.GET.get("oa") or None
     try:
         filters = filters_from(partners, params)
         year: int | None = None
@@ -134,7 +162,14 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             if not year_raw.isdigit():
                 raise UsageError(f"year must be a year, not {year_raw!r}")
             year = int(year_raw)
-        rows = joint_works(_store(), filters, year=year, level=level if class_id else None, class_id=class_id)
+        rows = joint_works(
+            _store(),
+            filters,
+            year=year,
+            level=level if class_id else None,
+            class_id=class_id,
+            oa_status=oa_status,
+        )
         names = institution_names(_store(), partners)
     except CordialeError as err:
         return _problem(request, partners, err)
@@ -145,6 +180,7 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             "rows": rows,
             "year": year,
             "class_name": request.GET.get("name") or class_id,
+            "oa_status": oa_status,
             "names": names,
             "a": partners[0],
             "b": partners[1],

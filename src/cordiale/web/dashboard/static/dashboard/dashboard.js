@@ -20,6 +20,14 @@
               "&name=" + encodeURIComponent(item.datum.class_name) + query);
           });
         }
+        if (name === "oa") {
+          result.view.addEventListener("click", function (_event, item) {
+            if (!item || !item.datum || item.datum.oa_status === undefined) return;
+            const query = el.dataset.query ? "&" + el.dataset.query : "";
+            window.location.assign(el.dataset.worksUrl + "?year=" + item.datum.year +
+              "&oa=" + encodeURIComponent(item.datum.oa_status) + query);
+          });
+        }
         if (name === "joint") {
           result.view.addEventListener("click", function (_event, item) {
             if (!item || !item.datum || item.datum.year === undefined || item.mark.marktype !== "rect") return;
