@@ -202,10 +202,16 @@ OA_COLORS = {
 
 
 def open_access(oa: Any) -> dict[str, Any]:
-    """Stacked bars: joint works per year by open-access status (OpenAlex's oa_status); a click on a
-    segment opens its works."""
+    """Stacked bars: joint works per year by open-access status (OpenAlex's oa_status), partial years
+    paler; a click on a segment opens its works."""
     rows = [
-        {"year": r["year"], "oa_status": r["oa_status"], "works": r["works"], "share": r["share"]}
+        {
+            "year": r["year"],
+            "oa_status": r["oa_status"],
+            "works": r["works"],
+            "share": r["share"],
+            "status": _("partial (still being indexed)") if r["partial"] else _("complete"),
+        }
         for r in oa.years
     ]
     statuses = [s for s in OA_COLORS if any(r["oa_status"] == s for r in rows)]
@@ -223,6 +229,14 @@ def open_access(oa: Any) -> dict[str, Any]:
                 legend=alt.Legend(orient="top"),
             ),
             order=alt.Order("oa_status:N"),
+            opacity=alt.Opacity(
+                "status:N",
+                title=_("Year status"),
+                scale=alt.Scale(
+                    domain=[_("complete"), _("partial (still being indexed)")], range=[1.0, 0.45]
+                ),
+                legend=alt.Legend(orient="top"),
+            ),
             tooltip=[
                 alt.Tooltip("year:O", title=_("Year")),
                 alt.Tooltip("oa_status:N", title=status_t),
