@@ -12,6 +12,7 @@ from cordiale import __version__
 from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
 from cordiale.cli.match import match_app
 from cordiale.cli.pair import pair_command
+from cordiale.cli.report import report_command
 from cordiale.cli.sdg import sdg_app
 from cordiale.cli.serve import manage_command, serve_command
 from cordiale.config import store_path
@@ -34,6 +35,7 @@ app.add_typer(inst_app, name="institutions")
 app.add_typer(sdg_app, name="sdg")
 app.command("pair")(pair_command)
 app.command("serve")(serve_command)
+app.command("report")(report_command)
 app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     manage_command
 )

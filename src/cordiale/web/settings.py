@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "auditlog",
     "cordiale.web.programmes",
+    "cordiale.web.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -156,3 +157,8 @@ CORDIALE_RETENTION_DAYS = {
     "inactive_account": 365 * 3,  # accounts never used since, without programme records
 }
 CONSENT_VERSION = "2026-1"
+# The partnership the dashboard opens on (/dashboard/): two short OpenAlex institution ids (README,
+# "Dashboard and report"); CNRS and Imperial College London by default.
+CORDIALE_DASHBOARD_PARTNERS = tuple(
+    os.environ.get("CORDIALE_DASHBOARD_PARTNERS", "I1294671590,I47508984").split(",")[:2]
+)

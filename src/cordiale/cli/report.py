@@ -1,0 +1,71 @@
+"""``cordiale report A B --year 2025 --out report.pdf``: the partnership's annual report."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cordiale.cli.common import DbOption, err, handle_errors
+from cordiale.config import store_path
+from cordiale.errors import StoreError, UsageError
+
+
+def report_command(
+    partners: Annotated[
+        list[str],
+        typer.Argument(help="The two partners: OpenAlex id/URL, ROR id/URL or name.", show_default=False),
+    ],
+    year: Annotated[int, typer.Option(help="The report's year (the series shows it and the nine before).")],
+    out: Annotated[Path, typer.Option("--out", help="report.pdf (WeasyPrint) or report.html.")],
+    lang: Annotated[str, typer.Option(help="en or fr.")] = "en",
+    rule: Annotated[str, typer.Option(help="Affiliation roll-up: direct, lineage or ror.")] = "lineage",
+    counting: Annotated[str, typer.Option(help="full or fractional.")] = "full",
+    event: Annotated[
+        int | None, typer.Option(help="Event year (e.g. a joint lab's launch) for growth.")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """A designed annual report of a partnership: summary page, charts, tables and methods."""
+    handle_errors(_report)(partners, year, out, lang, rule, counting, event, db)
+
+
+def _report(
+    texts: list[str],
+    year: int,
+    out: Path,
+    lang: str,
+    rule: str,
+    counting: str,
+    event: int | None,
+    db: Path | None,
+) -> None:
+    from cordiale.cli.pair import _resolve
+
+    if len(texts) != 2:
+        raise UsageError(f"a report is about two partners, not {len(texts)}")
+    db_path = store_path(db)
+    if not db_path.is_file():
+        raise StoreError(
+            f"no store at {db_path}: run `cordiale ingest FILES…` or `cordiale pair A B --fetch`"
+        )
+    resolved = _resolve(db_path, texts)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+    import django
+
+    django.setup()
+    from cordiale.web.dashboard.report import ReportRequest, write_report
+
+    req = ReportRequest(
+        partners=(resolved[0].id, resolved[1].id),
+        year=year,
+        lang=lang,
+        rule=rule,
+        counting=counting,
+        event=event,
+    )
+    with err.status("rendering the report"):
+        path = write_report(db_path, req, out)
+    err.print(f"wrote {path}", highlight=False)

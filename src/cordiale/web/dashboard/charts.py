@@ -1,0 +1,248 @@
+"""The overview's charts as Vega-Lite specifications (Altair), drawn in the page by vega-embed and rendered
+to SVG for the report by vl-convert. Labels go through Django's translations (the caller picks the language).
+
+Each chart's data is a named inline data set (``joint``, ``shares``, ``growth``) so the page's script and
+the tests can read back what a chart drew.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+from django.utils.translation import gettext as _
+
+from cordiale.web.dashboard.overview import Overview
+
+WIDTH = 640
+PARTIAL_COLOR = "#b9c7d6"
+FULL_COLOR = "#2f5d8a"
+EVENT_COLOR = "#c0392b"
+
+
+def joint_per_year(ov: Overview) -> dict[str, Any]:
+    """Bars: joint works per year (full or fractional counting), partial years paler, the event a rule."""
+    year_t, works_t = _("Year"), _("Joint works")
+    status_t = _("Year status")
+    complete_t, partial_t = _("complete"), _("partial (still being indexed)")
+    rows = [
+        {"year": r["year"], "value": r["value"], "status": partial_t if r["partial"] else complete_t}
+        for r in ov.years
+    ]
+    bars = (
+        alt.Chart(alt.InlineData(values=rows, name="joint"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y(
+                "value:Q",
+                title=works_t + (f" ({_('fractional')})" if ov.filters.counting == "fractional" else ""),
+            ),
+            color=alt.Color(
+                "status:N",
+                title=status_t,
+                scale=alt.Scale(domain=[complete_t, partial_t], range=[FULL_COLOR, PARTIAL_COLOR]),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("year:O", title=year_t),
+                alt.Tooltip(
+                    "value:Q", title=works_t, format=",.2f" if ov.filters.counting == "fractional" else ","
+                ),
+                alt.Tooltip("status:N", title=status_t),
+            ],
+        )
+    )
+    chart: alt.TopLevelMixin = bars
+    event = ov.filters.event
+    if event is not None and any(r["year"] == event for r in ov.years):
+        marker = alt.InlineData(
+            values=[{"year": event, "label": _("event (%(year)s)") % {"year": event}}], name="event"
+        )
+        rule = (
+            alt.Chart(marker)
+            .mark_rule(color=EVENT_COLOR, strokeWidth=2, strokeDash=[6, 3])
+            .encode(x="year:O")
+        )
+        text = (
+            alt.Chart(marker)
+            .mark_text(color=EVENT_COLOR, align="left", dx=4, dy=-4, baseline="bottom")
+            .encode(x="year:O", y=alt.value(0), text="label:N")
+        )
+        chart = alt.layer(bars, rule, text)
+    return _finish(chart, _("Joint works per year"), 280)
+
+
+def shares(ov: Overview) -> dict[str, Any]:
+    """Lines: each side's joint share (joint works / the partner's works) per year."""
+    rows = [
+        {
+            "year": r["year"],
+            "partner": ov.names.get(r["partner"], r["partner"]),
+            "share": r["joint_share"],
+            "partial": bool(r["partial"]),
+        }
+        for r in ov.shares
+        if r["year"] is not None and r["joint_share"] is not None
+    ]
+    share_t = _("Share of the partner's works that are joint")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="shares"))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("share:Q", title=share_t, axis=alt.Axis(format="%")),
+            color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
+            strokeDash=alt.StrokeDash("partial:N", legend=None),
+            tooltip=[
+                alt.Tooltip("partner:N", title=_("Partner")),
+                alt.Tooltip("year:O", title=_("Year")),
+                alt.Tooltip("share:Q", title=share_t, format=".1%"),
+            ],
+        )
+    )
+    return _finish(chart, _("Each side's joint share"), 220)
+
+
+def growth(ov: Overview) -> dict[str, Any]:
+    """Points with 95% intervals: annual growth of joint works before and after the event."""
+    rows = [
+        {
+            "window": r["window"],
+            "value": r["value"],
+            "low": r["ci_low"],
+            "high": r["ci_high"],
+        }
+        for r in ov.growth
+        if r["value"] is not None
+    ]
+    growth_t = _("Annual growth of joint works")
+    data = alt.InlineData(values=rows, name="growth")
+    base = alt.Chart(data).encode(y=alt.Y("window:N", title=_("Window"), sort=None))
+    bars = base.mark_errorbar(ticks=True).encode(
+        x=alt.X("low:Q", title=growth_t, axis=alt.Axis(format="%")), x2="high:Q"
+    )
+    # xgettext:no-python-format
+    low_t = _("95% interval, low")
+    # xgettext:no-python-format
+    high_t = _("95% interval, high")
+    points = base.mark_point(filled=True, size=80, color=FULL_COLOR).encode(
+        x="value:Q",
+        tooltip=[
+            alt.Tooltip("window:N", title=_("Window")),
+            alt.Tooltip("value:Q", title=growth_t, format=".1%"),
+            alt.Tooltip("low:Q", title=low_t, format=".1%"),
+            alt.Tooltip("high:Q", title=high_t, format=".1%"),
+        ],
+    )
+    return _finish(alt.layer(bars, points), growth_t, 40 + 40 * max(1, len(rows)))
+
+
+def _finish(chart: Any, title: str, height: int) -> dict[str, Any]:
+    spec: dict[str, Any] = chart.properties(title=title, width=WIDTH, height=height).to_dict()
+    return spec
+
+
+STRENGTH_CLASSES = 25  # classes a strengths chart shows (those with the most works of either partner)
+
+
+def strengths(st: Any) -> dict[str, Any]:
+    """Dots: each partner's activity index per class (1 = the reference's profile), the strong and weak
+    thresholds as rules; a click on a dot opens the class's joint works."""
+    classes: list[str] = []
+    for r in st.rows:
+        if r["class_id"] not in classes:
+            classes.append(r["class_id"])
+    shown = set(classes[:STRENGTH_CLASSES])
+    rows = [
+        {
+            "class_id": r["class_id"],
+            "class_name": r["class_name"],
+            "partner": st.names.get(r["partner"], r["partner"]),
+            "activity_index": r["activity_index"],
+            "works": r["works"],
+            "strength": r["strength"],
+        }
+        for r in st.rows
+        if r["class_id"] in shown and r["activity_index"] is not None
+    ]
+    ai_t, class_t = _("Activity index"), _("Class")
+    order = [r["class_name"] for r in rows if r["partner"] == st.names.get(st.filters.partners[0])]
+    dots = (
+        alt.Chart(alt.InlineData(values=rows, name="strengths"))
+        .mark_point(filled=True, size=90, cursor="pointer")
+        .encode(
+            x=alt.X("activity_index:Q", title=ai_t),
+            y=alt.Y("class_name:N", title=class_t, sort=order),
+            color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("class_name:N", title=class_t),
+                alt.Tooltip("partner:N", title=_("Partner")),
+                alt.Tooltip("activity_index:Q", title=ai_t, format=".2f"),
+                alt.Tooltip("works:Q", title=_("Works")),
+                alt.Tooltip("strength:N", title=_("Strength")),
+            ],
+        )
+    )
+    q = st.filters.query()
+    marks = alt.InlineData(values=[{"x": q.weak}, {"x": 1.0}, {"x": q.strong}], name="thresholds")
+    rules = alt.Chart(marks).mark_rule(color="#888", strokeDash=[4, 3]).encode(x="x:Q")
+    return _finish(alt.layer(rules, dots), _("Where each side is strong"), 14 * max(4, len(shown)))
+
+
+OA_COLORS = {
+    "diamond": "#6a3d9a",
+    "gold": "#e6a700",
+    "hybrid": "#ff7f00",
+    "bronze": "#a6611a",
+    "green": "#33a02c",
+    "closed": "#8c8c8c",
+    "unknown": "#d9d9d9",
+}
+
+
+def open_access(oa: Any) -> dict[str, Any]:
+    """Stacked bars: joint works per year by open-access status (OpenAlex's oa_status), partial years
+    paler; a click on a segment opens its works."""
+    rows = [
+        {
+            "year": r["year"],
+            "oa_status": r["oa_status"],
+            "works": r["works"],
+            "share": r["share"],
+            "status": _("partial (still being indexed)") if r["partial"] else _("complete"),
+        }
+        for r in oa.years
+    ]
+    statuses = [s for s in OA_COLORS if any(r["oa_status"] == s for r in rows)]
+    status_t = _("Open-access status")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="oa"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("works:Q", title=_("Joint works")),
+            color=alt.Color(
+                "oa_status:N",
+                title=status_t,
+                scale=alt.Scale(domain=statuses, range=[OA_COLORS[s] for s in statuses]),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("oa_status:N"),
+            opacity=alt.Opacity(
+                "status:N",
+                title=_("Year status"),
+                scale=alt.Scale(
+                    domain=[_("complete"), _("partial (still being indexed)")], range=[1.0, 0.45]
+                ),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("year:O", title=_("Year")),
+                alt.Tooltip("oa_status:N", title=status_t),
+                alt.Tooltip("works:Q", title=_("Joint works")),
+                alt.Tooltip("share:Q", title=_("Share"), format=".1%"),
+            ],
+        )
+    )
+    return _finish(chart, _("Open access of joint works"), 260)

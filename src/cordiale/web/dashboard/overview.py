@@ -1,0 +1,290 @@
+"""The overview of a partnership: the observatory's summary and growth families, shaped for a page.
+
+Nothing is computed here that ``cordiale pair A B --show summary,growth`` does not print: the rows are the
+observatory's own (``observe_store``), only selected and renamed for charts and tables. The drill-down
+lists the joint works of one year from the observatory's per-work table (``per_work``), so the list has
+exactly as many works as the bar it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from cordiale.errors import UsageError
+from cordiale.indicators import ObsQuery, observe_store, per_work
+from cordiale.observatory.query import RULES
+from cordiale.store.connection import reader
+
+COUNTINGS = ("full", "fractional")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page (or the report) asks: partners, affiliation rule, counting, years, event."""
+
+    partners: tuple[str, str]
+    rule: str = "lineage"
+    counting: str = "full"
+    years: tuple[int, int] | None = None
+    event: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.counting not in COUNTINGS:
+            raise UsageError(f"counting must be full or fractional, not {self.counting!r}")
+        if self.rule not in RULES:
+            raise UsageError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+        if self.years is not None and self.years[0] > self.years[1]:
+            raise UsageError(f"years: {self.years[0]} is after {self.years[1]}")
+
+    def query(self) -> ObsQuery:
+        """The observatory question (the CLI's defaults for everything the page does not set)."""
+        return ObsQuery(partners=self.partners, rule=self.rule, years=self.years, event=self.event)
+
+    def cli_args(self) -> list[str]:
+        """The `cordiale pair` arguments that print the same numbers (shown on the page, used by tests)."""
+        args = [*self.partners, "--show", "summary,growth", "--rule", self.rule]
+        if self.years is not None:
+            args += ["--years", f"{self.years[0]}-{self.years[1]}"]
+        if self.event is not None:
+            args += ["--event", str(self.event)]
+        return args
+
+
+def _int(params: dict[str, str], name: str) -> int | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise UsageError(f"{name} must be a year, not {raw!r}")
+    return int(raw)
+
+
+def filters_from(partners: tuple[str, str], params: dict[str, str]) -> Filters:
+    """Filters from query parameters ``from``, ``to``, ``rule``, ``counting``, ``event`` (all optional)."""
+    first, last = _int(params, "from"), _int(params, "to")
+    years = None
+    if first is not None or last is not None:
+        years = (first if first is not None else 0, last if last is not None else 9999)
+    return Filters(
+        partners=partners,
+        rule=params.get("rule") or "lineage",
+        counting=params.get("counting") or "full",
+        years=years,
+        event=_int(params, "event"),
+    )
+
+
+@dataclass
+class Overview:
+    """One partnership's overview; ``years`` rows: year, joint (full or fractional), partial."""
+
+    filters: Filters
+    names: dict[str, str]
+    snapshot_date: str
+    joint_works: int
+    years: list[dict[str, Any]] = field(default_factory=list)
+    shares: list[dict[str, Any]] = field(default_factory=list)  # partner, year, joint_share, totals
+    share_overall: list[dict[str, Any]] = field(default_factory=list)  # growth: joint share with interval
+    growth: list[dict[str, Any]] = field(default_factory=list)  # growth windows with intervals
+    total: dict[str, Any] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    counting_note: str = ""
+    curation: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return self.joint_works == 0
+
+    def value(self, row: dict[str, Any]) -> float:
+        """A year row's joint works under the page's counting (full: works; fractional: Σ weights)."""
+        return float(row["joint_fractional"] if self.filters.counting == "fractional" else row["joint"])
+
+
+def institution_names(db_path: Path, ids: tuple[str, ...]) -> dict[str, str]:
+    with reader(db_path) as con:
+        rows = con.execute(
+            "SELECT id, display_name FROM institutions WHERE list_contains(?, id)", [list(ids)]
+        ).fetchall()
+    found = {str(i): str(n or i) for i, n in rows}
+    return {i: found.get(i, i) for i in ids}
+
+
+def load_overview(db_path: Path, filters: Filters) -> Overview:
+    """The observatory's summary and growth families for the two partners, as page rows (kept in memory
+    for the same store file, unchanged since, and the same filters: the bootstrap takes seconds)."""
+    stat = db_path.stat() if db_path.is_file() else None
+    if stat is None:
+        return _load_overview(db_path, filters)
+    return _cached_overview(db_path, stat.st_mtime_ns, stat.st_size, filters)
+
+
+@lru_cache(maxsize=32)
+def _cached_overview(db_path: Path, mtime_ns: int, size: int, filters: Filters) -> Overview:
+    return _load_overview(db_path, filters)
+
+
+def _load_overview(db_path: Path, filters: Filters) -> Overview:
+    obs = observe_store(db_path, filters.query(), ["summary", "growth"])
+    summary = obs.sections["summary"]["summary"].to_pylist()
+    meta = {
+        k.decode(): v.decode() for k, v in (obs.sections["summary"]["summary"].schema.metadata or {}).items()
+    }
+    ov = Overview(
+        filters=filters,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        joint_works=obs.joint_works,
+        notices=list(obs.notices),
+        counting_note=meta.get("counting", ""),
+        curation=obs.curation.version,
+    )
+    first = filters.partners[0]
+    for r in summary:
+        if r["grp"] != "all":
+            continue
+        if r["year"] is None:
+            if r["partner"] == first:
+                ov.total = {"joint": r["joint"], "joint_fractional": r["joint_fractional"]}
+            ov.shares.append({**r, "year": None})
+            continue
+        if r["partner"] == first:
+            ov.years.append(
+                {
+                    "year": r["year"],
+                    "joint": r["joint"],
+                    "joint_fractional": r["joint_fractional"],
+                    "partial": bool(r["partial"]),
+                }
+            )
+        ov.shares.append(r)
+    for r in obs.sections["growth"]["growth"].to_pylist():
+        (ov.share_overall if r["method"] == "share" else ov.growth).append(r)
+    ov.growth.sort(key=lambda r: r["first_year"])
+    for y in ov.years:
+        y["value"] = ov.value(y)
+    return ov
+
+
+LEVELS = ("domain", "field", "subfield", "topic")
+
+
+@dataclass
+class Strengths:
+    """Each partner's activity index per class of one level (the observatory's fields family)."""
+
+    filters: Filters
+    level: str
+    names: dict[str, str]
+    snapshot_date: str
+    rows: list[dict[str, Any]] = field(default_factory=list)  # one per (class, partner)
+    reference: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not any(r["joint_works"] for r in self.rows) and not any(r["works"] for r in self.rows)
+
+
+def load_strengths(db_path: Path, filters: Filters, level: str) -> Strengths:
+    """The fields family at one level: activity index, strong/weak, complementary, joint works per class."""
+    if level not in LEVELS:
+        raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+    obs = observe_store(db_path, filters.query(), ["fields"])
+    table = obs.sections["fields"]["fields"]
+    rows = [r for r in table.to_pylist() if r["level"] == level]
+    rows.sort(
+        key=lambda r: (-int(r["union_works"]), str(r["class_name"]), filters.partners.index(r["partner"]))
+    )
+    return Strengths(
+        filters=filters,
+        level=level,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        rows=rows,
+        reference=rows[0]["reference"] if rows else "",
+    )
+
+
+@dataclass
+class OpenAccess:
+    """Joint works per year and open-access status, and each unit's shares over the years (the oa family)."""
+
+    filters: Filters
+    names: dict[str, str]
+    snapshot_date: str
+    years: list[dict[str, Any]] = field(default_factory=list)  # joint group: year, oa_status, works, share
+    totals: list[dict[str, Any]] = field(default_factory=list)  # every unit, all years: oa_status, share
+
+
+def load_open_access(db_path: Path, filters: Filters) -> OpenAccess:
+    obs = observe_store(db_path, filters.query(), ["oa"])
+    rows = obs.sections["oa"]["oa"].to_pylist()
+    return OpenAccess(
+        filters=filters,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        years=[r for r in rows if r["kind"] == "joint" and r["unit_key"] == "all" and r["year"] is not None],
+        totals=[r for r in rows if r["year"] is None],
+    )
+
+
+def joint_works_of_year(db_path: Path, filters: Filters, year: int) -> list[dict[str, Any]]:
+    """The joint works behind one year's bar."""
+    return joint_works(db_path, filters, year=year)
+
+
+def joint_works(
+    db_path: Path,
+    filters: Filters,
+    year: int | None = None,
+    level: str | None = None,
+    class_id: str | None = None,
+    oa_status: str | None = None,
+) -> list[dict[str, Any]]:
+    """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
+    observatory classes works; optionally one open-access status): id, title, DOI, type, the partners'
+    summed fractional weight."""
+    table = per_work(db_path, filters.query())
+    rows = [r for r in table.to_pylist() if r["n_partners"] >= 2 and (year is None or r["year"] == year)]
+    if oa_status is not None:  # the oa family's status: NULL counts as "unknown"
+        rows = [r for r in rows if (r["oa_status"] or "unknown") == oa_status]
+    if level is not None:
+        if level not in LEVELS:
+            raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+        with reader(db_path) as con:
+            in_class = {
+                str(w)
+                for (w,) in con.execute(
+                    f"SELECT work_id FROM work_topics WHERE is_primary AND {level}_id = ?", [class_id]
+                ).fetchall()
+            }
+        rows = [r for r in rows if r["work_id"] in in_class]
+    if not rows:
+        return []
+    ids = [r["work_id"] for r in rows]
+    with reader(db_path) as con:
+        info = {
+            str(w): (t, d)
+            for w, t, d in con.execute(
+                "SELECT id, title, doi FROM works WHERE list_contains(?, id)", [ids]
+            ).fetchall()
+        }
+    out = []
+    for r in rows:
+        title, doi = info.get(r["work_id"], (None, None))
+        out.append(
+            {
+                "work_id": r["work_id"],
+                "title": title or r["work_id"],
+                "doi": doi,
+                "doi_url": doi
+                if doi and doi.startswith("http")
+                else (f"https://doi.org/{doi}" if doi else None),
+                "type": r["type"],
+                "weight": sum(float(r[f"w_{i}"] or 0.0) for i in range(len(filters.partners))),
+            }
+        )
+    out.sort(key=lambda w: (str(w["title"]).lower(), w["work_id"]))
+    return out

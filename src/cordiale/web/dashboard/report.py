@@ -1,0 +1,114 @@
+"""The annual report of a partnership: a designed HTML document (summary page, charts as SVG rendered
+server-side by vl-convert, tables, methods) and its PDF through WeasyPrint.
+
+The numbers are the dashboard's (``overview.load_overview``), hence the observatory's: the report never
+computes an indicator itself. Django (settings, templates, translations) is set up by the caller.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import vl_convert
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from cordiale import __version__
+from cordiale.errors import UsageError
+from cordiale.web.dashboard import charts
+from cordiale.web.dashboard.overview import Filters, Overview, load_overview, load_strengths
+
+YEARS_SHOWN = 10  # the report's series: the report year and the nine before it
+FIELDS_SHOWN = 12  # fields in the report's strengths table (those with the most works of either partner)
+LANGS = ("en", "fr")
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    partners: tuple[str, str]
+    year: int
+    lang: str = "en"
+    rule: str = "lineage"
+    counting: str = "full"
+    event: int | None = None
+
+    def filters(self) -> Filters:
+        return Filters(
+            partners=self.partners,
+            rule=self.rule,
+            counting=self.counting,
+            years=(self.year - YEARS_SHOWN + 1, self.year),
+            event=self.event,
+        )
+
+
+def svg_data_uri(spec: dict[str, Any]) -> str:
+    """A Vega-Lite spec rendered to SVG (vl-convert, no browser), as a data URI for an <img>."""
+    svg = vl_convert.vegalite_to_svg(spec)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _year_row(ov: Overview, year: int) -> dict[str, Any] | None:
+    return next((r for r in ov.years if r["year"] == year), None)
+
+
+def report_html(db_path: Path, req: ReportRequest) -> str:
+    """The report as one self-contained HTML document (charts inlined as SVG data URIs)."""
+    if req.lang not in LANGS:
+        raise UsageError(f"--lang must be en or fr, not {req.lang!r}")
+    with translation.override(req.lang):
+        ov = load_overview(db_path, req.filters())
+        this, before = _year_row(ov, req.year), _year_row(ov, req.year - 1)
+        shares_year = [r for r in ov.shares if r["year"] == req.year]
+        chart_uris: dict[str, str] = {}
+        if not ov.empty:
+            chart_uris = {
+                "joint": svg_data_uri(charts.joint_per_year(ov)),
+                "shares": svg_data_uri(charts.shares(ov)),
+            }
+            if any(r["value"] is not None for r in ov.growth):
+                chart_uris["growth"] = svg_data_uri(charts.growth(ov))
+        st = load_strengths(db_path, req.filters(), "field")
+        field_rows = [r for r in st.rows if r["union_works"]][: 2 * FIELDS_SHOWN]
+        if field_rows:
+            chart_uris["strengths"] = svg_data_uri(charts.strengths(st))
+        counting = json.loads(ov.counting_note) if ov.counting_note else {}
+        return render_to_string(
+            "dashboard/report.html",
+            {
+                "ov": ov,
+                "req": req,
+                "this": this,
+                "before": before,
+                "change": (this["value"] - before["value"]) if this and before else None,
+                "shares_year": shares_year,
+                "charts": chart_uris,
+                "st": st,
+                "field_rows": field_rows,
+                "counting": counting,
+                "version": __version__,
+                "a": req.partners[0],
+                "b": req.partners[1],
+                "LANG": req.lang,
+            },
+        )
+
+
+def write_report(db_path: Path, req: ReportRequest, out: Path) -> Path:
+    """Write ``out`` as HTML (``.html``) or PDF (``.pdf``, WeasyPrint)."""
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".pdf"):
+        raise UsageError(f"--out must end in .pdf or .html, not {out.name!r}")
+    html = report_html(db_path, req)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if suffix == ".pdf":
+        from weasyprint import HTML
+
+        HTML(string=html, base_url=str(out.parent)).write_pdf(out)
+    else:
+        out.write_text(html, encoding="utf-8")
+    return out
