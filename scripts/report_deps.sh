@@ -21,9 +21,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   echo "report deps: present"
 fi
-if ! command -v npm >/dev/null 2>&1 && [ "${CI:-}" = "true" ]; then
-  # CI draws the charts in Chromium: it needs the libraries, hence npm (Debian's package brings node)
-  echo "report deps: installing npm (CI)"
+if ! command -v npm >/dev/null 2>&1; then
+  # the dashboard draws its charts with vega: installed with npm (Debian's package brings node)
+  echo "report deps: installing npm"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq

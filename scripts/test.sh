@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The tests on a fresh machine: set up, lint, type-check, run the test suite (each stage timed).
+# The tests on a fresh machine: system packages and Python set-up, lint, type-check, the test suite
+# (each stage timed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.local/bin:$PWD/.tools/bin:$PATH"
@@ -10,6 +11,7 @@ stage() {
   "$@"
   echo "== stage: $name took $((SECONDS - t0)) s"
 }
+stage system-deps bash scripts/system_deps.sh
 # the Spark extra: the observatory's two-engine tests run PySpark (local mode, Java 17)
 stage setup bash scripts/setup.sh --extra spark
 stage lint .venv/bin/ruff check src tests bench
