@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from cordiale.web.programmes import services
 from cordiale.web.programmes.models import Application, LedgerEntry, Project, ProjectPartner
-from tests.web.factories import PASSWORD, World, draft
+from tests.web.factories import PASSWORD, World, draft, panel_recommends
 
 
 def client_for(username: str) -> Client:
@@ -64,6 +64,7 @@ def test_confidential_reviews_never_reach_the_applicant(world: World, store: Pat
     page = applicant.get(reverse("application_detail", args=[app.pk])).content.decode()
     assert "CONFIDENTIAL-REMARK" not in page
     assert applicant.get(reverse("review", args=[assignment.pk])).status_code == 403
+    panel_recommends(world, app, "reject")
     services.decide(app, world.director.user, "reject", None, "", "")
     page = applicant.get(reverse("application_detail", args=[app.pk])).content.decode()
     assert "CONFIDENTIAL-REMARK" not in page  # still confidential after the decision
