@@ -88,6 +88,9 @@ def test_the_chair_decides_only_after_every_panel_member_recommends(world: World
     ]
     with pytest.raises(services.WorkflowError):  # no recommendation after the decision
         services.recommend(app, world.officer_icl.user, "reject", "")
+    exported = gdpr.export_person(world.officer_icl)  # a member's own recommendations are their data
+    assert exported["panels"] == ["Seed fund 2026"]
+    assert [r["comment"] for r in exported["panel_recommendations"]] == ["Changed my mind."]
 
 
 def test_a_quorum_is_enough_and_a_call_needs_a_panel(world: World, store: Path) -> None:
