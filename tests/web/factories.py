@@ -88,12 +88,15 @@ def make_world() -> World:
     call.partners.set([cnrs, icl])
     Criterion.objects.create(call=call, name="Excellence", weight=Decimal("2"))
     Criterion.objects.create(call=call, name="Feasibility", weight=Decimal("1"))
+    director = person("director", "Dana Director", [(cnrs, RoleKind.DIRECTOR), (icl, RoleKind.DIRECTOR)])
+    officer_icl = person("officer_icl", "Olivia Officer", [(icl, RoleKind.OFFICER)])
+    call.panel.set([director, officer_icl])  # the decision panel: the director (chair) and an officer
     return World(
         cnrs=cnrs,
         icl=icl,
-        director=person("director", "Dana Director", [(cnrs, RoleKind.DIRECTOR), (icl, RoleKind.DIRECTOR)]),
+        director=director,
         officer_cnrs=person("officer_cnrs", "Olivier Officer", [(cnrs, RoleKind.OFFICER)]),
-        officer_icl=person("officer_icl", "Olivia Officer", [(icl, RoleKind.OFFICER)]),
+        officer_icl=officer_icl,
         applicant=person("applicant", "Mohamed Mahmoud", [(cnrs, RoleKind.RESEARCHER)], "A5049649985"),
         pi_icl=person("pi_icl", "Fadhil Sadooni", [(icl, RoleKind.RESEARCHER)], "A5070411489"),
         reviewer_ok=person("reviewer_ok", "Mohamed El-Ghali", [(icl, RoleKind.REVIEWER)], "A5044806143"),
@@ -104,6 +107,14 @@ def make_world() -> World:
         outsider=person("outsider", "Oscar Outsider", [(cnrs, RoleKind.RESEARCHER)]),
         call=call,
     )
+
+
+def panel_recommends(world: World, app: Application, recommendation: str = "award") -> None:
+    """Every panel member of the world's call records ``recommendation`` (through the service)."""
+    from cordiale.web.programmes import services
+
+    for member in (world.director, world.officer_icl):
+        services.recommend(app, member.user, recommendation, f"{member.name}: {recommendation}")
 
 
 def draft(world: World, with_pdf: bool = True, with_pi: bool = True) -> Application:

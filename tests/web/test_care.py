@@ -34,7 +34,7 @@ from cordiale.web.programmes.models import (
     ProjectPartner,
 )
 from cordiale.web.programmes.suggestions import suggest_outputs
-from tests.web.factories import PASSWORD, PDF_BYTES, World, draft
+from tests.web.factories import PASSWORD, PDF_BYTES, World, draft, panel_recommends
 
 
 def client_for(username: str) -> Client:
@@ -47,6 +47,7 @@ def _decided_with_money(world: World) -> Application:
     app = draft(world)
     services.transition(app, "submit", world.applicant.user)
     services.assign_reviewer(app, world.reviewer_unknown, world.officer_cnrs.user, confirm_unknown=True)
+    panel_recommends(world, app)
     services.decide(app, world.director.user, "award", Decimal(20000), "panel", "ok")
     project = services.start_project(app, world.director.user, date(2025, 1, 1))
     services.add_ledger_entry(

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 from django.core import mail
 
+from cordiale.web.programmes import services
 from cordiale.web.programmes.models import (
     Application,
+    Decision,
     PhdStudent,
     Project,
     ProjectMember,
@@ -94,17 +96,31 @@ def test_call_journey_from_draft_to_project(page: Page, tw: World, store: Path, 
     assert "Review saved." in page.text()
     assert app.assignments.get().weighted_score() == Decimal("4.33")
 
-    # The panel (chaired by the director) decides.
+    # The panel decides: each member records a recommendation, then the chair (the director) decides.
     page.sign_in("director", PASSWORD)
     page.go(f"/applications/{app.pk}/")
     page.click("#decide")
-    assert "4.33" in page.text()
     page.fill("outcome", "award")
     page.fill("amount", "35000")
-    page.fill("panel", "Dana Director, Olivia Officer")
+    page.click("#decide-submit")  # refused: the panel has not recommended yet
+    assert "waiting for: Dana Director, Olivia Officer" in page.text()
+    page.go(f"/applications/{app.pk}/")
+    page.click("#recommend")
+    assert "4.33" in page.text()
+    page.fill("recommendation", "award")
+    page.fill("comment", "Strong pair of PIs.")
+    page.click("#recommend-submit")
+    assert "Recommendation recorded." in page.text()
+    services.recommend(app, tw.officer_icl.user, "award", "Agreed.")  # the other member, off-screen
+    page.click("#decide")
+    assert "4.33" in page.text()
+    assert "Strong pair of PIs." in page.el("#panel").text and "Agreed." in page.el("#panel").text
+    page.fill("outcome", "award")
+    page.fill("amount", "35000")
     page.fill("feedback", "Funded.")
     page.click("#decide-submit")
     assert "Decision recorded." in page.text() and page.el("#decision").text.startswith("award")
+    assert Decision.objects.get(application=app).panel == "Dana Director, Olivia Officer"
 
     # The award becomes a project.
     page.sign_in("officer_icl", PASSWORD)

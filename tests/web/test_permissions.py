@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from cordiale.web.programmes import services
 from cordiale.web.programmes.models import Application, LedgerEntry, Project, ProjectPartner
-from tests.web.factories import PASSWORD, World, draft
+from tests.web.factories import PASSWORD, World, draft, panel_recommends
 
 
 def client_for(username: str) -> Client:
@@ -64,6 +64,7 @@ def test_confidential_reviews_never_reach_the_applicant(world: World, store: Pat
     page = applicant.get(reverse("application_detail", args=[app.pk])).content.decode()
     assert "CONFIDENTIAL-REMARK" not in page
     assert applicant.get(reverse("review", args=[assignment.pk])).status_code == 403
+    panel_recommends(world, app, "reject")
     services.decide(app, world.director.user, "reject", None, "", "")
     page = applicant.get(reverse("application_detail", args=[app.pk])).content.decode()
     assert "CONFIDENTIAL-REMARK" not in page  # still confidential after the decision
@@ -106,17 +107,18 @@ def test_an_officer_cannot_edit_the_other_partners_budget_lines(world: World) ->
         )
     with pytest.raises(PermissionDenied):
         services.update_ledger_entry(world.officer_cnrs.user, line, amount=Decimal(1))
+    own = services.add_ledger_entry(  # its own partner's line: allowed (a denial here fails the test)
+        world.officer_cnrs.user,
+        project=project,
+        partner=world.cnrs,
+        kind="payment",
+        amount=Decimal(5),
+        currency="EUR",
+        day=date(2025, 3, 1),
+    )
     with pytest.raises(PermissionDenied):  # nor move its own line to the other partner
-        own = services.add_ledger_entry(
-            world.officer_cnrs.user,
-            project=project,
-            partner=world.cnrs,
-            kind="payment",
-            amount=Decimal(5),
-            currency="EUR",
-            day=date(2025, 3, 1),
-        )
         services.update_ledger_entry(world.officer_cnrs.user, own, partner=world.icl)
+    assert LedgerEntry.objects.get(pk=own.pk).partner == world.cnrs
     cnrs = client_for("officer_cnrs")
     assert cnrs.get(reverse("ledger_edit", args=[line.pk])).status_code == 403
     response = cnrs.post(

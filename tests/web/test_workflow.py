@@ -13,7 +13,7 @@ from django.utils import timezone
 from cordiale.web.programmes import services
 from cordiale.web.programmes.models import Application, Project, ReviewAssignment
 from cordiale.web.programmes.workflow import WORKFLOWS
-from tests.web.factories import World, draft
+from tests.web.factories import World, draft, panel_recommends
 
 
 def test_workflows_are_consistent_data() -> None:
@@ -147,6 +147,7 @@ def test_review_scores_and_weighted_score(world: World, store: Path) -> None:
 
 def test_decision_by_the_director_and_award_becomes_project(world: World, store: Path) -> None:
     app, _assignment = _reviewed(world)
+    panel_recommends(world, app)
     with pytest.raises(services.WorkflowError):
         services.decide(app, world.officer_cnrs.user, "award", Decimal(30000), "", "")
     with pytest.raises(ValidationError):
@@ -172,6 +173,7 @@ def test_decision_by_the_director_and_award_becomes_project(world: World, store:
 
 def test_rejection(world: World, store: Path) -> None:
     app, _assignment = _reviewed(world)
+    panel_recommends(world, app, "reject")
     services.decide(app, world.director.user, "reject", None, "", "Not this time.")
     app.refresh_from_db()
     assert app.state == "rejected" and app.decision.amount is None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from cordiale.web.programmes.models import Application, Person, Project, RoleKind
-from cordiale.web.programmes.workflow import APPLICANT, DIRECTOR, OFFICER, REVIEWER
+from cordiale.web.programmes.workflow import APPLICANT, DIRECTOR, OFFICER, PANEL, REVIEWER
 
 _MISSING = object()
 
@@ -56,6 +56,8 @@ def application_actors(user: Any, application: Application) -> set[str]:
         actors.add(DIRECTOR)
     if application.assignments.filter(reviewer=person).exists():
         actors.add(REVIEWER)
+    if application.call.panel.filter(pk=person.pk).exists():
+        actors.add(PANEL)
     memo[person.pk] = set(actors)
     return actors
 

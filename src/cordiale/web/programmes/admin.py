@@ -36,6 +36,7 @@ class CriterionInline(admin.TabularInline[m.Criterion, m.Call]):
 class CallAdmin(admin.ModelAdmin[m.Call]):
     inlines = [CriterionInline]
     list_display = ["title", "kind", "opens", "closes", "budget_ceiling", "currency"]
+    filter_horizontal = ["panel"]
 
 
 class ProjectPartnerInline(admin.TabularInline[m.ProjectPartner, m.Project]):

@@ -1,4 +1,4 @@
-"""CSV and JSON exports of the office's lists (applications, projects, ledger, exchanges, grants)."""
+"""CSV and JSON exports of the office's lists (applications, projects, ledger, exchanges, grants, people)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
-from cordiale.web.programmes.models import Application, Exchange, Grant, LedgerEntry, Project
+from cordiale.web.programmes.models import Application, Exchange, Grant, LedgerEntry, Person, Project
 
 
 def _applications() -> tuple[list[str], list[list[Any]]]:
@@ -113,12 +113,32 @@ def _grants() -> tuple[list[str], list[list[Any]]]:
     return cols, rows
 
 
+def _people() -> tuple[list[str], list[list[Any]]]:
+    """People not erased, with their ids in ORCID and OpenAlex and their roles."""
+    cols = ["id", "name", "email", "orcid", "openalex_author_id", "roles"]
+    rows = [
+        [
+            p.pk,
+            p.name,
+            p.email,
+            p.orcid,
+            p.openalex_author_id,
+            "; ".join(str(r) for r in p.roles.all()),
+        ]
+        for p in Person.objects.filter(erased_at__isnull=True)
+        .order_by("id")
+        .prefetch_related("roles__partner")
+    ]
+    return cols, rows
+
+
 TABLES: dict[str, Callable[[], tuple[list[str], list[list[Any]]]]] = {
     "applications": _applications,
     "projects": _projects,
     "ledger": _ledger,
     "exchanges": _exchanges,
     "grants": _grants,
+    "people": _people,
 }
 
 

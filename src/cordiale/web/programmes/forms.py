@@ -19,11 +19,13 @@ from cordiale.web.programmes.models import (
     Exchange,
     Grant,
     LedgerEntry,
+    PanelRecommendation,
     Partner,
     Person,
     ReferenceRate,
     RoleKind,
 )
+from cordiale.web.programmes.models.people import validate_orcid
 
 
 def validate_pdf(upload: UploadedFile) -> None:
@@ -109,6 +111,12 @@ class DecisionForm(forms.ModelForm[Decision]):
     class Meta:
         model = Decision
         fields = ["outcome", "amount", "panel", "feedback"]
+
+
+class RecommendationForm(forms.ModelForm[PanelRecommendation]):
+    class Meta:
+        model = PanelRecommendation
+        fields = ["recommendation", "comment"]
 
 
 class StartProjectForm(forms.Form):
@@ -206,7 +214,7 @@ class SignUpForm(UserCreationForm):  # type: ignore[type-arg]
     email = forms.EmailField(label=_("e-mail"))
     full_name = forms.CharField(label=_("full name"), max_length=200)
     partner = forms.ModelChoiceField(queryset=Partner.objects.all(), label=_("your institution"))
-    orcid = forms.CharField(label=_("ORCID"), max_length=19, required=False)
+    orcid = forms.CharField(label=_("ORCID"), max_length=19, required=False, validators=[validate_orcid])
     consent = forms.BooleanField(label=CONSENT_TEXT, required=True)
 
     class Meta(UserCreationForm.Meta):  # type: ignore[name-defined,misc]

@@ -66,6 +66,8 @@ def export_person(person: Person) -> dict[str, Any]:
             }
             for a in person.assignments.all()
         ],
+        "panels": [str(c) for c in person.panels.all()],
+        "panel_recommendations": [_row(r, ("member",)) for r in person.recommendations.all()],
         "decisions_on_own_applications": [
             _row(a.decision) for a in person.applications.all() if hasattr(a, "decision")
         ],

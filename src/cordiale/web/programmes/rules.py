@@ -27,13 +27,13 @@ from cordiale.web.programmes.models import (
     ReviewAssignment,
     RoleKind,
 )
-from cordiale.web.programmes.workflow import APPLICANT, DIRECTOR, OFFICER, REVIEWER
+from cordiale.web.programmes.workflow import APPLICANT, DIRECTOR, OFFICER, PANEL, REVIEWER
 
 
 def can_view_application(user: Any, application: Application | None) -> bool:
     if application is None:
         return False
-    if application_actors(user, application) & {APPLICANT, OFFICER, DIRECTOR, REVIEWER}:
+    if application_actors(user, application) & {APPLICANT, OFFICER, DIRECTOR, REVIEWER, PANEL}:
         return True
     person = person_of(user)
     return person is not None and application.pis.filter(person=person).exists()
@@ -49,7 +49,7 @@ def can_view_review(user: Any, assignment: ReviewAssignment | None) -> bool:
     if assignment.reviewer_id == person.pk:
         return True
     actors = application_actors(user, assignment.application)
-    if actors & {OFFICER, DIRECTOR}:
+    if actors & {OFFICER, DIRECTOR, PANEL}:
         return True
     decided = hasattr(assignment.application, "decision")
     return (

@@ -32,6 +32,7 @@ from cordiale.web.programmes.models import (
     Decision,
     LedgerEntry,
     MobilityStay,
+    PanelRecommendation,
     Person,
     PhdStudent,
     Project,
@@ -173,11 +174,77 @@ def submit_review(
     return assignment
 
 
+@dataclass(frozen=True)
+class PanelStatus:
+    """The call's panel and what it has recorded on one application."""
+
+    members: tuple[Person, ...]
+    recommendations: tuple[PanelRecommendation, ...]
+    needed: int
+
+    @property
+    def missing(self) -> tuple[Person, ...]:
+        done = {r.member_id for r in self.recommendations}
+        return tuple(m for m in self.members if m.pk not in done)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.members) and len(self.recommendations) >= self.needed
+
+
+def panel_status(application: Application) -> PanelStatus:
+    """Members, their recorded recommendations, and how many are needed (the quorum, or every member)."""
+    call = application.call
+    members = tuple(call.panel.order_by("name"))
+    ids = {m.pk for m in members}
+    recs = tuple(
+        r
+        for r in application.recommendations.select_related("member").order_by("member__name")
+        if r.member_id in ids
+    )
+    needed = len(members) if call.panel_quorum is None else min(call.panel_quorum, len(members))
+    return PanelStatus(members, recs, max(needed, 1))
+
+
+def recommend(application: Application, user: Any, recommendation: str, comment: str) -> PanelRecommendation:
+    """A panel member records (or revises) their recommendation before the decision."""
+    person = _require(user, "recommend", application)
+    if recommendation not in PanelRecommendation.Recommendation.values:
+        raise ValidationError(_("Recommend award or reject."))
+    with transaction.atomic(), _log_as(user):
+        rec, _created = PanelRecommendation.objects.update_or_create(
+            application=application,
+            member=person,
+            defaults={"recommendation": recommendation, "comment": comment},
+        )
+    return rec
+
+
 def decide(
     application: Application, user: Any, outcome: str, amount: Decimal | None, panel: str, feedback: str
 ) -> Decision:
-    """The panel's decision (award or reject), taken by a director (or an officer for exchange grants)."""
-    person = _require(user, "award" if outcome == Decision.Outcome.AWARD else "reject", application)
+    """The panel's decision (award or reject), taken by a director (or an officer for exchange grants).
+
+    Where the workflow says the transition needs the panel, the call's panel must have recorded its
+    recommendations first (every member, or ``call.panel_quorum`` of them); ``panel`` defaults to the
+    names of the members who recommended.
+    """
+    name = "award" if outcome == Decision.Outcome.AWARD else "reject"
+    person = _require(user, name, application)
+    if workflow_for(application.call.kind).transition(name).needs_panel:
+        status = panel_status(application)
+        if not status.members:
+            raise ValidationError(_("This call has no decision panel: add its members first."))
+        if not status.complete:
+            raise ValidationError(
+                _("The panel has recorded %(n)d of the %(k)d recommendations needed; waiting for: %(m)s.")
+                % {
+                    "n": len(status.recommendations),
+                    "k": status.needed,
+                    "m": ", ".join(m.name for m in status.missing),
+                }
+            )
+        panel = panel or ", ".join(r.member.name for r in status.recommendations)
     if outcome == Decision.Outcome.AWARD:
         if amount is None or amount <= 0:
             raise ValidationError(_("An award needs an amount."))

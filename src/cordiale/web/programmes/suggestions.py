@@ -55,4 +55,3 @@ def suggest_outputs(project: Project, store: Path | None = None, limit: int = 10
         ).fetchall()
     out = [Suggestion(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in rows if r[0] not in linked]
     return out[:limit]
-

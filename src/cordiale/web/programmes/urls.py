@@ -19,6 +19,7 @@ urlpatterns = [
     path("applications/<int:pk>/pdf/", calls.application_pdf, name="application_pdf"),
     path("applications/<int:pk>/assign/", calls.assign_reviewer, name="assign_reviewer"),
     path("applications/<int:pk>/decide/", calls.decide, name="decide"),
+    path("applications/<int:pk>/recommend/", calls.recommend, name="recommend"),
     path("applications/<int:pk>/start-project/", calls.start_project, name="start_project"),
     path("reviews/<int:pk>/", calls.review, name="review"),
     path("projects/", projects.project_list, name="project_list"),

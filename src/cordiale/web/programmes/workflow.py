@@ -2,8 +2,9 @@
 
 Actors are relations between a user and an application, not global groups:
 ``applicant`` (the application's applicant), ``officer`` / ``director`` (a programme officer / partnership
-director at one of the call's partners), ``reviewer`` (assigned to this application). The service layer
-(``services.py``) is the only code that changes an application's state, and it asks this module.
+director at one of the call's partners), ``reviewer`` (assigned to this application), ``panel`` (a member
+of the call's decision panel). The service layer (``services.py``) is the only code that changes an
+application's state, and it asks this module.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 APPLICANT, OFFICER, DIRECTOR, REVIEWER = "applicant", "officer", "director", "reviewer"
+PANEL = "panel"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Transition:
     sources: frozenset[str]
     target: str
     actors: frozenset[str]
+    # Taken only once the call's panel has recorded its recommendations (all members, or the quorum).
+    needs_panel: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,22 +82,28 @@ STATES: dict[str, str | Promise] = {
     "project": _("project started"),
 }
 
-# Seed fund and joint PhD calls: peer review, then a panel (chaired by a partnership director) decides.
+# Seed fund and joint PhD calls: peer review, then the call's panel members each record a recommendation
+# and the chair (a partnership director) records the decision once the panel (or its quorum) has spoken.
 _REVIEWED = (
     Transition("submit", _("Submit"), _fs("draft"), "submitted", _fs(APPLICANT)),
     Transition(
         "withdraw", _("Withdraw"), _fs("draft", "submitted", "under_review"), "withdrawn", _fs(APPLICANT)
     ),
     Transition("open_review", _("Open review"), _fs("submitted"), "under_review", _fs(OFFICER)),
-    Transition("award", _("Award"), _fs("under_review"), "awarded", _fs(DIRECTOR)),
-    Transition("reject", _("Reject"), _fs("submitted", "under_review"), "rejected", _fs(DIRECTOR)),
+    Transition("award", _("Award"), _fs("under_review"), "awarded", _fs(DIRECTOR), needs_panel=True),
+    Transition(
+        "reject", _("Reject"), _fs("submitted", "under_review"), "rejected", _fs(DIRECTOR), needs_panel=True
+    ),
     Transition("start_project", _("Start the project"), _fs("awarded"), "project", _fs(OFFICER, DIRECTOR)),
 )
 _REVIEWED_ACTIONS = (
     Action("edit", _fs("draft"), _fs(APPLICANT)),
     Action("assign_reviewer", _fs("submitted", "under_review"), _fs(OFFICER)),
     Action("review", _fs("under_review"), _fs(REVIEWER)),
-    Action("see_reviews", _fs("under_review", "awarded", "rejected", "project"), _fs(OFFICER, DIRECTOR)),
+    Action("recommend", _fs("submitted", "under_review"), _fs(PANEL)),
+    Action(
+        "see_reviews", _fs("under_review", "awarded", "rejected", "project"), _fs(OFFICER, DIRECTOR, PANEL)
+    ),
 )
 
 WORKFLOWS: dict[str, Workflow] = {

@@ -7,6 +7,7 @@ from cordiale.web.programmes.models.calls import (
     CallKind,
     Criterion,
     Decision,
+    PanelRecommendation,
     ReviewAssignment,
     Score,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "Milestone",
     "MobilityStay",
     "Output",
+    "PanelRecommendation",
     "Partner",
     "Person",
     "PhdStudent",

@@ -30,6 +30,15 @@ class Call(models.Model):
     budget_ceiling = models.DecimalField(_("budget ceiling"), max_digits=14, decimal_places=2)
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.EUR)
     pi_at_each_partner = models.BooleanField(_("one PI at each partner"), default=True)
+    panel = models.ManyToManyField(
+        Person, blank=True, related_name="panels", verbose_name=_("decision panel members")
+    )
+    panel_quorum = models.PositiveSmallIntegerField(
+        _("panel quorum"),
+        null=True,
+        blank=True,
+        help_text=_("Recommendations needed before a decision; empty: every panel member."),
+    )
 
     class Meta:
         ordering = ["-closes"]
@@ -135,6 +144,27 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion.name}: {self.value}"
+
+
+class PanelRecommendation(models.Model):
+    """One panel member's recommendation (award or reject) on one application, before the decision."""
+
+    class Recommendation(models.TextChoices):
+        AWARD = "award", _("award")
+        REJECT = "reject", _("reject")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="recommendations")
+    member = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="recommendations")
+    recommendation = models.CharField(_("recommendation"), max_length=10, choices=Recommendation.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    recorded_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["recorded_at"]
+        constraints = [models.UniqueConstraint(fields=["application", "member"], name="recommend_once")]
+
+    def __str__(self) -> str:
+        return f"{self.get_recommendation_display()} on application #{self.application_id}"
 
 
 class Decision(models.Model):

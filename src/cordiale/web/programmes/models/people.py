@@ -12,6 +12,31 @@ openalex_author = RegexValidator(r"^A\d+$", _("An OpenAlex author id looks like 
 orcid_format = RegexValidator(
     r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$", _("An ORCID looks like 0000-0002-1825-0097.")
 )
+
+
+def orcid_check_digit(base_digits: str) -> str:
+    """The ISO 7064 MOD 11-2 check character of an ORCID's first 15 digits ("0"–"9" or "X")."""
+    total = 0
+    for digit in base_digits:
+        total = (total + int(digit)) * 2
+    value = (12 - total % 11) % 11
+    return "X" if value == 10 else str(value)
+
+
+def validate_orcid(value: str) -> None:
+    """An ORCID iD: 0000-0002-1825-0097 form, with a valid ISO 7064 MOD 11-2 check character."""
+    from django.core.exceptions import ValidationError
+
+    orcid_format(value)
+    digits = value.replace("-", "")
+    if orcid_check_digit(digits[:15]) != digits[15]:
+        raise ValidationError(
+            _("%(v)s is not a valid ORCID iD: its check character should be %(c)s."),
+            code="orcid_checksum",
+            params={"v": value, "c": orcid_check_digit(digits[:15])},
+        )
+
+
 ror_format = RegexValidator(r"^0[a-z0-9]{6}\d{2}$", _("A ROR id looks like 02feahw73."))
 
 
@@ -59,7 +84,7 @@ class Person(models.Model):
     )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
-    orcid = models.CharField(_("ORCID"), max_length=19, blank=True, validators=[orcid_format])
+    orcid = models.CharField(_("ORCID"), max_length=19, blank=True, validators=[validate_orcid])
     openalex_author_id = models.CharField(
         _("OpenAlex author id"), max_length=20, blank=True, validators=[openalex_author]
     )

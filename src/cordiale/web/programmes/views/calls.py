@@ -18,6 +18,7 @@ from cordiale.web.programmes.forms import (
     ApplicationForm,
     AssignReviewerForm,
     DecisionForm,
+    RecommendationForm,
     ReviewForm,
     StartProjectForm,
 )
@@ -121,6 +122,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_decide": wf.may("award", application.state, actors)
         or wf.may("reject", application.state, actors),
         "can_start": wf.may("start_project", application.state, actors),
+        "can_recommend": wf.may("recommend", application.state, actors),
         "my_assignment": application.assignments.filter(reviewer=person_of(request.user)).first(),
         "reviews": reviews,
         "problems": services.eligibility_problems(application) if application.state == "draft" else [],
@@ -230,8 +232,40 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Decision recorded."))
             return redirect("application_detail", pk=pk)
     reviews = application.assignments.prefetch_related("scores__criterion").select_related("reviewer")
+    context = {
+        "application": application,
+        "form": form,
+        "reviews": reviews,
+        "panel": services.panel_status(application),
+    }
+    return render(request, "programmes/decide.html", context)
+
+
+@login_required
+def recommend(request: HttpRequest, pk: int) -> HttpResponse:
+    """A panel member records their recommendation on an application."""
+    application = get_allowed(request, Application, "programmes.view_application", pk=pk)
+    wf = workflow_for(application.call.kind)
+    if not wf.may("recommend", application.state, application_actors(request.user, application)):
+        raise PermissionDenied
+    mine = application.recommendations.filter(member=person_of(request.user)).first()
+    form = RecommendationForm(request.POST or None, instance=mine)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            services.recommend(application, request.user, d["recommendation"], d["comment"])
+        except ValidationError as exc:
+            report(request, exc)
+        else:
+            messages.success(request, _("Recommendation recorded."))
+            return redirect("application_detail", pk=pk)
+    reviews = [
+        a
+        for a in application.assignments.prefetch_related("scores__criterion").select_related("reviewer")
+        if request.user.has_perm("programmes.view_review", a)
+    ]
     return render(
-        request, "programmes/decide.html", {"application": application, "form": form, "reviews": reviews}
+        request, "programmes/recommend.html", {"application": application, "form": form, "reviews": reviews}
     )
 
 
