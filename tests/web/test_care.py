@@ -28,6 +28,7 @@ from cordiale.web.programmes.models import (
     Grant,
     LedgerEntry,
     Output,
+    PanelRecommendation,
     Person,
     Project,
     ProjectMember,
@@ -48,6 +49,9 @@ def _decided_with_money(world: World) -> Application:
     services.transition(app, "submit", world.applicant.user)
     services.assign_reviewer(app, world.reviewer_unknown, world.officer_cnrs.user, confirm_unknown=True)
     panel_recommends(world, app)
+    services.recommend(
+        app, world.director.user, "award", f"{world.applicant.name} leads the CNRS side well"
+    )  # a comment naming the applicant, scrubbed on erasure
     services.decide(app, world.director.user, "award", Decimal(20000), "panel", "ok")
     project = services.start_project(app, world.director.user, date(2025, 1, 1))
     services.add_ledger_entry(
@@ -95,6 +99,9 @@ def test_erasure_keeps_decisions_and_money_anonymised(world: World) -> None:
     assert Decision.objects.get(application=app).amount == Decimal(20000)
     assert LedgerEntry.objects.filter(project__application=app).count() == 1
     assert not Application.objects.get(pk=app.pk).pdf
+    comments = [r.comment for r in PanelRecommendation.objects.filter(application=app)]
+    assert any("leads the CNRS side well" in c for c in comments)
+    assert not any("Mohamed Mahmoud" in c for c in comments)
     for entry in LogEntry.objects.all():
         text = json.dumps(
             [entry.object_repr, entry.changes, entry.changes_text, entry.serialized_data, entry.actor_email]

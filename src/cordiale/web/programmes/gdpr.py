@@ -22,7 +22,13 @@ from django.db.models.functions import Cast
 from django.forms.models import model_to_dict
 from django.utils import timezone
 
-from cordiale.web.programmes.models import Application, Decision, Person, ReviewAssignment
+from cordiale.web.programmes.models import (
+    Application,
+    Decision,
+    PanelRecommendation,
+    Person,
+    ReviewAssignment,
+)
 
 ERASED = "[erased]"
 
@@ -129,7 +135,8 @@ def erase_person(person: Person) -> None:
         user.is_staff = False
         user.is_superuser = False
         user.save()
-    # Free text that names the person elsewhere (conflict-check reasons, panel lists) loses the values.
+    # Free text that names the person elsewhere (conflict-check reasons, panel lists, review and panel
+    # comments) loses the values.
     for v in values:
         for assignment in ReviewAssignment.objects.filter(coi_reasons__contains=v):
             assignment.coi_reasons = _scrub(assignment.coi_reasons, values)
@@ -137,6 +144,12 @@ def erase_person(person: Person) -> None:
         for decision in Decision.objects.filter(panel__contains=v):
             decision.panel = _scrub(decision.panel, values)
             decision.save(update_fields=["panel"])
+        for assignment in ReviewAssignment.objects.filter(comment__contains=v):
+            assignment.comment = _scrub(assignment.comment, values)
+            assignment.save(update_fields=["comment"])
+        for recommendation in PanelRecommendation.objects.filter(comment__contains=v):
+            recommendation.comment = _scrub(recommendation.comment, values)
+            recommendation.save(update_fields=["comment"])
     # The activity log keeps the events, without the erased values.
     if values:
         logs = LogEntry.objects.annotate(
