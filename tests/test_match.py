@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import replace
@@ -59,6 +60,7 @@ def _invoke(*args: str) -> Any:
     return runner.invoke(app, list(args))
 
 
+@functools.cache
 def _works_with_a_year(store: Path, author: str) -> tuple[int, int]:
     """(works with a publication year, latest year) of an author in the store, read directly."""
     with reader(store) as con:
