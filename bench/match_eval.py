@@ -507,12 +507,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--synthetic", type=int, default=1_000_000, help="works in the synthetic store (0: skip)"
     )
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true", help="CI's bounded form: 200 resamples, 50k works")
+    parser.add_argument("--quick", action="store_true", help="CI's bounded form: 200 resamples, 20k works")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     if args.quick:
         args.bootstrap = min(args.bootstrap, 200)
-        args.synthetic = min(args.synthetic, 50_000)
+        args.synthetic = min(args.synthetic, 20_000)
     files = [DATA / f for f in WORKS_FILES]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from dataclasses import replace
@@ -13,7 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
+from cordiale.match import themes
 from cordiale.match.profiles import Corpus, build_profiles, update_profiles
+from cordiale.match.regions import CONTINENTS
 from cordiale.match.sides import assign_sides, coauthor_pairs
 from cordiale.match.suggest import MatchQuery, suggest_pairs
 from cordiale.store.connection import reader, writer
@@ -32,20 +35,75 @@ def match_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return db
 
 
+@pytest.fixture(scope="module", autouse=True)
+def fewer_titles() -> Any:
+    """Themes embed at most 60 titles here (200 in use): the multilingual model is the tests' main cost."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(themes, "MAX_TITLES", 60)
+        yield
+
+
 @pytest.fixture(scope="module")
 def people(match_store: Path) -> dict[str, Any]:
     result = suggest_pairs(match_store, MatchQuery(partners=(KFUPM, ARAMCO), top=30))
     return result.to_json()
 
 
+@pytest.fixture(scope="module")
+def people_all(match_store: Path) -> dict[str, Any]:
+    """Existing co-authors included, and a 1-year inactivity rule."""
+    query = MatchQuery(partners=(KFUPM, ARAMCO), top=40, include_existing=True, inactive_years=1)
+    return suggest_pairs(match_store, query).to_json()
+
+
 def _invoke(*args: str) -> Any:
     return runner.invoke(app, list(args))
+
+
+@functools.cache
+def _works_with_a_year(store: Path, author: str) -> tuple[int, int]:
+    """(works with a publication year, latest year) of an author in the store, read directly."""
+    with reader(store) as con:
+        row = con.execute(
+            """
+            SELECT count(DISTINCT w.id), max(w.publication_year) FROM authorships a
+            JOIN works w ON w.id = a.work_id WHERE a.author_id = $a AND w.publication_year IS NOT NULL
+            """,
+            {"a": author},
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def assert_explained(store: Path, pairs: list[dict[str, Any]]) -> None:
+    """Each pair is explained like `match people`: shared topics, examples from each side, flags, COI.
+
+    Examples: three works per side, fewer only when the author has fewer than three works (with a year)
+    in the store, so two or three whenever the author has at least two."""
+    seen_three = False
+    for p in pairs:
+        assert p["shared_topics"], p  # at least one topic both work on
+        assert all(t["id"].startswith("T") and t["name"] for t in p["shared_topics"])
+        for side in ("a", "b"):
+            examples = p["examples"][side]
+            n_works, _ = _works_with_a_year(store, p[side]["id"])
+            assert len(examples) == min(3, n_works), (p[side]["id"], n_works, examples)
+            if n_works >= 2:
+                assert 2 <= len(examples) <= 3
+            seen_three |= len(examples) == 3
+            assert len({e["id"] for e in examples}) == len(examples)
+            assert all(e["id"].startswith("W") and e["year"] > 1900 for e in examples)
+        assert isinstance(p["flags"], list)
+        assert p["coi"]["status"] in ("none", "conflict", "unknown") and p["coi"]["reasons"]
+        assert ("conflict-of-interest" in p["flags"]) == (p["coi"]["status"] == "conflict")
+        assert ("conflict-of-interest-unknown" in p["flags"]) == (p["coi"]["status"] == "unknown")
+    assert seen_three
 
 
 # --- suggestions on real pairs --------------------------------------------------------------------
 
 
-def test_real_pair_gives_explained_suggestions(people: dict[str, Any]) -> None:
+def test_real_pair_gives_explained_suggestions(match_store: Path, people: dict[str, Any]) -> None:
     pairs = people["pairs"]
     assert len(pairs) == 30
     scores = [p["score"] for p in pairs]
@@ -55,17 +113,37 @@ def test_real_pair_gives_explained_suggestions(people: dict[str, Any]) -> None:
         assert p["a"]["institution"] == KFUPM and p["b"]["institution"] == ARAMCO
         assert p["a"]["id"].startswith("A") and p["a"]["id"][1:].isdigit()
         assert p["b"]["unit"].startswith("I")
-        assert p["shared_topics"], p  # explained: at least one topic both work on
-        assert all(t["id"].startswith("T") and t["name"] for t in p["shared_topics"])
-        for side in ("a", "b"):
-            examples = p["examples"][side]
-            assert 1 <= len(examples) <= 3
-            assert all(e["id"].startswith("W") and e["year"] > 1900 for e in examples)
-        assert p["coi"]["status"] in ("none", "conflict", "unknown") and p["coi"]["reasons"]
         assert "already-coauthors" not in p["flags"]
+    assert_explained(match_store, pairs)
 
 
-def test_coauthors_of_last_year_are_never_suggested_as_new(match_store: Path, people: dict[str, Any]) -> None:
+def _assert_inactive_rule(store: Path, result: dict[str, Any], years: int) -> int:
+    """``inactive-a``/``inactive-b`` flag exactly the authors with no work in the last ``years`` years
+    (latest year read from the store); returns how many were flagged."""
+    as_of = result["as_of_year"]
+    flagged = 0
+    for p in result["pairs"]:
+        for side in ("a", "b"):
+            _, last = _works_with_a_year(store, p[side]["id"])
+            assert p[side]["last_year"] == last
+            inactive = last <= as_of - years
+            assert (f"inactive-{side}" in p["flags"]) == inactive, (p[side], p["flags"], as_of)
+            flagged += inactive
+    return flagged
+
+
+def test_inactive_authors_are_flagged(
+    match_store: Path, people: dict[str, Any], people_all: dict[str, Any]
+) -> None:
+    _assert_inactive_rule(match_store, people, 3)  # the default: no work in the last 3 years
+    # with a 1-year rule, authors without a work in the latest year are flagged, the others are not
+    flagged = _assert_inactive_rule(match_store, people_all, 1)
+    assert 0 < flagged < 2 * len(people_all["pairs"]), "the rule separates some authors from others here"
+
+
+def test_coauthors_of_last_year_are_never_suggested_as_new(
+    match_store: Path, people: dict[str, Any], people_all: dict[str, Any]
+) -> None:
     as_of = people["as_of_year"]
     with reader(match_store) as con:
         sides = assign_sides(con, [KFUPM, ARAMCO], (as_of - 4, as_of))
@@ -87,8 +165,7 @@ def test_coauthors_of_last_year_are_never_suggested_as_new(match_store: Path, pe
     suggested = {(p["a"]["id"], p["b"]["id"]) for p in people["pairs"]}
     assert not suggested & recent
     # with --include-existing they may come back, flagged as co-authors and as a conflict of interest
-    both = suggest_pairs(match_store, MatchQuery(partners=(KFUPM, ARAMCO), top=40, include_existing=True))
-    back = [p for p in both.pairs if (p["a"]["id"], p["b"]["id"]) in recent]
+    back = [p for p in people_all["pairs"] if (p["a"]["id"], p["b"]["id"]) in recent]
     assert back, "the best-matched pairs include last year's co-authors"
     for p in back:
         assert "already-coauthors" in p["flags"]
@@ -176,7 +253,7 @@ def test_profiles_weigh_recent_work_more() -> None:
 # --- themes in French and English -------------------------------------------------------------------
 
 
-@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model (slow on a busy machine)
 def test_themes_in_english_and_french_meet(match_store: Path) -> None:
     query = MatchQuery(partners=(KFUPM, ARAMCO), theme="seismic tomography", top=10)
     en = suggest_pairs(match_store, query)
@@ -199,7 +276,7 @@ def _on_theme(store: Path, theme: str) -> set[str]:
     return result.theme.authors_on_theme() if result.theme else set()
 
 
-@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model (slow on a busy machine)
 def test_theme_with_no_match_says_so(match_store: Path) -> None:
     result = _invoke(
         "match",
@@ -219,7 +296,7 @@ def test_theme_with_no_match_says_so(match_store: Path) -> None:
     assert "no author of either partner works on" in result.stderr
 
 
-@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model (slow on a busy machine)
 def test_supervisors_for_a_project_text(match_store: Path, tmp_path: Path) -> None:
     text = tmp_path / "project.txt"
     text.write_text(
@@ -247,42 +324,84 @@ def test_supervisors_for_a_project_text(match_store: Path, tmp_path: Path) -> No
     for p in payload["pairs"]:
         assert p["components"]["fit"] > 0
         assert p["a"]["institution"] == KFUPM and p["b"]["institution"] == ARAMCO
+    assert_explained(match_store, payload["pairs"])  # explained the same way as `match people`
     missing = _invoke("match", "supervisors", KFUPM, ARAMCO, "--db", str(match_store))
     assert missing.exit_code == 2 and "--text or --file" in missing.output
 
 
-@pytest.mark.timeout(900)  # embeds titles with the multilingual model (slow on a busy machine)
-def test_third_partners_in_a_region(match_store: Path) -> None:
-    result = _invoke(
-        "match", "partners", KFUPM, ARAMCO, "--region", "europe", "--format", "json", "--db", str(match_store)
-    )
+def _joint_works(store: Path, institution: str, partner: str) -> int:
+    """Works the institution co-publishes with the partner or one of its units (lineage), read directly."""
+    with reader(store) as con:
+        row = con.execute(
+            """
+            SELECT count(DISTINCT x.work_id) FROM authorship_institutions x
+            JOIN authorship_institutions y ON y.work_id = x.work_id
+            LEFT JOIN institutions i ON i.id = y.institution_id
+            WHERE x.institution_id = $c AND (y.institution_id = $p OR list_contains(i.lineage, $p))
+            """,
+            {"c": institution, "p": partner},
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _countries(store: Path, ids: list[str]) -> dict[str, str | None]:
+    """Each institution's country: OpenAlex's, else ROR's."""
+    with reader(store) as con:
+        return dict(
+            con.execute(
+                """
+                SELECT i.id, coalesce(i.country_code, r.country_code) FROM institutions i
+                LEFT JOIN ror_organizations r ON r.ror_id = i.ror WHERE i.id IN (SELECT unnest($i))
+                """,
+                {"i": ids},
+            ).fetchall()
+        )
+
+
+def _partners(store: Path, *args: str) -> list[dict[str, Any]]:
+    result = _invoke("match", "partners", KFUPM, ARAMCO, *args, "--format", "json", "--db", str(store))
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
-    assert payload["institutions"]
-    for inst in payload["institutions"]:
+    institutions: list[dict[str, Any]] = json.loads(result.stdout)["institutions"]
+    scores = [i["score"] for i in institutions]
+    assert scores == sorted(scores, reverse=True)  # ranked by score (shown rounded to 4 places)
+    return institutions
+
+
+def test_third_partners_in_a_region(match_store: Path) -> None:
+    institutions = _partners(match_store, "--region", "europe", "--top", "200")
+    assert institutions
+    europe = CONTINENTS["europe"]
+    countries = _countries(match_store, [i["id"] for i in institutions])
+    labels: dict[str, int] = {}
+    for inst in institutions:
         assert inst["id"].startswith("I") and inst["id"] not in (KFUPM, ARAMCO)
-        assert inst["co_publishes_with"] in ("A", "B", "both", "neither")
-        assert (inst["co_publishes_with"] in ("A", "both")) == (inst["joint_with_a"] > 0)
-    assert any(i["co_publishes_with"] != "neither" for i in payload["institutions"])
-    themed = _invoke(
-        "match",
-        "partners",
-        KFUPM,
-        ARAMCO,
-        "--region",
-        "FR,GB,DE",
-        "--theme",
-        "tomographie sismique",
-        "--format",
-        "json",
-        "--db",
-        str(match_store),
-    )
-    assert themed.exit_code == 0, themed.output
-    inst = json.loads(themed.stdout)["institutions"]
-    assert inst and all(i["works_on_theme"] > 0 for i in inst)
+        assert countries[inst["id"]] == inst["country"] and inst["country"] in europe
+        with_a, with_b = inst["joint_with_a"], inst["joint_with_b"]
+        expected = "both" if with_a and with_b else "A" if with_a else "B" if with_b else "neither"
+        assert inst["co_publishes_with"] == expected
+        labels[expected] = labels.get(expected, 0) + 1
+    assert {"A", "B", "both", "neither"} <= set(labels), labels  # the real data holds every case
+    for label in ("A", "B", "both"):  # the joint counts behind one institution of each label, from the store
+        inst = next(i for i in institutions if i["co_publishes_with"] == label)
+        assert inst["joint_with_a"] == _joint_works(match_store, inst["id"], KFUPM)
+        assert inst["joint_with_b"] == _joint_works(match_store, inst["id"], ARAMCO)
+
+
+def test_third_partners_in_africa(match_store: Path) -> None:
+    institutions = _partners(match_store, "--region", "africa")
+    assert len(institutions) >= 5
+    countries = _countries(match_store, [i["id"] for i in institutions])
+    for inst in institutions:
+        assert countries[inst["id"]] in CONTINENTS["africa"], inst  # African per OpenAlex / ROR country
+        assert inst["country"] == countries[inst["id"]]
     bad = _invoke("match", "partners", KFUPM, ARAMCO, "--region", "atlantis", "--db", str(match_store))
     assert bad.exit_code == 2 and "continent" in bad.output
+
+
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model
+def test_third_partners_on_a_theme(match_store: Path) -> None:
+    inst = _partners(match_store, "--region", "FR,GB,DE", "--theme", "tomographie sismique")
+    assert inst and all(i["works_on_theme"] > 0 and i["country"] in ("FR", "GB", "DE") for i in inst)
 
 
 # --- clear messages and the shared exit codes -------------------------------------------------------
@@ -291,6 +410,7 @@ def test_third_partners_in_a_region(match_store: Path) -> None:
 def test_unknown_institution_is_exit_3(match_store: Path) -> None:
     result = _invoke("match", "people", "Université de Nulle Part Xyzzy", ARAMCO, "--db", str(match_store))
     assert result.exit_code == 3, result.output
+    assert "no institution matches 'Université de Nulle Part Xyzzy'" in " ".join(result.output.split())
 
 
 def test_empty_or_missing_store_is_exit_4(tmp_path: Path) -> None:
