@@ -207,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]wrk not found: apt-get install wrk[/]")
         return 2
     data = Path(tempfile.mkdtemp(prefix="cordiale-web-load-"))
+    (data / "web").mkdir()  # the SQLite database's folder, before the seed migrates
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CORDIALE_", "DATABASE_URL"))}
     env["CORDIALE_DATA_DIR"] = str(data)
     os.environ.update({"CORDIALE_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "cordiale.web.settings"})

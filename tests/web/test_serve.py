@@ -143,3 +143,17 @@ def test_serve_on_postgresql(env: dict[str, str], pg_settings: dict[str, str]) -
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
+
+
+def test_first_admin_on_a_fresh_machine_before_any_serve(env: dict[str, str]) -> None:
+    """`cordiale manage createsuperuser` creates the data folder and migrates the database first."""
+    admin_env = {**env, "DJANGO_SUPERUSER_PASSWORD": "first-pass-1", "DJANGO_SUPERUSER_EMAIL": "a@x.org"}
+    done = subprocess.run(
+        [str(CORDIALE), "manage", "createsuperuser", "--noinput", "--username", "admin"],
+        env=admin_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (Path(env["CORDIALE_DATA_DIR"]) / "web" / "programmes.sqlite3").is_file()

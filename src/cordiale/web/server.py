@@ -37,8 +37,19 @@ def serve(host: str, port: int, threads: int) -> None:
 
 
 def manage(args: list[str]) -> None:
-    """Run a Django management command (``createsuperuser``, ``purge_expired``, ...)."""
+    """Run a Django management command (``createsuperuser``, ``purge_expired``, ...).
+
+    On the embedded defaults the data folder is created and the database migrated first, so that
+    ``cordiale manage createsuperuser`` works on a fresh machine before the first ``cordiale serve``.
+    """
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
+    (data_dir() / "web").mkdir(parents=True, exist_ok=True)
     from django.core.management import execute_from_command_line
 
+    if args and args[0] not in {"makemigrations", "migrate", "help", "--help", "-h", "version"}:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", interactive=False, verbosity=0)
     execute_from_command_line(["cordiale manage", *args])
