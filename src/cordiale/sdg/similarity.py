@@ -98,7 +98,8 @@ class MiniLMEncoder:
         rows: list[Matrix] = []
         for e in self._tokenizer.encode_batch(cut):
             ids = np.array([e.ids], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "token_type_ids": np.zeros_like(ids)}
+            ones, zeros = np.ones_like(ids), np.zeros_like(ids)
+            feed = {"input_ids": ids, "attention_mask": ones, "token_type_ids": zeros}
             hidden = np.asarray(self._session.run(None, feed)[0], dtype=np.float32)
             rows.append(hidden[0].mean(axis=0))
         return _normalise(np.vstack(rows).astype(np.float32))
@@ -118,7 +119,9 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         # One text per call, as for MiniLM: a vector never depends on the texts given with it.
-        vecs = [np.asarray(self._model.query([t[:E5_MAX_CHARS]]), dtype=np.float32).reshape(-1) for t in texts]
+        vecs = [
+            np.asarray(self._model.query([t[:E5_MAX_CHARS]]), dtype=np.float32).reshape(-1) for t in texts
+        ]
         return _normalise(np.vstack(vecs))
 
 
