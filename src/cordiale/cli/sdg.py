@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cordiale.cli.common import DbOption, count_progress, err, handle_errors, notice, out
 from cordiale.config import store_path
-from cordiale.errors import ExitCode, InputUnreadableError, UsageError
+from cordiale.errors import InputUnreadableError, UsageError
 
 sdg_app = typer.Typer(help="SDG mapping: classify texts, score the store's works.", no_args_is_help=True)
 
@@ -58,11 +58,11 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
             fh.close()
 
 
-def _classify_file(path: Path) -> int:
-    """Write one JSON line per input line; returns the number of malformed lines."""
+def _classify_file(path: Path) -> tuple[int, int]:
+    """Write one JSON line per input line; returns (malformed lines, non-blank lines)."""
     from cordiale.sdg.classify import classify_texts
 
-    bad = 0
+    bad = total = 0
     batch: list[tuple[int, Any, Any]] = []
 
     def flush() -> None:
@@ -74,6 +74,7 @@ def _classify_file(path: Path) -> int:
     with count_progress(transient=True) as progress:
         task = progress.add_task("sdg classify", total=None)
         for n, raw in _lines(path):
+            total += 1
             try:
                 rid, work = _parse_line(raw)
             except ValueError as exc:
@@ -91,7 +92,7 @@ def _classify_file(path: Path) -> int:
         if batch:
             flush()
     sys.stdout.flush()
-    return bad
+    return bad, total
 
 
 def _print_result(res: Any, fmt: str) -> None:
@@ -141,10 +142,12 @@ def classify_command(
     if file is not None:
         if str(file) != "-" and not file.is_file():
             raise InputUnreadableError(f"no such file: {file}")
-        bad = _classify_file(file)
+        # Like ``ingest`` (bad records quarantined, exit 0): a malformed line is answered, not fatal. Each
+        # gets an error line in the output and its reason on stderr, with a count; exit 0. Only a file
+        # that cannot be read at all (missing, not UTF-8) exits non-zero.
+        bad, total = _classify_file(file)
         if bad:
-            notice(f"{bad} malformed line(s) in {file}: each got an error line in the output")
-            raise typer.Exit(int(ExitCode.USAGE))
+            notice(f"{bad} of {total} line(s) in {file} malformed: each got an error line in the output")
         return
     _print_result(classify(text or ""), fmt)
 
