@@ -63,6 +63,10 @@ def seed() -> dict[str, Any]:
     """Create the data through the ORM; return the officer's session cookie and the ids the pages need."""
     import django
 
+    from cordiale.web.server import ensure_key
+
+    ensure_key()  # the key `cordiale serve` will read, so the session signed here stays valid there
+
     django.setup()
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -207,7 +211,6 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]wrk not found: apt-get install wrk[/]")
         return 2
     data = Path(tempfile.mkdtemp(prefix="cordiale-web-load-"))
-    (data / "web").mkdir()  # the SQLite database's folder, before the seed migrates
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CORDIALE_", "DATABASE_URL"))}
     env["CORDIALE_DATA_DIR"] = str(data)
     os.environ.update({"CORDIALE_DATA_DIR": str(data), "DJANGO_SETTINGS_MODULE": "cordiale.web.settings"})
