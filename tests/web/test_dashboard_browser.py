@@ -143,3 +143,36 @@ def test_open_access_chart_is_drawn_and_a_segment_drills_down(page: Page, store:
     assert "oa=" in page.driver.current_url and page.driver.find_elements(
         By.CSS_SELECTOR, "#works-table tr.work"
     )
+
+
+def test_sdg_bars_are_drawn_and_a_bar_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/?from=2012")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#sdg-table tr.sdg-goal")
+    table = {int(r.get_attribute("data-sdg")): int(r.get_attribute("data-works")) for r in rows}
+    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-sdg svg g.mark-rect.role-mark path")
+    assert len(bars) == len(table) == 17
+    drawn = page.driver.execute_script(
+        "return window.cordialeViews.sdg.data('sdg').map(d => [d.sdg, d.works])"
+    )
+    assert {int(g): int(n) for g, n in drawn} == table
+    widths = {
+        int(page.driver.execute_script("return arguments[0].__data__.datum.sdg", b)): float(
+            page.driver.execute_script("return arguments[0].getBBox().width", b)
+        )
+        for b in bars
+    }
+    top = max(table, key=lambda g: table[g])
+    assert widths[top] == max(widths.values()) > 100
+    assert all(widths[g] == 0 for g in table if table[g] == 0)
+    assert len({b.get_attribute("fill") for b in bars}) == 17, "each goal in its UN colour"
+    _shot(page, "dashboard-sdg.png")
+    target = next(
+        b for b in bars if page.driver.execute_script("return arguments[0].__data__.datum.sdg", b) == top
+    )
+    ActionChains(page.driver).move_to_element(target).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert f"sdg={top}" in page.driver.current_url and "source=openalex" in page.driver.current_url
+    assert len(page.driver.find_elements(By.CSS_SELECTOR, "#works-table tr.work")) == table[top]

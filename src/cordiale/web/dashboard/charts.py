@@ -246,3 +246,73 @@ def open_access(oa: Any) -> dict[str, Any]:
         )
     )
     return _finish(chart, _("Open access of joint works"), 260)
+
+
+# The UN's colours of the 17 goals (their communications guidelines), in goal order.
+SDG_COLORS = (
+    "#e5243b",
+    "#dda63a",
+    "#4c9f38",
+    "#c5192d",
+    "#ff3a21",
+    "#26bde2",
+    "#fcc30b",
+    "#a21942",
+    "#fd6925",
+    "#dd1367",
+    "#fd9d24",
+    "#bf8b2e",
+    "#3f7e44",
+    "#0a97d9",
+    "#56c02b",
+    "#00689d",
+    "#19486a",
+)
+
+
+def sdg_names() -> dict[int, str]:
+    """The goals' short names, in the page's language."""
+    names = (
+        _("No poverty"),
+        _("Zero hunger"),
+        _("Good health and well-being"),
+        _("Quality education"),
+        _("Gender equality"),
+        _("Clean water and sanitation"),
+        _("Affordable and clean energy"),
+        _("Decent work and economic growth"),
+        _("Industry, innovation and infrastructure"),
+        _("Reduced inequalities"),
+        _("Sustainable cities and communities"),
+        _("Responsible consumption and production"),
+        _("Climate action"),
+        _("Life below water"),
+        _("Life on land"),
+        _("Peace, justice and strong institutions"),
+        _("Partnerships for the goals"),
+    )
+    return {i + 1: n for i, n in enumerate(names)}
+
+
+def sdg_bars(goals: Any) -> dict[str, Any]:
+    """Bars: joint works per SDG (all 17 goals, in the UN's colours); a click on a bar opens its works."""
+    names = sdg_names()
+    rows = [
+        {"sdg": g["sdg"], "goal": f"{g['sdg']}. {names[g['sdg']]}", "works": g["works"]} for g in goals.goals
+    ]
+    goal_t, works_t = _("Sustainable Development Goal"), _("Joint works")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="sdg"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("goal:N", title=goal_t, sort=[r["goal"] for r in rows]),
+            x=alt.X("works:Q", title=works_t),
+            color=alt.Color(
+                "goal:N",
+                scale=alt.Scale(domain=[r["goal"] for r in rows], range=list(SDG_COLORS)),
+                legend=None,
+            ),
+            tooltip=[alt.Tooltip("goal:N", title=goal_t), alt.Tooltip("works:Q", title=works_t)],
+        )
+    )
+    return _finish(chart, _("Joint works per SDG"), 17 * 22)

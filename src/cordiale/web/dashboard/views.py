@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from cordiale.config import store_path
 from cordiale.errors import CordialeError, InstitutionError, StoreError, UsageError
@@ -24,6 +25,7 @@ from cordiale.web.dashboard.overview import (
     joint_works,
     load_open_access,
     load_overview,
+    load_sdg,
     load_strengths,
 )
 
@@ -147,6 +149,35 @@ def open_access(request: HttpRequest, a: str, b: str) -> HttpResponse:
 
 
 @login_required
+def sdg(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """SDGs: the joint works under each of the 17 goals, by source (OpenAlex's labels or cordiale's)."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    source = request.GET.get("source") or "openalex"
+    try:
+        filters = filters_from(partners, params)
+        goals = load_sdg(_store(), filters, source)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    return render(
+        request,
+        "dashboard/sdg.html",
+        {
+            "goals": goals,
+            "names": charts.sdg_names(),
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "source_query": urlencode({**{k: v for k, v in params.items() if v}, "source": source}),
+            "rules": RULES,
+            "specs": {} if goals.empty else {"sdg": charts.sdg_bars(goals)},
+        },
+    )
+
+
+@login_required
 def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """The joint works behind one bar or dot: ``?year=`` (overview) or ``?level=&class=`` (strengths), plus
     the page's filters."""
@@ -155,10 +186,16 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     year_raw = request.GET.get("year", "")
     level, class_id = request.GET.get("level"), request.GET.get("class")
     oa_status = request.GET.get("oa") or None
+    sdg_raw = request.GET.get("sdg", "")
     try:
         filters = filters_from(partners, params)
         year: int | None = None
-        if class_id is None or year_raw:
+        sdg_goal: int | None = None
+        if sdg_raw:
+            if not sdg_raw.isdigit():
+                raise UsageError(f"sdg must be a goal from 1 to 17, not {sdg_raw!r}")
+            sdg_goal = int(sdg_raw)
+        if (class_id is None and sdg_goal is None) or year_raw:
             if not year_raw.isdigit():
                 raise UsageError(f"year must be a year, not {year_raw!r}")
             year = int(year_raw)
@@ -169,6 +206,8 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             level=level if class_id else None,
             class_id=class_id,
             oa_status=oa_status,
+            sdg=sdg_goal,
+            sdg_source=request.GET.get("source") or "openalex",
         )
         names = institution_names(_store(), partners)
     except CordialeError as err:
@@ -179,8 +218,11 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
         {
             "rows": rows,
             "year": year,
-            "class_name": request.GET.get("name") or class_id,
+            "class_name": request.GET.get("name")
+            or class_id
+            or (f"{_('SDG')} {sdg_goal}" if sdg_goal is not None else None),
             "oa_status": oa_status,
+            "sdg": sdg_goal,
             "names": names,
             "a": partners[0],
             "b": partners[1],
