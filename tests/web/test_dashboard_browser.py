@@ -176,3 +176,42 @@ def test_sdg_bars_are_drawn_and_a_bar_drills_down(page: Page, store: Path) -> No
     WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
     assert f"sdg={top}" in page.driver.current_url and "source=openalex" in page.driver.current_url
     assert len(page.driver.find_elements(By.CSS_SELECTOR, "#works-table tr.work")) == table[top]
+
+
+def test_third_party_map_is_drawn_with_africa_and_a_country_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/?from=2012")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#country-table tr.country-row")
+    table = {r.get_attribute("data-key"): int(r.get_attribute("data-works")) for r in rows}
+    # two layers of country shapes: the land (all ~177 countries of the atlas), then the shaded ones
+    layers = page.driver.find_elements(By.CSS_SELECTOR, "#chart-map svg g.mark-shape.role-mark")
+    assert len(layers) == 2
+    land = layers[0].find_elements(By.CSS_SELECTOR, "path")
+    shaded = layers[1].find_elements(By.CSS_SELECTOR, "path")
+    assert len(land) > 150
+    keys = [page.driver.execute_script("return arguments[0].__data__.datum.key", p) for p in shaded]
+    assert set(keys) <= set(table) and len(keys) >= len(table) - 5 > 5  # tiny states are not in the atlas
+    assert len({p.get_attribute("fill") for p in shaded}) > 3, "countries shaded by their works"
+    widths = [float(page.driver.execute_script("return arguments[0].getBBox().width", p)) for p in shaded]
+    assert max(widths) > 20
+    # continents as bars, Africa among them in its own colour
+    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-continents svg g.mark-rect.role-mark path")
+    names = [page.driver.execute_script("return arguments[0].__data__.datum.continent", b) for b in bars]
+    assert "Africa" in names
+    africa = bars[names.index("Africa")].get_attribute("fill")
+    assert all(b.get_attribute("fill") != africa for i, b in enumerate(bars) if names[i] != "Africa")
+    assert page.driver.find_elements(By.CSS_SELECTOR, "#chart-trend svg g.mark-line path")
+    _shot(page, "dashboard-third-parties.png")
+    # the country with the most works among those whose centre lies on their own shape (not an archipelago)
+    centred = (
+        "const r = arguments[0].getBoundingClientRect(); "
+        "return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === arguments[0]"
+    )
+    clickable = [i for i, p in enumerate(shaded) if page.driver.execute_script(centred, p)]
+    top = max(clickable, key=lambda i: table[keys[i]])
+    ActionChains(page.driver).move_to_element(shaded[top]).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert f"country={keys[top]}" in page.driver.current_url
+    assert len(page.driver.find_elements(By.CSS_SELECTOR, "#works-table tr.work")) == table[keys[top]]

@@ -220,3 +220,36 @@ def test_sdg_page_in_french(client_in: Client, store: Path, settings: Any) -> No
     assert specs["sdg"]["title"] == "Travaux conjoints par ODD"
     assert "Un travail compte une fois sous chaque ODD" in html and "Vie aquatique" in html
     assert "Life below water" not in html and "Joint works per SDG" not in html
+
+
+def test_third_parties_numbers_equal_the_cli_json_and_drill_down(client_in: Client, store: Path) -> None:
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/?from=2012").content.decode()
+    countries = {d["data-key"]: int(d["data-works"]) for d in _data_rows(html, "country-row")}
+    continents = {d["data-key"]: int(d["data-works"]) for d in _data_rows(html, "continent-row")}
+    payload = cli_json(store, cli_args_on_page(html))
+    rows = [r for r in payload["families"]["third-parties"]["third-parties"]["rows"] if r["grp"] == "all"]
+    totals = [r for r in rows if r["year"] is None]
+    assert countries == {r["key"]: r["works"] for r in totals if r["level"] == "country"}
+    expected = {r["key"]: r["works"] for r in totals if r["level"] == "continent"}
+    assert {k: v for k, v in continents.items() if v or k in expected} == expected and "Africa" in continents
+    assert len(countries) > 10
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
+    trend = {(r["year"], r["key"]): r["works"] for r in rows if r["level"] == "continent" and r["year"]}
+    drawn = specs["trend"]["data"]["values"]
+    assert {(d["year"], d["continent"]): d["works"] for d in drawn} == trend
+    urls = [u for u in json.dumps(specs["map"]).split('"url": "')[1:]]
+    assert [u.split('"')[0] for u in urls] == ["/static/dashboard/vendor/countries-110m.json"]  # served here
+    # the country with the most joint works (other than the partners' own): its list has that many works
+    top = max(countries, key=lambda k: countries[k])
+    body = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?country={top}&from=2012").content.decode()
+    assert body.count('class="work"') == countries[top] > 0 and 'class="doi" href="https://doi.org/' in body
+
+
+def test_third_parties_in_french(client_in: Client, store: Path, settings: Any) -> None:
+    client_in.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/").content.decode()
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
+    assert specs["map"]["title"] == "Tiers des travaux conjoints, par pays"
+    assert "Cliquez sur un pays" in html and "Click a country" not in html

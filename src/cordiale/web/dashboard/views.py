@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
@@ -27,6 +28,7 @@ from cordiale.web.dashboard.overview import (
     load_overview,
     load_sdg,
     load_strengths,
+    load_third_parties,
 )
 
 FILTER_KEYS = ("from", "to", "rule", "counting", "event")
@@ -178,6 +180,39 @@ def sdg(request: HttpRequest, a: str, b: str) -> HttpResponse:
 
 
 @login_required
+def third_parties(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """Third parties: a world map by country, continents (Africa visible), the trend, top institutions."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    try:
+        filters = filters_from(partners, params)
+        tp = load_third_parties(_store(), filters)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    specs: dict[str, Any] = {}
+    if not tp.empty:
+        specs = {
+            "map": charts.third_party_map(tp, static("dashboard/vendor/countries-110m.json")),
+            "continents": charts.continents(tp),
+            "trend": charts.third_party_trend(tp),
+        }
+    return render(
+        request,
+        "dashboard/third_parties.html",
+        {
+            "tp": tp,
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "rules": RULES,
+            "specs": specs,
+        },
+    )
+
+
+@login_required
 def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """The joint works behind one bar or dot: ``?year=`` (overview) or ``?level=&class=`` (strengths), plus
     the page's filters."""
@@ -195,7 +230,8 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             if not sdg_raw.isdigit():
                 raise UsageError(f"sdg must be a goal from 1 to 17, not {sdg_raw!r}")
             sdg_goal = int(sdg_raw)
-        if (class_id is None and sdg_goal is None) or year_raw:
+        country = request.GET.get("country") or None
+        if (class_id is None and sdg_goal is None and country is None) or year_raw:
             if not year_raw.isdigit():
                 raise UsageError(f"year must be a year, not {year_raw!r}")
             year = int(year_raw)
@@ -208,6 +244,7 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             oa_status=oa_status,
             sdg=sdg_goal,
             sdg_source=request.GET.get("source") or "openalex",
+            country=request.GET.get("country") or None,
         )
         names = institution_names(_store(), partners)
     except CordialeError as err:
@@ -220,7 +257,8 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             "year": year,
             "class_name": request.GET.get("name")
             or class_id
-            or (f"{_('SDG')} {sdg_goal}" if sdg_goal is not None else None),
+            or (f"{_('SDG')} {sdg_goal}" if sdg_goal is not None else None)
+            or request.GET.get("country"),
             "oa_status": oa_status,
             "sdg": sdg_goal,
             "names": names,
