@@ -35,7 +35,8 @@ if command -v npm >/dev/null 2>&1; then
   mkdir -p "$vendor"
   cp node_modules/vega/build/vega.min.js node_modules/vega-lite/build/vega-lite.min.js \
      node_modules/vega-embed/build/vega-embed.min.js "$vendor/"
-  echo "report deps: vega, vega-lite, vega-embed copied to $vendor"
+  cp node_modules/world-atlas/countries-110m.json "$vendor/"
+  echo "report deps: vega, vega-lite, vega-embed, world-atlas copied to $vendor"
 else
   echo "report deps: npm not found: the dashboard's charts need vega (install node and npm, rerun)" >&2
 fi

@@ -143,3 +143,75 @@ def test_open_access_chart_is_drawn_and_a_segment_drills_down(page: Page, store:
     assert "oa=" in page.driver.current_url and page.driver.find_elements(
         By.CSS_SELECTOR, "#works-table tr.work"
     )
+
+
+def test_sdg_bars_are_drawn_and_a_bar_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/?from=2012")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#sdg-table tr.sdg-goal")
+    table = {int(r.get_attribute("data-sdg")): int(r.get_attribute("data-works")) for r in rows}
+    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-sdg svg g.mark-rect.role-mark path")
+    assert len(bars) == len(table) == 17
+    drawn = page.driver.execute_script(
+        "return window.cordialeViews.sdg.data('sdg').map(d => [d.sdg, d.works])"
+    )
+    assert {int(g): int(n) for g, n in drawn} == table
+    widths = {
+        int(page.driver.execute_script("return arguments[0].__data__.datum.sdg", b)): float(
+            page.driver.execute_script("return arguments[0].getBBox().width", b)
+        )
+        for b in bars
+    }
+    top = max(table, key=lambda g: table[g])
+    assert widths[top] == max(widths.values()) > 100
+    assert all(widths[g] == 0 for g in table if table[g] == 0)
+    assert len({b.get_attribute("fill") for b in bars}) == 17, "each goal in its UN colour"
+    _shot(page, "dashboard-sdg.png")
+    target = next(
+        b for b in bars if page.driver.execute_script("return arguments[0].__data__.datum.sdg", b) == top
+    )
+    ActionChains(page.driver).move_to_element(target).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert f"sdg={top}" in page.driver.current_url and "source=openalex" in page.driver.current_url
+    assert len(page.driver.find_elements(By.CSS_SELECTOR, "#works-table tr.work")) == table[top]
+
+
+def test_third_party_map_is_drawn_with_africa_and_a_country_drills_down(page: Page, store: Path) -> None:
+    page.go(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/?from=2012")
+    WebDriverWait(page.driver, 60).until(
+        lambda d: d.execute_script("return document.body.dataset.chartsDrawn === 'true'")
+    )
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#country-table tr.country-row")
+    table = {r.get_attribute("data-key"): int(r.get_attribute("data-works")) for r in rows}
+    # two layers of country shapes: the land (all ~177 countries of the atlas), then the shaded ones
+    layers = page.driver.find_elements(By.CSS_SELECTOR, "#chart-map svg g.mark-shape.role-mark")
+    assert len(layers) == 2
+    land = layers[0].find_elements(By.CSS_SELECTOR, "path")
+    shaded = layers[1].find_elements(By.CSS_SELECTOR, "path")
+    assert len(land) > 150
+    keys = [page.driver.execute_script("return arguments[0].__data__.datum.key", p) for p in shaded]
+    assert set(keys) <= set(table) and len(keys) >= len(table) - 5 > 5  # tiny states are not in the atlas
+    assert len({p.get_attribute("fill") for p in shaded}) > 3, "countries shaded by their works"
+    widths = [float(page.driver.execute_script("return arguments[0].getBBox().width", p)) for p in shaded]
+    assert max(widths) > 20
+    # continents as bars, Africa among them in its own colour
+    bars = page.driver.find_elements(By.CSS_SELECTOR, "#chart-continents svg g.mark-rect.role-mark path")
+    names = [page.driver.execute_script("return arguments[0].__data__.datum.continent", b) for b in bars]
+    assert "Africa" in names
+    africa = bars[names.index("Africa")].get_attribute("fill")
+    assert all(b.get_attribute("fill") != africa for i, b in enumerate(bars) if names[i] != "Africa")
+    assert page.driver.find_elements(By.CSS_SELECTOR, "#chart-trend svg g.mark-line path")
+    _shot(page, "dashboard-third-parties.png")
+    # the country with the most works among those whose centre lies on their own shape (not an archipelago)
+    centred = (
+        "const r = arguments[0].getBoundingClientRect(); "
+        "return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === arguments[0]"
+    )
+    clickable = [i for i, p in enumerate(shaded) if page.driver.execute_script(centred, p)]
+    top = max(clickable, key=lambda i: table[keys[i]])
+    ActionChains(page.driver).move_to_element(shaded[top]).click().perform()
+    WebDriverWait(page.driver, 60).until(lambda d: "/works/" in d.current_url)
+    assert f"country={keys[top]}" in page.driver.current_url
+    assert len(page.driver.find_elements(By.CSS_SELECTOR, "#works-table tr.work")) == table[keys[top]]

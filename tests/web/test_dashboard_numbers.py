@@ -173,3 +173,83 @@ def test_french_catalogue_of_the_dashboard_is_complete_and_compiled() -> None:
     assert len(po) > 80 and [k for k, v in po.items() if not v] == []
     for msgid, msgstr in po.items():
         assert mo.gettext(msgid) == msgstr, msgid
+
+
+def test_sdg_numbers_equal_the_cli_json_and_drill_down(client_in: Client, store: Path) -> None:
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/?from=2012").content.decode()
+    goals = {int(d["data-sdg"]): int(d["data-works"]) for d in _data_rows(html, "sdg-goal")}
+    partners = {
+        (d["data-unit"], int(d["data-sdg"])): int(d["data-works"]) for d in _data_rows(html, "sdg-row")
+    }
+    assert sorted(goals) == list(range(1, 18)), "all 17 goals are shown, zeros too"
+    assert "counts once under each SDG" in html
+    args = cli_args_on_page(html)
+    assert "--sdg-source" in args and args[args.index("--sdg-source") + 1] == "openalex"
+    payload = cli_json(store, args)
+    section = payload["families"]["sdg"]["sdg"]
+    rows = [r for r in section["rows"] if r["year"] is None]
+    note = section["metadata"]["note"]
+    assert note == "a work counts once under each SDG it is assigned" and f'data-note="{note}"' in html
+    joint = {r["sdg"]: r["works"] for r in rows if r["kind"] == "joint" and r["unit_key"] == "all"}
+    assert {g: n for g, n in goals.items() if n} == joint and len(joint) >= 5
+    mine = {(r["unit_key"], r["sdg"]): r["works"] for r in rows if r["unit_key"] in (KFUPM, ARAMCO)}
+    assert partners == mine and len(mine) > len(joint)
+    # the goal with the most joint works: its list has exactly that many works, with DOIs
+    top = max(joint, key=lambda g: joint[g])
+    assert f"/works/?sdg={top}&amp;from=2012&amp;source=openalex" in html
+    body = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?sdg={top}&from=2012&source=openalex")
+    text = body.content.decode()
+    assert body.status_code == 200 and text.count('class="work"') == joint[top] > 0
+    assert 'class="doi" href="https://doi.org/' in text
+    assert client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?sdg=18").status_code == 400
+    assert client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/?source=mine").status_code == 400
+
+
+def test_sdg_page_without_our_scores_says_how_to_get_them(client_in: Client, store: Path) -> None:
+    res = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/?source=cordiale")
+    html = res.content.decode()
+    assert res.status_code == 200 and 'id="empty-state"' in html and "cordiale sdg score" in html
+    assert 'id="chart-sdg"' not in html
+
+
+def test_sdg_page_in_french(client_in: Client, store: Path, settings: Any) -> None:
+    client_in.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/sdg/").content.decode()
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
+    assert specs["sdg"]["title"] == "Travaux conjoints par ODD"
+    assert "Un travail compte une fois sous chaque ODD" in html and "Vie aquatique" in html
+    assert "Life below water" not in html and "Joint works per SDG" not in html
+
+
+def test_third_parties_numbers_equal_the_cli_json_and_drill_down(client_in: Client, store: Path) -> None:
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/?from=2012").content.decode()
+    countries = {d["data-key"]: int(d["data-works"]) for d in _data_rows(html, "country-row")}
+    continents = {d["data-key"]: int(d["data-works"]) for d in _data_rows(html, "continent-row")}
+    payload = cli_json(store, cli_args_on_page(html))
+    rows = [r for r in payload["families"]["third-parties"]["third-parties"]["rows"] if r["grp"] == "all"]
+    totals = [r for r in rows if r["year"] is None]
+    assert countries == {r["key"]: r["works"] for r in totals if r["level"] == "country"}
+    expected = {r["key"]: r["works"] for r in totals if r["level"] == "continent"}
+    assert {k: v for k, v in continents.items() if v or k in expected} == expected and "Africa" in continents
+    assert len(countries) > 10
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
+    trend = {(r["year"], r["key"]): r["works"] for r in rows if r["level"] == "continent" and r["year"]}
+    drawn = specs["trend"]["data"]["values"]
+    assert {(d["year"], d["continent"]): d["works"] for d in drawn} == trend
+    urls = [u for u in json.dumps(specs["map"]).split('"url": "')[1:]]
+    assert [u.split('"')[0] for u in urls] == ["/static/dashboard/vendor/countries-110m.json"]  # served here
+    # the country with the most joint works (other than the partners' own): its list has that many works
+    top = max(countries, key=lambda k: countries[k])
+    body = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/works/?country={top}&from=2012").content.decode()
+    assert body.count('class="work"') == countries[top] > 0 and 'class="doi" href="https://doi.org/' in body
+
+
+def test_third_parties_in_french(client_in: Client, store: Path, settings: Any) -> None:
+    client_in.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/third-parties/").content.decode()
+    script = '<script id="chart-specs" type="application/json">'
+    specs = json.loads(html.split(script)[1].split("</script>")[0])
+    assert specs["map"]["title"] == "Tiers des travaux conjoints, par pays"
+    assert "Cliquez sur un pays" in html and "Click a country" not in html

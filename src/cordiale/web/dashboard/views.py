@@ -9,7 +9,9 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
 
 from cordiale.config import store_path
 from cordiale.errors import CordialeError, InstitutionError, StoreError, UsageError
@@ -24,7 +26,9 @@ from cordiale.web.dashboard.overview import (
     joint_works,
     load_open_access,
     load_overview,
+    load_sdg,
     load_strengths,
+    load_third_parties,
 )
 
 FILTER_KEYS = ("from", "to", "rule", "counting", "event")
@@ -147,6 +151,68 @@ def open_access(request: HttpRequest, a: str, b: str) -> HttpResponse:
 
 
 @login_required
+def sdg(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """SDGs: the joint works under each of the 17 goals, by source (OpenAlex's labels or cordiale's)."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    source = request.GET.get("source") or "openalex"
+    try:
+        filters = filters_from(partners, params)
+        goals = load_sdg(_store(), filters, source)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    return render(
+        request,
+        "dashboard/sdg.html",
+        {
+            "goals": goals,
+            "names": charts.sdg_names(),
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "source_query": urlencode({**{k: v for k, v in params.items() if v}, "source": source}),
+            "rules": RULES,
+            "specs": {} if goals.empty else {"sdg": charts.sdg_bars(goals)},
+        },
+    )
+
+
+@login_required
+def third_parties(request: HttpRequest, a: str, b: str) -> HttpResponse:
+    """Third parties: a world map by country, continents (Africa visible), the trend, top institutions."""
+    partners = _partners(a, b)
+    params = {k: str(v) for k, v in request.GET.items() if k in STRENGTH_KEYS}
+    try:
+        filters = filters_from(partners, params)
+        tp = load_third_parties(_store(), filters)
+    except CordialeError as err:
+        return _problem(request, partners, err)
+    query = urlencode({k: v for k, v in params.items() if v})
+    specs: dict[str, Any] = {}
+    if not tp.empty:
+        specs = {
+            "map": charts.third_party_map(tp, static("dashboard/vendor/countries-110m.json")),
+            "continents": charts.continents(tp),
+            "trend": charts.third_party_trend(tp),
+        }
+    return render(
+        request,
+        "dashboard/third_parties.html",
+        {
+            "tp": tp,
+            "a": partners[0],
+            "b": partners[1],
+            "params": params,
+            "query": query,
+            "rules": RULES,
+            "specs": specs,
+        },
+    )
+
+
+@login_required
 def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """The joint works behind one bar or dot: ``?year=`` (overview) or ``?level=&class=`` (strengths), plus
     the page's filters."""
@@ -155,10 +221,17 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     year_raw = request.GET.get("year", "")
     level, class_id = request.GET.get("level"), request.GET.get("class")
     oa_status = request.GET.get("oa") or None
+    sdg_raw = request.GET.get("sdg", "")
     try:
         filters = filters_from(partners, params)
         year: int | None = None
-        if class_id is None or year_raw:
+        sdg_goal: int | None = None
+        if sdg_raw:
+            if not sdg_raw.isdigit():
+                raise UsageError(f"sdg must be a goal from 1 to 17, not {sdg_raw!r}")
+            sdg_goal = int(sdg_raw)
+        country = request.GET.get("country") or None
+        if (class_id is None and sdg_goal is None and country is None) or year_raw:
             if not year_raw.isdigit():
                 raise UsageError(f"year must be a year, not {year_raw!r}")
             year = int(year_raw)
@@ -169,6 +242,9 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
             level=level if class_id else None,
             class_id=class_id,
             oa_status=oa_status,
+            sdg=sdg_goal,
+            sdg_source=request.GET.get("source") or "openalex",
+            country=request.GET.get("country") or None,
         )
         names = institution_names(_store(), partners)
     except CordialeError as err:
@@ -179,8 +255,12 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
         {
             "rows": rows,
             "year": year,
-            "class_name": request.GET.get("name") or class_id,
+            "class_name": request.GET.get("name")
+            or class_id
+            or (f"{_('SDG')} {sdg_goal}" if sdg_goal is not None else None)
+            or request.GET.get("country"),
             "oa_status": oa_status,
+            "sdg": sdg_goal,
             "names": names,
             "a": partners[0],
             "b": partners[1],

@@ -28,6 +28,20 @@
               "&oa=" + encodeURIComponent(item.datum.oa_status) + query);
           });
         }
+        if (name === "sdg") {
+          result.view.addEventListener("click", function (_event, item) {
+            if (!item || !item.datum || item.datum.sdg === undefined) return;
+            const query = el.dataset.query ? "&" + el.dataset.query : "";
+            window.location.assign(el.dataset.worksUrl + "?sdg=" + item.datum.sdg + query);
+          });
+        }
+        if (name === "map") {
+          result.view.addEventListener("click", function (_event, item) {
+            if (!item || !item.datum || item.datum.key === undefined) return;
+            const query = el.dataset.query ? "&" + el.dataset.query : "";
+            window.location.assign(el.dataset.worksUrl + "?country=" + encodeURIComponent(item.datum.key) + query);
+          });
+        }
         if (name === "joint") {
           result.view.addEventListener("click", function (_event, item) {
             if (!item || !item.datum || item.datum.year === undefined || item.mark.marktype !== "rect") return;
