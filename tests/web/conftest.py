@@ -58,3 +58,14 @@ def store(kfupm_store: Path, settings: Any) -> Path:
 @pytest.fixture()
 def world(db: None) -> World:
     return make_world()
+
+
+@pytest.fixture(autouse=True)
+def _english_until_asked() -> Iterator[None]:
+    """Each test starts in English: a French request leaves its language active in the thread (Django's
+    LocaleMiddleware activates it and nothing deactivates it after the test client's response)."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()
