@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
+from django.test import Client
 from django.utils import timezone
 
 from cordiale.web.programmes.models import (
@@ -28,6 +29,13 @@ from cordiale.web.programmes.models import (
 
 PASSWORD = "a-long-test-password-42"
 PDF_BYTES = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def client_for(username: str) -> Client:
+    """A test client signed in as ``username`` (every factory user has ``PASSWORD``)."""
+    c = Client()
+    assert c.login(username=username, password=PASSWORD)
+    return c
 
 
 @dataclass

@@ -35,13 +35,7 @@ from cordiale.web.programmes.models import (
     ProjectPartner,
 )
 from cordiale.web.programmes.suggestions import suggest_outputs
-from tests.web.factories import PASSWORD, PDF_BYTES, World, draft, panel_recommends
-
-
-def client_for(username: str) -> Client:
-    c = Client()
-    assert c.login(username=username, password=PASSWORD)
-    return c
+from tests.web.factories import PASSWORD, PDF_BYTES, World, client_for, draft, panel_recommends
 
 
 def _decided_with_money(world: World) -> Application:

@@ -33,13 +33,7 @@ from cordiale.web.programmes.models import (
 )
 from cordiale.web.programmes.models.people import orcid_check_digit, validate_orcid
 from cordiale.web.programmes.workflow import WORKFLOWS
-from tests.web.factories import PASSWORD, World, draft
-
-
-def client_for(username: str) -> Client:
-    c = Client()
-    assert c.login(username=username, password=PASSWORD)
-    return c
+from tests.web.factories import World, client_for, draft
 
 
 def _reviewed(world: World) -> tuple[Application, ReviewAssignment]:

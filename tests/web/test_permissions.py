@@ -14,13 +14,7 @@ from django.utils import timezone
 
 from cordiale.web.programmes import services
 from cordiale.web.programmes.models import Application, LedgerEntry, Project, ProjectPartner
-from tests.web.factories import PASSWORD, World, draft, panel_recommends
-
-
-def client_for(username: str) -> Client:
-    c = Client()
-    assert c.login(username=username, password=PASSWORD)
-    return c
+from tests.web.factories import PASSWORD, World, client_for, draft, panel_recommends
 
 
 def test_anonymous_gets_the_sign_in_page(db: None) -> None:
