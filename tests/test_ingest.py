@@ -181,6 +181,50 @@ def test_partial_record_updates_only_its_fields(tmp_path: Path, kfupm: Path) -> 
         assert reason is not None and "updated_date" in reason[0]
 
 
+def test_partial_records_versioned_per_field_group_in_any_order(tmp_path: Path, kfupm: Path) -> None:
+    """A newer partial record ingested before an older full one keeps its fields; the full one fills the
+    rest; a newer full record then wins everything. Every order of the files gives the same store."""
+    rec = next(r for r in raw_records(kfupm) if r["id"].endswith("W4400255569"))
+    old_full = dict(rec, updated_date="2024-01-01T00:00:00", doi="https://doi.org/10.1/old")
+    partial = {
+        "id": rec["id"],
+        "updated_date": "2025-01-01T00:00:00",
+        "title": "from the partial record",
+        "cited_by_count": 777,
+        "authorships": rec["authorships"][:2],
+    }
+    new_full = dict(rec, updated_date="2026-01-01T00:00:00", title="from the newest full record")
+    old = write_jsonl(tmp_path / "a-old.jsonl", [old_full])
+    sel = write_jsonl(tmp_path / "b-select.jsonl", [partial])
+    new = write_jsonl(tmp_path / "c-new.jsonl", [new_full])
+    tables = (*DATA_TABLES, "field_versions")
+
+    def build(name: str, order: list[Path]) -> dict[str, list[tuple[Any, ...]]]:
+        db = tmp_path / f"{name}.duckdb"
+        for f in order:
+            ingest([f], db, workers=1, partial=f == sel)
+        return snapshot(db, tables)
+
+    two = [build("os", [old, sel]), build("so", [sel, old])]
+    assert two[0] == two[1]
+    with reader(tmp_path / "so.duckdb") as con:
+        row = con.execute("SELECT title, cited_by_count, doi, updated_date, input_path FROM works").fetchone()
+        assert row == ("from the partial record", 777, old_full["doi"], "2025-01-01T00:00:00", str(sel))
+        assert con.execute("SELECT count(*) FROM authorships").fetchone()[0] == 2  # type: ignore[index]
+        groups = dict(con.execute("SELECT grp, input_path FROM field_versions").fetchall())
+        assert groups["title+display_name"] == groups["authorships"] == str(sel)
+        assert groups["doi"] == groups["topics+primary_topic"] == str(old)
+    three = [
+        build(f"o{i}", order)
+        for i, order in enumerate([[old, sel, new], [sel, new, old], [new, sel, old], [sel, old, new]])
+    ]
+    assert all(s == three[0] for s in three)
+    assert three[0]["field_versions"] == []
+    with reader(tmp_path / "o0.duckdb") as con:
+        row = con.execute("SELECT title, doi, authors_count, cited_by_count FROM works").fetchone()
+        assert row == ("from the newest full record", rec["doi"], len(rec["authorships"]), rec["cited_by_count"])
+
+
 def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:
     good = list(raw_records(kfupm))[:50]
     bad_types = dict(good[1], publication_year="nineteen")

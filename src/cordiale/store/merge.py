@@ -2,8 +2,9 @@
 
 Each statement builds one table; the rule throughout: the version of a work with the latest
 ``updated_date`` wins, ties broken by the later input path (then the later line in one file), so any
-ingest order gives the same store. A record ingested as *partial* (fetched with ``select``) replaces only
-the fields it carries.
+ingest order gives the same store. A file with *partial* records (fetched with ``select``), or one that
+touches a work whose fields came from several records, is merged field group by field group
+(``merge_fields.py``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,13 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from cordiale.sources.works import CHILD_TABLE_KEYS, WORK_COLUMN_KEYS
+from cordiale.sources.works import WORK_COLUMN_KEYS
+from cordiale.store.merge_fields import merge_by_field, needs_field_merge
 from cordiale.store.parse_file import ParsedFile
 from cordiale.store.schema import ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
-
-
-def _sql_list(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
 def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
@@ -65,82 +63,12 @@ def _stage_export(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
     return []
 
 
-def _works_select() -> str:
-    """Winning staged works, falling back on the stored value for fields a partial record lacks."""
-    parts = ["s.id"]
-    for col, keys in WORK_COLUMN_KEYS.items():
-        parts.append(
-            f"CASE WHEN w.partial AND list_has_all(s._missing, {_sql_list(keys)}) AND o.id IS NOT NULL "
-            f"THEN o.{col} ELSE s.{col} END"
-        )
-    parts += ["s.input_path", "s.input_line"]
-    return ", ".join(parts)
-
-
 def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> int:
     """Merge one parsed file into the store (caller holds the transaction). Returns works stored."""
     registered = _register(con, parsed)
     try:
         path = str(parsed.input.path)
-        # Each row in `win` is one staged work that beats (or ties, from a later-or-same path) the stored one.
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE win AS
-            WITH s AS (
-                SELECT id, input_line, coalesce(updated_date, '') AS ud, input_path, _missing
-                FROM src_works
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY coalesce(updated_date, '') DESC,
-                                           input_line DESC) = 1
-            )
-            SELECT s.id, s.input_line, len(s._missing) > 0 AS partial, s._missing AS missing,
-                   w.id IS NOT NULL AS existed
-            FROM s LEFT JOIN works w ON w.id = s.id
-            WHERE s.id NOT IN (SELECT id FROM merged_ids)
-              AND (w.id IS NULL OR s.ud > coalesce(w.updated_date, '')
-                   OR (s.ud = coalesce(w.updated_date, '') AND s.input_path >= w.input_path))
-            """
-        )
-        # Works already stored lose their old rows first; a file of new works (the usual case) skips the
-        # deletes, whose scans would otherwise grow with the store.
-        replacing, partial, stored, staged = con.execute(
-            "SELECT count(*) FILTER (existed), count(*) FILTER (partial), count(*), "
-            "(SELECT count(*) FROM src_works) FROM win"
-        ).fetchone()  # type: ignore[misc]
-        # When every staged row wins (one version per work, none beaten by the store), rows are copied
-        # as they are; otherwise they are joined to `win`.
-        winners = "" if stored == staged else "JOIN win w ON w.id = s.{key} AND w.input_line = s.{line}"
-        if partial:  # the stored versions, for the fields a partial record lacks
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE old AS "
-                "SELECT * FROM works WHERE id IN (SELECT id FROM win WHERE partial AND existed)"
-            )
-        if replacing:
-            con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win WHERE existed)")
-        if partial:
-            con.execute(
-                f"INSERT INTO works SELECT {_works_select()} FROM src_works s "
-                "JOIN win w ON w.id = s.id AND w.input_line = s.input_line "
-                "LEFT JOIN old o ON o.id = s.id"
-            )
-        else:
-            con.execute(
-                f"INSERT INTO works SELECT {', '.join('s.' + c for c in _WORK_COLUMNS)} FROM src_works s "
-                + winners.format(key="id", line="input_line")
-            )
-        # Child rows: replaced with their work, except groups a partial record does not carry.
-        for table in WORK_CHILD_TABLES:
-            keys = _sql_list(CHILD_TABLE_KEYS[table])
-            if replacing:
-                con.execute(
-                    f"DELETE FROM {table} WHERE work_id IN "
-                    f"(SELECT id FROM win WHERE existed AND NOT (partial AND list_has_all(missing, {keys})))"
-                )
-            cols = [c for c in SCHEMAS[table].names if c != "_line"]
-            col_sql = ", ".join(f"s.{c}" for c in cols)
-            con.execute(
-                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {col_sql} FROM src_{table} s "
-                + winners.format(key="work_id", line="_line")
-            )
+        stored = merge_by_field(con) if needs_field_merge(con) else _merge_whole_records(con)
         _merge_institutions(con)
         con.execute("DELETE FROM quarantine WHERE input_path = ?", [path])
         con.execute(
@@ -154,6 +82,51 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
         if not registered:
             for name in ("works", "institutions", "quarantine", *WORK_CHILD_TABLES):
                 con.execute(f"DROP VIEW IF EXISTS src_{name}")
+
+
+def _merge_whole_records(con: duckdb.DuckDBPyConnection) -> int:
+    """The usual case, full records only: each staged work wins or loses as a whole."""
+    # Each row in `win` is one staged work that beats (or ties, from a later-or-same path) the stored one.
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE win AS
+        WITH s AS (
+            SELECT id, input_line, coalesce(updated_date, '') AS ud, input_path
+            FROM src_works
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY coalesce(updated_date, '') DESC,
+                                       input_line DESC) = 1
+        )
+        SELECT s.id, s.input_line, w.id IS NOT NULL AS existed
+        FROM s LEFT JOIN works w ON w.id = s.id
+        WHERE s.id NOT IN (SELECT id FROM merged_ids)
+          AND (w.id IS NULL OR s.ud > coalesce(w.updated_date, '')
+               OR (s.ud = coalesce(w.updated_date, '') AND s.input_path >= w.input_path))
+        """
+    )
+    # Works already stored lose their old rows first; a file of new works (the usual case) skips the
+    # deletes, whose scans would otherwise grow with the store.
+    replacing, stored, staged = con.execute(
+        "SELECT count(*) FILTER (existed), count(*), (SELECT count(*) FROM src_works) FROM win"
+    ).fetchone()  # type: ignore[misc]
+    # When every staged row wins (one version per work, none beaten by the store), rows are copied
+    # as they are; otherwise they are joined to `win`.
+    winners = "" if stored == staged else "JOIN win w ON w.id = s.{key} AND w.input_line = s.{line}"
+    if replacing:
+        con.execute("DELETE FROM works WHERE id IN (SELECT id FROM win WHERE existed)")
+    con.execute(
+        f"INSERT INTO works SELECT {', '.join('s.' + c for c in _WORK_COLUMNS)} FROM src_works s "
+        + winners.format(key="id", line="input_line")
+    )
+    for table in WORK_CHILD_TABLES:
+        if replacing:
+            con.execute(f"DELETE FROM {table} WHERE work_id IN (SELECT id FROM win WHERE existed)")
+        cols = [c for c in SCHEMAS[table].names if c != "_line"]
+        col_sql = ", ".join(f"s.{c}" for c in cols)
+        con.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) SELECT {col_sql} FROM src_{table} s "
+            + winners.format(key="work_id", line="_line")
+        )
+    return int(stored)
 
 
 def _merge_institutions(con: duckdb.DuckDBPyConnection) -> None:
@@ -203,6 +176,6 @@ def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     con.execute("INSERT INTO merged_ids SELECT id, merge_into_id, merge_date FROM merged_in")
     n = con.execute("SELECT count(*) FROM works WHERE id IN (SELECT id FROM merged_in)").fetchone()[0]  # type: ignore[index]
     con.execute("DELETE FROM works WHERE id IN (SELECT id FROM merged_in)")
-    for table in WORK_CHILD_TABLES:
+    for table in (*WORK_CHILD_TABLES, "field_versions"):
         con.execute(f"DELETE FROM {table} WHERE work_id IN (SELECT id FROM merged_in)")
     return int(n)

@@ -237,6 +237,17 @@ CREATE TABLE IF NOT EXISTS ror_external_ids (
     preferred BOOLEAN
 )"""
 
+# Each row is the version one field group of one work came from, kept only for works whose groups came from
+# more than one record (a partial record on top of a full one); see store/merge_fields.py.
+FIELD_VERSIONS = """
+CREATE TABLE IF NOT EXISTS field_versions (
+    work_id VARCHAR NOT NULL,
+    grp VARCHAR NOT NULL,                  -- the record keys of the group, joined by '+'
+    updated_date VARCHAR NOT NULL,
+    input_path VARCHAR NOT NULL,
+    input_line BIGINT NOT NULL
+)"""
+
 STORE_META = """
 CREATE TABLE IF NOT EXISTS store_meta (
     key VARCHAR NOT NULL,
@@ -262,6 +273,7 @@ ALL_DDL: tuple[str, ...] = (
     ROR_NAMES,
     ROR_RELATIONS,
     ROR_EXTERNAL_IDS,
+    FIELD_VERSIONS,
     STORE_META,
 )
 
@@ -286,6 +298,7 @@ ALL_TABLES: tuple[str, ...] = (
     "ingest_log",
     "ingested_files",
     "merged_ids",
+    "field_versions",
     "asked_institutions",
     *ROR_TABLES,
     "store_meta",
