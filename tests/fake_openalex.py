@@ -167,6 +167,7 @@ class Fault:
     status: int = 500
     retry_after: str | None = None
     delay: float = 0.0
+    message: str = "injected fault"
 
     @classmethod
     def ok(cls) -> Fault:
@@ -174,9 +175,12 @@ class Fault:
         return cls("ok")
 
     @classmethod
-    def http(cls, status: int, retry_after: float | str | None = None) -> Fault:
+    def http(
+        cls, status: int, retry_after: float | str | None = None, message: str = "injected fault"
+    ) -> Fault:
         """An HTTP error (429, 500, 503, ...), with a ``Retry-After`` header when given."""
-        return cls("http", status=status, retry_after=None if retry_after is None else str(retry_after))
+        after = None if retry_after is None else str(retry_after)
+        return cls("http", status=status, retry_after=after, message=message)
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
@@ -576,7 +580,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None and fault.kind == "http":
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-                error = {"error": f"HTTP {fault.status}", "message": "injected fault"}
+                error = {"error": f"HTTP {fault.status}", "message": fault.message}
                 self._send(fault.status, error, headers)
                 return
             try:

@@ -222,7 +222,12 @@ def test_partial_records_versioned_per_field_group_in_any_order(tmp_path: Path, 
     assert three[0]["field_versions"] == []
     with reader(tmp_path / "o0.duckdb") as con:
         row = con.execute("SELECT title, doi, authors_count, cited_by_count FROM works").fetchone()
-        assert row == ("from the newest full record", rec["doi"], len(rec["authorships"]), rec["cited_by_count"])
+        assert row == (
+            "from the newest full record",
+            rec["doi"],
+            len(rec["authorships"]),
+            rec["cited_by_count"],
+        )
 
 
 def test_bad_inputs_named_and_others_kept(tmp_path: Path, kfupm: Path) -> None:

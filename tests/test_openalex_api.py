@@ -465,6 +465,20 @@ def test_missing_api_key_is_explained(fake: FakeOpenAlex) -> None:
         client.count(works())
 
 
+def test_a_403_rate_limit_is_retried_but_a_refused_key_is_not(fake: FakeOpenAlex) -> None:
+    # OpenAlex documents 403 as "Rate limit exceeded; slow down": retried with back-off, like a 429
+    fake.inject(Fault.http(403, message="Rate limit exceeded; slow down"))
+    with make_client(fake.url) as client:
+        assert client.count(works()) > 0
+    assert [r.fault for r in fake.requests] == ["http", None]
+    # a 403 that says nothing about rates is a refused key: one request, a clear message
+    fake.requests.clear()
+    fake.inject(Fault.http(403, message="Invalid API key"))
+    with make_client(fake.url) as client, pytest.raises(OpenAlexRequestError, match="API key was rejected"):
+        client.count(works())
+    assert len(fake.requests) == 1
+
+
 class CountingTransport(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport) -> None:
         self.inner = inner

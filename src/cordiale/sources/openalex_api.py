@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -363,6 +364,14 @@ def _api_message(response: httpx.Response) -> str:
     return response.text[:300].strip()
 
 
+_SLOW_DOWN = re.compile(r"rate.?limit|slow down|too many requests", re.IGNORECASE)
+
+
+def _slow_down(response: httpx.Response) -> bool:
+    """A 403 that OpenAlex documents as "rate limit exceeded; slow down" (retried), not a refused key."""
+    return response.status_code == 403 and bool(_SLOW_DOWN.search(_api_message(response)))
+
+
 def _valid(body: Any, expect: Expect) -> bool:
     if not isinstance(body, dict):
         return False
@@ -495,7 +504,7 @@ class OpenAlexClient:
                     if _valid(body, expect):
                         return dict(body)
                     tries.last = f"truncated or invalid JSON body ({len(response.content)} bytes)"
-                elif status in (408, 429) or status >= 500:
+                elif status in (408, 429) or status >= 500 or _slow_down(response):
                     tries.statuses.append(status)
                     tries.last = f"HTTP {status}"
                     retry_after = _retry_after(response)
