@@ -430,6 +430,44 @@ def _snapshot_dir(root: Path, records: list[dict[str, Any]], parts: dict[str, sl
     return root
 
 
+def test_snapshot_2026_layout_combined_manifest_and_legacy_merged_ids(tmp_path: Path, kfupm: Path) -> None:
+    """data/jsonl/ and data/parquet/ copies, one manifest for every entity, merged ids under legacy-data/."""
+    records = list(raw_records(kfupm))[:200]
+    root = tmp_path / "snap"
+    jsonl = root / "data" / "jsonl"
+    part = write_jsonl(_mkdir(jsonl / "works" / "updated_date=2026-06-24") / "part_0000.gz", records, gz=True)
+    (
+        _mkdir(root / "data" / "parquet" / "works" / "updated_date=2026-06-24") / "part_0000.parquet"
+    ).write_bytes(b"the same data again: never read when the JSON Lines copy is there")
+    entries = [
+        {"url": "s3://openalex/data/jsonl/works/updated_date=2026-06-24/part_0000.gz", "meta": {}},
+        {"url": "s3://openalex/data/jsonl/authors/updated_date=2026-06-24/part_0000.gz", "meta": {}},
+    ]
+    (jsonl / "manifest.json").write_text(json.dumps({"entries": entries}))
+    gone = records[0]["id"].rsplit("/", 1)[-1]
+    (_mkdir(root / "legacy-data" / "merged_ids" / "works") / "2026-06-24.csv.gz").write_bytes(
+        gzip.compress(f"merge_date,id,merge_into_id\n2026-06-24,{gone},W1\n".encode())
+    )
+    db = tmp_path / "s.duckdb"
+    summary = ingest([root], db)
+    assert summary.stored == 200 and summary.rejected == 0
+    with reader(db) as con:
+        assert con.execute("SELECT count(*) FROM works").fetchone()[0] == 199  # type: ignore[index]
+        assert con.execute("SELECT DISTINCT input_path FROM works").fetchall() == [(str(part.resolve()),)]
+        # the authors entry is not a works part: the works listed are all present, so the store is complete
+        assert con.execute("SELECT reference_complete FROM ingest_log").fetchone()[0] is True  # type: ignore[index]
+    # a works part the manifest lists is missing (another one is there): not reference-complete
+    part.rename(part.with_name("part_0001.gz"))
+    assert ingest([root], tmp_path / "t.duckdb").stored == 200
+    with reader(tmp_path / "t.duckdb") as con:
+        assert con.execute("SELECT reference_complete FROM ingest_log").fetchone()[0] is False  # type: ignore[index]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def test_snapshot_layout_incremental_and_merged_ids(tmp_path: Path, kfupm: Path) -> None:
     records = list(raw_records(kfupm))[:900]
     root = _snapshot_dir(

@@ -57,7 +57,17 @@ def _input(path: Path, kind: str) -> InputFile:
 
 def _works_dir(root: Path) -> Path | None:
     """The folder holding the works partitions inside a snapshot layout, if ``root`` is one."""
-    for candidate in (root, root / "works", root / "data" / "jsonl" / "works", root / "data" / "works"):
+    # The 2026 layout has two complete copies, data/jsonl/ and data/parquet/: JSON Lines is read when both
+    # are there; point at data/parquet to read the Parquet copy.
+    for candidate in (
+        root,
+        root / "works",
+        root / "data" / "jsonl" / "works",
+        root / "data" / "parquet" / "works",
+        root / "jsonl" / "works",
+        root / "parquet" / "works",
+        root / "data" / "works",
+    ):
         if (candidate / "manifest.json").is_file() or any(candidate.glob("updated_date=*")):
             return candidate
     return None
@@ -67,6 +77,7 @@ def _merged_ids_dir(root: Path, works_dir: Path) -> Path | None:
     for candidate in (
         root / "merged_ids" / "works",
         root / "data" / "merged_ids" / "works",
+        root / "legacy-data" / "merged_ids" / "works",
         works_dir.parent / "merged_ids" / "works",
         works_dir.parent.parent / "merged_ids" / "works",
     ):
@@ -76,16 +87,20 @@ def _merged_ids_dir(root: Path, works_dir: Path) -> Path | None:
 
 
 def _manifest_paths(works_dir: Path) -> set[str] | None:
+    """The works part files a manifest lists: the works folder's own, or the format's combined one (2026
+    layout: ``data/jsonl/manifest.json`` lists every entity; only ``/works/`` entries count here)."""
     manifest = works_dir / "manifest.json"
     if not manifest.is_file():
-        return None
+        manifest = works_dir.parent / "manifest.json"
+        if not manifest.is_file():
+            return None
     with manifest.open() as fh:
         data = json.load(fh)
     out = set()
     for entry in data.get("entries", []):
         url = entry.get("url", "")
         m = _PARTITION.search(url)
-        if m:
+        if m and "/works/" in url:
             out.add(f"updated_date={m.group(1)}/{url.rsplit('/', 1)[-1]}")
     return out
 
@@ -113,7 +128,9 @@ def plan_inputs(paths: list[Path]) -> InputPlan:
                     _input(f, "parquet") for f in sorted(works_dir.glob("updated_date=*/*.parquet"))
                 )
                 expected = _manifest_paths(works_dir)
-                found = {f"{f.parent.name}/{f.name}" for f in parts}
+                found = {
+                    f"{f.parent.name}/{f.name}" for f in (*parts, *works_dir.glob("updated_date=*/*.parquet"))
+                }
                 complete.append(expected is not None and expected <= found)
                 merged = _merged_ids_dir(p, works_dir)
                 if merged is not None:
