@@ -30,6 +30,17 @@ class Step:
 def _scope(q: ObsQuery) -> str:
     years = f"AND w.publication_year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
     retracted = "" if q.include_retracted else "AND w.is_retracted IS NOT TRUE"
+    field = (
+        f"AND w.id IN (SELECT work_id FROM work_topics WHERE is_primary AND field_id = {lit(q.field)})"
+        if q.field is not None
+        else ""
+    )
+    labels = (  # the SDG filter reads the labels of the query's SDG source
+        "SELECT work_id FROM work_sdgs WHERE"
+        if q.sdg_source == "openalex"
+        else "SELECT work_id FROM sdg_scores WHERE assigned AND"
+    )
+    sdg = f"AND w.id IN ({labels} sdg = {int(q.sdg)})" if q.sdg is not None else ""
     return f"""
     SELECT w.id AS work_id, w.publication_year AS year, w.type AS type,
            COALESCE(w.is_authors_truncated, FALSE) AS trunc, w.authors_count AS authors_count,
@@ -37,7 +48,8 @@ def _scope(q: ObsQuery) -> str:
            w.is_in_top_10_percent AS top10_openalex, w.cited_by_count AS cited_by_count,
            w.primary_topic_id AS primary_topic_id
     FROM works w
-    WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}"""
+    WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}
+          {field} {sdg}"""
 
 
 def _rollup(rule: str) -> str:

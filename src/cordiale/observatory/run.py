@@ -151,6 +151,10 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "curation_changed_works": ",".join(obs.changed_works[:1000]),
         "cordiale_version": __version__,
     }
+    if q.field is not None:
+        meta["field"] = q.field
+    if q.sdg is not None:
+        meta["sdg_filter"] = f"{q.sdg} ({q.sdg_source})"
     if family == "sdg":
         meta["note"] = "a work counts once under each SDG it is assigned"
     if family == "impact":
