@@ -110,7 +110,7 @@ def pair_command(
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for stability intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed (recorded in every output).")] = 20260101,
     field: Annotated[
-        str | None, typer.Option(help="Only works whose primary topic is in this field, e.g. 22 or fields/22.")
+        str | None, typer.Option(help="Only works whose primary topic is in this field (22 or fields/22).")
     ] = None,
     sdg: Annotated[
         int | None, typer.Option(help="Only works assigned this SDG (1-17) by --sdg-source.")

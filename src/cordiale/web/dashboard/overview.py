@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from cordiale.errors import UsageError
-from cordiale.indicators import ObsQuery, observe_store, per_work
 from cordiale.ids import field_id
+from cordiale.indicators import ObsQuery, observe_store, per_work
 from cordiale.observatory.query import DEFAULT_TYPES, RULES
 from cordiale.store.connection import reader
 

@@ -76,7 +76,8 @@ def pair_work_ids(db_path: Path, filters: Filters, author_1: str, author_2: str)
     return _ids(
         db_path,
         filters,
-        f"SELECT DISTINCT work_id FROM o_cross WHERE author_1 = {lit(author_1)} AND author_2 = {lit(author_2)}",
+        "SELECT DISTINCT work_id FROM o_cross "
+        f"WHERE author_1 = {lit(author_1)} AND author_2 = {lit(author_2)}",
     )
 
 

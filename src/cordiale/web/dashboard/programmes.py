@@ -18,7 +18,9 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
+from cordiale.errors import UsageError
 from cordiale.web.dashboard.overview import Filters
 from cordiale.web.programmes import services
 from cordiale.web.programmes.cofinance import RateMissingError, totals
@@ -33,6 +35,11 @@ from cordiale.web.programmes.models import (
 )
 
 CALL_STATUSES = ("upcoming", "open", "closed")
+STATUS_LABELS = {
+    "upcoming": gettext_lazy("upcoming"),
+    "open": gettext_lazy("open"),
+    "closed": gettext_lazy("closed"),
+}
 CURRENCIES = ("EUR", "GBP")
 MONEY_KINDS = (LedgerEntry.Kind.COMMITMENT.value, LedgerEntry.Kind.PAYMENT.value)
 
@@ -116,7 +123,9 @@ def load_programmes(filters: Filters, today: date | None = None) -> Programmes:
     out = Programmes(filters=filters, today=today, partners=partners)
     if not partners:
         return out
-    by_status = {s: {"status": s, "calls": 0, "applications": 0} for s in CALL_STATUSES}
+    by_status: dict[str, dict[str, Any]] = {
+        s: {"status": s, "label": str(STATUS_LABELS[s]), "calls": 0, "applications": 0} for s in CALL_STATUSES
+    }
     for call in partnership_calls(filters, partners):
         apps = Application.objects.filter(call=call).exclude(state="draft")
         decisions = Decision.objects.filter(application__call=call)
@@ -128,6 +137,7 @@ def load_programmes(filters: Filters, today: date | None = None) -> Programmes:
             "title": call.title,
             "kind": call.get_kind_display(),
             "status": status,
+            "status_label": str(STATUS_LABELS[status]),
             "opens": call.opens,
             "closes": call.closes,
             "applications": apps.count(),
@@ -153,7 +163,7 @@ def load_programmes(filters: Filters, today: date | None = None) -> Programmes:
     names = {str(p) for p in partners}
     entries = [
         e
-        for project in Project.objects.filter(partner_shares__partner__in=partners).distinct()
+        for project in Project.objects.filter(ledger__partner__in=partners).distinct()
         for e in services.project_entries(project)
         if e.partner in names and _in_years(e.day, filters.years)
     ]
@@ -175,3 +185,133 @@ def ledger_lines(filters: Filters, partner_id: int, kind: str | None) -> list[Le
     if kind is not None:
         rows = rows.filter(kind=kind)
     return [e for e in rows.order_by("day", "id") if _in_years(e.day, filters.years)]
+
+
+@dataclass
+class DrillDown:
+    """The rows behind one programme figure, as a table: a title, headers, cells (text and an optional
+    link to the programmes app's page of the row)."""
+
+    title: str
+    headers: list[str]
+    rows: list[dict[str, Any]] = field(default_factory=list)  # cells: list[str], url: str | None, key
+
+
+def _int_param(get: Any, name: str) -> int:
+    raw = str(get.get(name, "")).strip()
+    if not raw.isdigit():
+        raise UsageError(f"{name} must be a number, not {raw!r}")
+    return int(raw)
+
+
+def drill_down(filters: Filters, get: Any) -> DrillDown:
+    """``call=ID``: the call's applications (drafts left out); ``status=``: the calls in that status;
+    ``partner=ID&kind=``: one partner's ledger lines; ``phd=1``: the joint PhD projects;
+    ``exchanges=YEAR``: that year's exchanges."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    partners = partnership_partners(filters)
+    if "call" in get:
+        call_id = _int_param(get, "call")
+        calls = [c for c in partnership_calls(filters, partners) if c.pk == call_id]
+        if not calls:
+            raise UsageError(f"call {call_id} is not a call of this partnership for these years")
+        dd = DrillDown(
+            _("Applications to “%(call)s”") % {"call": calls[0].title},
+            [_("Application"), _("State"), _("Decision"), _("Amount awarded")],
+        )
+        for app in Application.objects.filter(call=calls[0]).exclude(state="draft").order_by("title", "pk"):
+            decision = Decision.objects.filter(application=app).first()
+            dd.rows.append(
+                {
+                    "key": app.pk,
+                    "cells": [
+                        app.title,
+                        app.state,
+                        decision.get_outcome_display() if decision else "—",
+                        f"{decision.amount} {calls[0].currency}" if decision and decision.amount else "—",
+                    ],
+                    "url": reverse("application_detail", args=[app.pk]),
+                }
+            )
+        return dd
+    if "status" in get:
+        status = str(get.get("status"))
+        if status not in CALL_STATUSES:
+            raise UsageError(f"status must be one of {', '.join(CALL_STATUSES)}, not {status!r}")
+        dd = DrillDown(
+            _("Calls: %(status)s") % {"status": STATUS_LABELS[status]}, [_("Call"), _("Opens"), _("Closes")]
+        )
+        today = timezone.localdate()
+        for c in partnership_calls(filters, partners):
+            if call_status(c, today) == status:
+                dd.rows.append(
+                    {
+                        "key": c.pk,
+                        "cells": [c.title, c.opens.isoformat(), c.closes.isoformat()],
+                        "url": reverse("call_detail", args=[c.pk]),
+                    }
+                )
+        return dd
+    if "partner" in get:
+        partner_id = _int_param(get, "partner")
+        kind = get.get("kind") or None
+        if kind is not None and kind not in MONEY_KINDS:
+            raise UsageError(f"kind must be commitment or payment, not {kind!r}")
+        names = {p.pk: str(p) for p in partners}
+        if partner_id not in names:
+            raise UsageError(f"partner {partner_id} is not a partner of this partnership")
+        dd = DrillDown(
+            _("Budget lines of %(partner)s") % {"partner": names[partner_id]},
+            [_("Project"), _("Kind"), _("Amount"), _("Date")],
+        )
+        for e in ledger_lines(filters, partner_id, kind):
+            dd.rows.append(
+                {
+                    "key": e.pk,
+                    "cells": [
+                        e.project.title,
+                        e.get_kind_display(),
+                        f"{e.amount} {e.currency}",
+                        e.day.isoformat(),
+                    ],
+                    "url": reverse("finance", args=[e.project_id]),
+                }
+            )
+        return dd
+    if "phd" in get:
+        dd = DrillDown(_("Joint PhD projects"), [_("Project"), _("Start"), _("Doctoral students")])
+        for p in partnership_projects(filters, partners):
+            if p.kind == "phd":
+                dd.rows.append(
+                    {
+                        "key": p.pk,
+                        "cells": [p.title, p.start.isoformat(), str(p.students.count())],
+                        "url": reverse("project_detail", args=[p.pk]),
+                    }
+                )
+        return dd
+    if "exchanges" in get:
+        year = _int_param(get, "exchanges")
+        dd = DrillDown(
+            _("Exchanges starting in %(year)d") % {"year": year},
+            [_("Kind"), _("From"), _("To"), _("Dates"), _("Purpose")],
+        )
+        for x in partnership_exchanges(filters, partners):
+            if x.start.year == year:
+                dd.rows.append(
+                    {
+                        "key": x.pk,
+                        "cells": [
+                            x.get_kind_display(),
+                            str(x.from_partner),
+                            str(x.to_partner),
+                            f"{x.start.isoformat()} – {x.end.isoformat()}",
+                            x.purpose,
+                        ],
+                        "url": None,
+                    }
+                )
+        return dd
+    raise UsageError("say which figure: call=, status=, partner=, phd=1 or exchanges=")
