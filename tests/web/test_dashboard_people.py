@@ -89,7 +89,8 @@ def test_people_numbers_equal_the_cli_json_and_drill_down(client_in: Client, sto
 def _field_of_most_joint_works(store: Path) -> str:
     with reader(store) as con:
         row = con.execute(
-            "SELECT field_id FROM work_topics WHERE is_primary GROUP BY field_id ORDER BY COUNT(*) DESC LIMIT 1"
+            "SELECT field_id FROM work_topics WHERE is_primary "
+            "GROUP BY field_id ORDER BY COUNT(*) DESC LIMIT 1"
         ).fetchone()
     assert row is not None
     return str(row[0])
@@ -125,9 +126,8 @@ def test_types_field_and_sdg_filters_reach_the_observatory(client_in: Client, st
     args = cli_args_on_page(html)
     assert "--field" in args and "--sdg" in args and "--types" in args
     family = cli_json(store, args)["families"]["people"]
-    assert {(d["data-author-1"], d["data-author-2"]): int(d["data-works"]) for d in _rows(html, "pair-row")} == {
-        (r["author_1"], r["author_2"]): r["works"] for r in family["pairs"]["rows"]
-    }
+    listed = {(d["data-author-1"], d["data-author-2"]): int(d["data-works"]) for d in _rows(html, "pair-row")}
+    assert listed == {(r["author_1"], r["author_2"]): r["works"] for r in family["pairs"]["rows"]}
     # bad filters are explained
     res = client_in.get(f"{base}/?goal=18")
     assert res.status_code == 400 and "18" in res.content.decode()
@@ -168,5 +168,6 @@ def test_people_empty_state_and_french(client_in: Client, store: Path, settings:
     html = client_in.get(f"/dashboard/{KFUPM}/{ARAMCO}/people/").content.decode()
     script = '<script id="chart-specs" type="application/json">'
     specs = json.loads(html.split(script)[1].split("</script>")[0])
-    assert specs["pairs"]["title"] == "Paires de coauteurs entre partenaires, nouvelles et répétées, par année"
+    title = "Paires de coauteurs entre partenaires, nouvelles et répétées, par année"
+    assert specs["pairs"]["title"] == title
     assert "Laboratoires et unités" in html and "Top co-author pairs" not in html
