@@ -244,13 +244,10 @@ def programmes(request: HttpRequest, a: str, b: str) -> HttpResponse:
             specs["money"] = charts.money(pr)
         if pr.exchanges:
             specs["exchanges"] = charts.exchanges(pr)
-        return {
-            "pr": pr,
-            "specs": specs,
-            "names": institution_names(_store(), filters.partners)
-            if _store().is_file()
-            else {p: p for p in filters.partners},
-        }
+        names = institution_names(_store(), filters.partners) if _store().is_file() else {}
+        names = {**{p: p for p in filters.partners}, **names}
+        names.update({p.openalex_id: p.name for p in pr.partners})
+        return {"pr": pr, "specs": specs, "names": names}
 
     return _page(request, a, b, "dashboard/programmes.html", build, ("from", "to"))
 
