@@ -67,6 +67,8 @@ def test_pair_cli_takes_field_and_sdg(kfupm_store: Path) -> None:
     assert payload["joint_works"] == observe_store(kfupm_store, q, ["summary"]).joint_works > 0
     res = runner.invoke(app, [*args, "--field", "physics"])
     assert res.exit_code == 2 and "--field must be an OpenAlex field id" in res.output
+    res = runner.invoke(app, [*args, "--sdg", "14", "--sdg-source", "cordiale"])  # no scores in this store
+    assert res.exit_code == 4 and "cordiale sdg score" in res.output
     res = runner.invoke(app, [*args, "--sdg", "18"])
     assert res.exit_code == 2 and "--sdg must be a goal from 1 to 17" in res.output
     assert field_id("22") == field_id("fields/22") == "fields/22" and field_id(" ") is None

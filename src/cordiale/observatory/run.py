@@ -357,6 +357,8 @@ def observe(
         if fam not in FAMILIES:
             raise KeyError(fam)
     facts = read_facts(engine)
+    if q.sdg is not None and q.sdg_source == "cordiale" and not facts.has_sdg_scores:
+        raise StoreError("--sdg with --sdg-source cordiale needs SDG scores: run `cordiale sdg score` first")
     check_partners(engine, q)
     if reuse_per_work:
         changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])

@@ -35,6 +35,7 @@ class Filters:
     types: tuple[str, ...] = DEFAULT_TYPES
     field: str | None = None  # an OpenAlex field id, "fields/22": works whose primary topic is in it
     sdg: int | None = None  # works assigned this goal (by the page's SDG source; OpenAlex's by default)
+    sdg_source: str = "openalex"  # whose SDG labels the goal filter reads (the SDG page's source)
 
     def __post_init__(self) -> None:
         if self.counting not in COUNTINGS:
@@ -58,11 +59,14 @@ class Filters:
             types=self.types,
             field=self.field,
             sdg=self.sdg,
+            sdg_source=self.sdg_source,
         )
 
     def cli_args(self, show: str = "summary,growth", sdg_source: str | None = None) -> list[str]:
         """The `cordiale pair` arguments that print the same numbers (shown on the page, used by tests)."""
         args = [*self.partners, "--show", show]
+        if sdg_source is None and self.sdg_source != "openalex":
+            sdg_source = self.sdg_source
         if sdg_source is not None:
             args += ["--sdg-source", sdg_source]
         args += ["--rule", self.rule]

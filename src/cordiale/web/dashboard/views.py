@@ -7,6 +7,7 @@ Every page goes through ``_page``: read the page's query parameters, build the f
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,7 @@ def sdg(request: HttpRequest, a: str, b: str) -> HttpResponse:
     source = request.GET.get("source") or "openalex"
 
     def build(filters: Filters) -> dict[str, Any]:
+        filters = dataclasses.replace(filters, sdg_source=source)
         goals = load_sdg(_store(), filters, source)
         query = {**_params(request, PAGE_KEYS), "source": source}
         return {
@@ -288,6 +290,8 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
     def build(filters: Filters) -> dict[str, Any]:
         from cordiale.web.dashboard import people as pp
 
+        if filters.sdg is not None and get.get("source"):  # the goal filter of the SDG page's source
+            filters = dataclasses.replace(filters, sdg_source=get.get("source") or "openalex")
         sdg_goal = _goal(get.get("sdg", ""))
         by_person = author_1 is not None or unit is not None
         year: int | None = None
