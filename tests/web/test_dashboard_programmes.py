@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cordiale.web.programmes import services
+from cordiale.web.programmes.mobility import Stay
 from cordiale.web.programmes.models import (
     Application,
     Call,
@@ -93,6 +94,11 @@ def make_programme(world: World) -> Programme:
             funding_start=date(2025, 9, 1),
             funding_end=date(2028, 8, 31),
         )
+    services.set_mobility_plan(  # through the service, by the student
+        PhdStudent.objects.get(project=phd, person=world.outsider),
+        [Stay(date(2026, 1, 1), date(2026, 2, 28)), Stay(date(2027, 3, 1), date(2027, 4, 30))],
+        world.outsider.user,
+    )
     for start, kind, src, dst in (
         (date(2025, 3, 1), "staff", world.cnrs, world.icl),
         (date(2025, 6, 1), "student", world.icl, world.cnrs),
@@ -192,6 +198,10 @@ def test_programme_figures_equal_an_independent_query(world: World) -> None:
         "LEFT JOIN programmes_phdstudent s ON s.project_id = p.id WHERE p.kind = 'phd'"
     )[0]
     assert (int(card["data-projects"]), int(card["data-students"])) == (n_projects, n_students) == (1, 2)
+    (mob,) = [d for d in _rows(html, "ci") if d.get("id") == "mobility"]
+    stays, days = _sql("SELECT COUNT(*), SUM(\"end\" - start + 1) FROM programmes_mobilitystay")[0]
+    assert int(mob["data-stays"]) == stays == 2
+    assert Decimal(mob["data-months"]) == (Decimal(days) * 12 / Decimal("365.25")).quantize(Decimal("0.1"))
     # exchanges per year
     shown = {}
     for d in _rows(html, "exchange-row"):

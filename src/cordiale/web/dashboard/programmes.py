@@ -24,12 +24,14 @@ from cordiale.errors import UsageError
 from cordiale.web.dashboard.overview import Filters
 from cordiale.web.programmes import services
 from cordiale.web.programmes.cofinance import RateMissingError, totals
+from cordiale.web.programmes.mobility import Stay, months
 from cordiale.web.programmes.models import (
     Application,
     Call,
     Decision,
     Exchange,
     LedgerEntry,
+    MobilityStay,
     Partner,
     Project,
 )
@@ -62,6 +64,8 @@ class Programmes:
     statuses: list[dict[str, Any]] = field(default_factory=list)  # status, calls, applications
     phd_projects: int = 0
     phd_students: int = 0
+    mobility_stays: int = 0  # the joint PhD students' stays in the partner's lab
+    mobility_months: Decimal = Decimal(0)  # their total, in months (the app's mean Gregorian month)
     exchanges: list[dict[str, Any]] = field(default_factory=list)  # year, kind, direction, exchanges
     money: list[dict[str, Any]] = field(default_factory=list)  # partner, kind, currency, amount (Decimal)
     money_problem: str = ""
@@ -117,6 +121,11 @@ def partnership_exchanges(filters: Filters, partners: list[Partner]) -> list[Exc
     return [e for e in rows.order_by("-start") if _in_years(e.start, filters.years)]
 
 
+def stays_of(projects: list[Project]) -> list[Stay]:
+    """The mobility stays of the projects' doctoral students."""
+    return [Stay(m.start, m.end) for m in MobilityStay.objects.filter(student__project__in=projects)]
+
+
 def load_programmes(filters: Filters, today: date | None = None) -> Programmes:
     today = today or timezone.localdate()
     partners = partnership_partners(filters)
@@ -153,6 +162,9 @@ def load_programmes(filters: Filters, today: date | None = None) -> Programmes:
     phd = [p for p in projects if p.kind == "phd"]
     out.phd_projects = len(phd)
     out.phd_students = sum(p.students.count() for p in phd)
+    stays = stays_of(phd)
+    out.mobility_stays = len(stays)
+    out.mobility_months = months(sum(s.days for s in stays))
     counts: dict[tuple[int, str, str], int] = {}
     for e in partnership_exchanges(filters, partners):
         key = (e.start.year, e.get_kind_display(), f"{e.from_partner} → {e.to_partner}")
@@ -281,13 +293,22 @@ def drill_down(filters: Filters, get: Any) -> DrillDown:
             )
         return dd
     if "phd" in get:
-        dd = DrillDown(_("Joint PhD projects"), [_("Project"), _("Start"), _("Doctoral students")])
+        dd = DrillDown(
+            _("Joint PhD projects"),
+            [_("Project"), _("Start"), _("Doctoral students"), _("Mobility stays"), _("Months")],
+        )
         for p in partnership_projects(filters, partners):
             if p.kind == "phd":
                 dd.rows.append(
                     {
                         "key": p.pk,
-                        "cells": [p.title, p.start.isoformat(), str(p.students.count())],
+                        "cells": [
+                            p.title,
+                            p.start.isoformat(),
+                            str(p.students.count()),
+                            str(len(stays_of([p]))),
+                            str(months(sum(s.days for s in stays_of([p])))),
+                        ],
                         "url": reverse("project_detail", args=[p.pk]),
                     }
                 )
