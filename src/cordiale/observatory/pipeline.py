@@ -96,7 +96,8 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
     steps = [
         # Each row in o_partners is one partner, with its index (column w_<pidx> of o_perwork).
         Step("o_partners", partners),
-        # Each row in o_scope is one work in scope: type selected, year in range, not retracted.
+        # Each row in o_scope is one work in scope: type selected, year in range, not retracted (and, when
+        # asked, its primary topic in the field, the SDG among its labels).
         Step("o_scope", _scope(q)),
         # Each row in o_cur_add / o_cur_del is one curated link (position -1: the whole work).
         Step("o_cur_add", values_table(link_cols, cur.adds)),
