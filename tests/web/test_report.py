@@ -15,7 +15,7 @@ from cordiale.cli.main import app
 from tests.web.dash_common import ARAMCO, ARTIFACTS, KFUPM
 
 runner = CliRunner()
-# the report reads the programmes database too (here the tests' empty one: "no programme data")
+# the report reads the programmes database too (the tests' PostgreSQL, empty here: "no programme data")
 pytestmark = pytest.mark.django_db
 
 
