@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from cordiale.errors import UsageError
+
 _OPENALEX = re.compile(r"^(?:https?://(?:api\.)?openalex\.org/(?:\w+/)?)?([WAISPFTCK]\d+)$", re.IGNORECASE)
 _ROR = re.compile(r"^(?:https?://)?(?:ror\.org/)?(0[a-hj-km-np-tv-z0-9]{6}\d{2})$", re.IGNORECASE)
 
@@ -37,3 +39,13 @@ def short_ror_id(value: str | None) -> str | None:
 def is_openalex_institution(value: str) -> bool:
     sid = short_openalex_id(value)
     return sid is not None and sid.startswith("I")
+
+
+def field_id(text: str | None) -> str | None:
+    """An OpenAlex field as the store spells it: ``22``, ``fields/22`` or its URL → ``fields/22``."""
+    if text is None or not text.strip():
+        return None
+    tail = text.strip().rstrip("/").rsplit("/", 1)[-1]
+    if not tail.isdigit():
+        raise UsageError(f"--field must be an OpenAlex field id such as 22 or fields/22, not {text!r}")
+    return f"fields/{int(tail)}"

@@ -15,7 +15,7 @@ from rich.table import Table
 from cordiale.cli.common import DbOption, err, handle_errors, notice, out
 from cordiale.config import store_path
 from cordiale.errors import InstitutionError, UsageError
-from cordiale.ids import short_openalex_id, short_ror_id
+from cordiale.ids import field_id, short_openalex_id, short_ror_id
 from cordiale.indicators.pair import (
     DEFAULT_TYPES,
     RULES,
@@ -109,12 +109,18 @@ def pair_command(
     weak: Annotated[float, typer.Option(help="Activity index at or below: weak.")] = 0.8,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for stability intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed (recorded in every output).")] = 20260101,
+    field: Annotated[
+        str | None, typer.Option(help="Only works whose primary topic is in this field (22 or fields/22).")
+    ] = None,
+    sdg: Annotated[
+        int | None, typer.Option(help="Only works assigned this SDG (1-17) by --sdg-source.")
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Joint works of the partners per year, full and fractional, under one affiliation rule; with
     --show or --all, the observatory's indicator families."""
     obs_opts = ObsOptions(show, all_families, out_dir, event, window, engine, export, curation, sdg_source,
-                          strong, weak, resamples, seed)
+                          strong, weak, resamples, seed, field, sdg)
     handled = handle_errors(_pair)
     handled(partners, rule, years, types, fmt, include_retracted, fetch, fetch_all, db, obs_opts)
 
@@ -134,6 +140,8 @@ class ObsOptions:
     weak: float
     resamples: int
     seed: int
+    field: str | None = None  # as given; normalised by field_id
+    sdg: int | None = None
 
     def foundation_view(self, n_partners: int, rule: str) -> bool:
         """Whether the foundation's pair view answers (two partners, summary only, nothing else asked)."""
@@ -145,6 +153,8 @@ class ObsOptions:
             and self.event is None
             and self.engine == "duckdb"
             and self.curation is None
+            and self.field is None
+            and self.sdg is None
             and rule in RULES
         )
 
@@ -354,6 +364,8 @@ def _observatory(
         resamples=opts.resamples,
         seed=opts.seed,
         sdg_source=opts.sdg_source,
+        field=field_id(opts.field),
+        sdg=opts.sdg,
     )
     with reader(db_path) as con:
         warn_unknown_types(con, q.types)

@@ -26,10 +26,17 @@ def report_command(
     event: Annotated[
         int | None, typer.Option(help="Event year (e.g. a joint lab's launch) for growth.")
     ] = None,
+    web_db: Annotated[
+        str | None,
+        typer.Option(
+            help="The programmes database for the programme figures: a database URL "
+            "(postgres://…, sqlite:///…) or an SQLite file (default: the web app's configured database)."
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """A designed annual report of a partnership: summary page, charts, tables and methods."""
-    handle_errors(_report)(partners, year, out, lang, rule, counting, event, db)
+    handle_errors(_report)(partners, year, out, lang, rule, counting, event, db, web_db)
 
 
 def _report(
@@ -41,6 +48,7 @@ def _report(
     counting: str,
     event: int | None,
     db: Path | None,
+    web_db: str | None = None,
 ) -> None:
     from cordiale.cli.pair import _resolve
 
@@ -52,6 +60,10 @@ def _report(
             f"no store at {db_path}: run `cordiale ingest FILES…` or `cordiale pair A B --fetch`"
         )
     resolved = _resolve(db_path, texts)
+    if web_db is not None:  # read by the web app's settings when Django starts below
+        os.environ["CORDIALE_DATABASE_URL"] = (
+            web_db if "://" in web_db else f"sqlite:///{Path(web_db).expanduser().resolve()}"
+        )
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cordiale.web.settings")
     import django
 

@@ -40,11 +40,14 @@ def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
         mu = np.exp(a + b * t)
         g = np.array([(c - mu).sum(), ((c - mu) * t).sum()])
         h = np.array([[mu.sum(), (mu * t).sum()], [(mu * t).sum(), (mu * t * t).sum()]])
-        step = np.linalg.solve(h, g)
+        try:
+            step = np.linalg.solve(h, g)
+        except np.linalg.LinAlgError:  # counts only at one end: the slope is unbounded, no estimate
+            return None
         a, b = a + float(step[0]), b + float(step[1])
         if abs(step).max() < 1e-12:
             break
-    return b
+    return b if math.isfinite(b) else None
 
 
 def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | None, str]:
@@ -57,7 +60,9 @@ def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | N
     t = np.arange(y0, y1 + 1, dtype=np.float64)
     c = np.array([counts.get(int(y), 0.0) for y in t], dtype=np.float64)
     b = poisson_slope(t, c)
-    return (None, "poisson (all zero)") if b is None else (math.exp(b) - 1.0, "poisson log-linear slope")
+    if b is None:
+        return None, "poisson (all zero)" if c.sum() <= 0 else "poisson (no finite slope)"
+    return (math.exp(b) - 1.0, "poisson log-linear slope")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,17 @@ class Step:
 def _scope(q: ObsQuery) -> str:
     years = f"AND w.publication_year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
     retracted = "" if q.include_retracted else "AND w.is_retracted IS NOT TRUE"
+    field = (
+        f"AND w.id IN (SELECT work_id FROM work_topics WHERE is_primary AND field_id = {lit(q.field)})"
+        if q.field is not None
+        else ""
+    )
+    labels = (  # the SDG filter reads the labels of the query's SDG source
+        "SELECT work_id FROM work_sdgs WHERE"
+        if q.sdg_source == "openalex"
+        else "SELECT work_id FROM sdg_scores WHERE assigned AND"
+    )
+    sdg = f"AND w.id IN ({labels} sdg = {int(q.sdg)})" if q.sdg is not None else ""
     return f"""
     SELECT w.id AS work_id, w.publication_year AS year, w.type AS type,
            COALESCE(w.is_authors_truncated, FALSE) AS trunc, w.authors_count AS authors_count,
@@ -37,7 +48,8 @@ def _scope(q: ObsQuery) -> str:
            w.is_in_top_10_percent AS top10_openalex, w.cited_by_count AS cited_by_count,
            w.primary_topic_id AS primary_topic_id
     FROM works w
-    WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}"""
+    WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}
+          {field} {sdg}"""
 
 
 def _rollup(rule: str) -> str:
@@ -84,7 +96,8 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
     steps = [
         # Each row in o_partners is one partner, with its index (column w_<pidx> of o_perwork).
         Step("o_partners", partners),
-        # Each row in o_scope is one work in scope: type selected, year in range, not retracted.
+        # Each row in o_scope is one work in scope: type selected, year in range, not retracted (and, when
+        # asked, its primary topic in the field, the SDG among its labels).
         Step("o_scope", _scope(q)),
         # Each row in o_cur_add / o_cur_del is one curated link (position -1: the whole work).
         Step("o_cur_add", values_table(link_cols, cur.adds)),

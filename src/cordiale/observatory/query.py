@@ -44,6 +44,8 @@ class ObsQuery:
     seed: int = 20260101
     sdg_source: str = "openalex"
     top_pairs: int = 50  # co-author pairs listed
+    field: str | None = None  # only works whose primary topic is in this field (e.g. "fields/22")
+    sdg: int | None = None  # only works assigned this SDG by ``sdg_source``
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
@@ -58,6 +60,8 @@ class ObsQuery:
             raise UsageError(f"--sdg-source must be openalex or cordiale, not {self.sdg_source!r}")
         if self.resamples < 1:
             raise UsageError("--resamples must be at least 1")
+        if self.sdg is not None and not 1 <= self.sdg <= 17:
+            raise UsageError(f"--sdg must be a goal from 1 to 17, not {self.sdg}")
 
     @property
     def groups(self) -> list[tuple[str, tuple[int, ...]]]:

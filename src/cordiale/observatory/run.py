@@ -151,6 +151,10 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "curation_changed_works": ",".join(obs.changed_works[:1000]),
         "cordiale_version": __version__,
     }
+    if q.field is not None:
+        meta["field"] = q.field
+    if q.sdg is not None:
+        meta["sdg_filter"] = f"{q.sdg} ({q.sdg_source})"
     if family == "sdg":
         meta["note"] = "a work counts once under each SDG it is assigned"
     if family == "impact":
@@ -353,6 +357,8 @@ def observe(
         if fam not in FAMILIES:
             raise KeyError(fam)
     facts = read_facts(engine)
+    if q.sdg is not None and q.sdg_source == "cordiale" and not facts.has_sdg_scores:
+        raise StoreError("--sdg with --sdg-source cordiale needs SDG scores: run `cordiale sdg score` first")
     check_partners(engine, q)
     if reuse_per_work:
         changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])

@@ -399,3 +399,172 @@ def third_party_trend(tp: Any) -> dict[str, Any]:
         )
     )
     return _finish(chart, _("Joint works with a third party per year, by continent"), 240)
+
+
+PAIR_COLORS = ("#2f5d8a", "#9bbad6")  # new pairs, repeat pairs
+
+
+def new_and_repeat_pairs(pe: Any) -> dict[str, Any]:
+    """Stacked bars: cross-partner co-author pairs active each year, new (first joint work that year) or
+    repeat; a click on a segment opens the works of that year those pairs wrote together."""
+    new_t, repeat_t = _("new pairs"), _("repeat pairs")
+    rows = [
+        {"year": r["year"], "kind": kind, "label": label, "pairs": r[f"{kind}_pairs"]}
+        for r in pe.years
+        for kind, label in (("new", new_t), ("repeat", repeat_t))
+    ]
+    year_t, pairs_t, kind_t = _("Year"), _("Co-author pairs"), _("Pairs")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="pairs"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("pairs:Q", title=pairs_t),
+            color=alt.Color(
+                "label:N",
+                title=kind_t,
+                scale=alt.Scale(domain=[new_t, repeat_t], range=list(PAIR_COLORS)),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("kind:N", sort="descending"),
+            tooltip=[
+                alt.Tooltip("year:O", title=year_t),
+                alt.Tooltip("label:N", title=kind_t),
+                alt.Tooltip("pairs:Q", title=pairs_t),
+            ],
+        )
+    )
+    return _finish(chart, _("New and repeat cross-partner co-author pairs per year"), 240)
+
+
+def units(pe: Any) -> dict[str, Any]:
+    """Bars: each side's labs and units with the most joint works; a click opens a unit's joint works."""
+    rows = [
+        {
+            "unit_id": u["unit_id"],
+            "unit": u["unit_name"] or u["unit_id"],
+            "partner": pe.names.get(p, p),
+            "joint_works": u["joint_works"],
+        }
+        for p in pe.filters.partners
+        for u in pe.units.get(p, [])
+    ]
+    unit_t, works_t, partner_t = _("Lab or unit"), _("Joint works"), _("Partner")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="units"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("unit:N", title=unit_t, sort=[r["unit"] for r in rows]),
+            x=alt.X("joint_works:Q", title=works_t),
+            color=alt.Color("partner:N", title=partner_t, legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("unit:N", title=unit_t),
+                alt.Tooltip("partner:N", title=partner_t),
+                alt.Tooltip("joint_works:Q", title=works_t),
+            ],
+        )
+    )
+    return _finish(chart, _("Labs and units with the most joint works"), 22 * max(1, len(rows)))
+
+
+STATUS_COLORS = ("#c77700", "#2f8a4f", "#2f5d8a")  # upcoming, open, closed
+
+
+def calls_by_status(pr: Any) -> dict[str, Any]:
+    """Bars: applications received per call, coloured by the call's status; a click lists them."""
+    rows = [
+        {
+            "call_id": c["id"],
+            "call": c["title"],
+            "status": c["status_label"],
+            "applications": c["applications"],
+            "success_rate": c["success_rate"],
+        }
+        for c in pr.calls
+    ]
+    call_t, apps_t, status_t = _("Call"), _("Applications"), _("Status")
+    rate_t = _("Success rate")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="calls"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("call:N", title=call_t, sort=None),
+            x=alt.X("applications:Q", title=apps_t, axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color(
+                "status:N",
+                title=status_t,
+                scale=alt.Scale(domain=[s["label"] for s in pr.statuses], range=list(STATUS_COLORS)),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("call:N", title=call_t),
+                alt.Tooltip("status:N", title=status_t),
+                alt.Tooltip("applications:Q", title=apps_t),
+                alt.Tooltip("success_rate:Q", title=rate_t, format=".0%"),
+            ],
+        )
+    )
+    return _finish(chart, _("Applications per call"), 30 * max(1, len(rows)))
+
+
+def money(pr: Any) -> dict[str, Any]:
+    """Grouped bars: each partner's money committed and paid, in EUR (each line at its own date's rate);
+    a click lists the budget lines behind a bar."""
+    committed_t, paid_t = _("committed"), _("paid")
+    rows = [
+        {
+            "partner_id": r["partner"].pk,
+            "partner": str(r["partner"]),
+            "kind": kind,
+            "label": label,
+            "eur": float(r[f"{kind}_EUR"]),
+        }
+        for r in pr.money_rows
+        for kind, label in (("commitment", committed_t), ("payment", paid_t))
+    ]
+    partner_t, eur_t, kind_t = _("Partner"), _("EUR"), _("Money")
+    chart = (
+        alt.Chart(alt.InlineData(values=rows, name="money"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            y=alt.Y("partner:N", title=partner_t),
+            yOffset=alt.YOffset("label:N", sort=[committed_t, paid_t]),
+            x=alt.X("eur:Q", title=eur_t, axis=alt.Axis(format=",.0f")),
+            color=alt.Color(
+                "label:N",
+                title=kind_t,
+                scale=alt.Scale(domain=[committed_t, paid_t], range=list(PAIR_COLORS)),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("partner:N", title=partner_t),
+                alt.Tooltip("label:N", title=kind_t),
+                alt.Tooltip("eur:Q", title=eur_t, format=",.2f"),
+            ],
+        )
+    )
+    return _finish(chart, _("Money committed and paid per partner (EUR)"), 60 * max(1, len(pr.partners)))
+
+
+def exchanges(pr: Any) -> dict[str, Any]:
+    """Stacked bars: exchanges (visits) starting each year, by kind; a click lists that year's."""
+    rows: dict[tuple[int, str], int] = {}
+    for r in pr.exchanges:
+        rows[(r["year"], r["kind"])] = rows.get((r["year"], r["kind"]), 0) + r["exchanges"]
+    values = [{"year": y, "kind": k, "exchanges": n} for (y, k), n in sorted(rows.items())]
+    year_t, n_t, kind_t = _("Year"), _("Exchanges"), _("Kind")
+    chart = (
+        alt.Chart(alt.InlineData(values=values, name="exchanges"))
+        .mark_bar(cursor="pointer")
+        .encode(
+            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("exchanges:Q", title=n_t, axis=alt.Axis(tickMinStep=1)),
+            color=alt.Color("kind:N", title=kind_t, legend=alt.Legend(orient="top")),
+            tooltip=[
+                alt.Tooltip("year:O", title=year_t),
+                alt.Tooltip("kind:N", title=kind_t),
+                alt.Tooltip("exchanges:Q", title=n_t),
+            ],
+        )
+    )
+    return _finish(chart, _("Exchanges per year"), 200)

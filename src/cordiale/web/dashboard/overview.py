@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from cordiale.errors import UsageError
+from cordiale.ids import field_id
 from cordiale.indicators import ObsQuery, observe_store, per_work
-from cordiale.observatory.query import RULES
+from cordiale.observatory.query import DEFAULT_TYPES, RULES
 from cordiale.store.connection import reader
 
 COUNTINGS = ("full", "fractional")
@@ -31,6 +32,10 @@ class Filters:
     counting: str = "full"
     years: tuple[int, int] | None = None
     event: int | None = None
+    types: tuple[str, ...] = DEFAULT_TYPES
+    field: str | None = None  # an OpenAlex field id, "fields/22": works whose primary topic is in it
+    sdg: int | None = None  # works assigned this goal (by the page's SDG source; OpenAlex's by default)
+    sdg_source: str = "openalex"  # whose SDG labels the goal filter reads (the SDG page's source)
 
     def __post_init__(self) -> None:
         if self.counting not in COUNTINGS:
@@ -39,19 +44,47 @@ class Filters:
             raise UsageError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
         if self.years is not None and self.years[0] > self.years[1]:
             raise UsageError(f"years: {self.years[0]} is after {self.years[1]}")
+        if not self.types:
+            raise UsageError("types: choose at least one document type")
+        if self.sdg is not None and not 1 <= self.sdg <= 17:
+            raise UsageError(f"sdg must be a goal from 1 to 17, not {self.sdg}")
 
     def query(self) -> ObsQuery:
         """The observatory question (the CLI's defaults for everything the page does not set)."""
-        return ObsQuery(partners=self.partners, rule=self.rule, years=self.years, event=self.event)
+        return ObsQuery(
+            partners=self.partners,
+            rule=self.rule,
+            years=self.years,
+            event=self.event,
+            types=self.types,
+            field=self.field,
+            sdg=self.sdg,
+            sdg_source=self.sdg_source,
+        )
 
-    def cli_args(self) -> list[str]:
+    def cli_args(self, show: str = "summary,growth", sdg_source: str | None = None) -> list[str]:
         """The `cordiale pair` arguments that print the same numbers (shown on the page, used by tests)."""
-        args = [*self.partners, "--show", "summary,growth", "--rule", self.rule]
+        args = [*self.partners, "--show", show]
+        if sdg_source is None and self.sdg_source != "openalex":
+            sdg_source = self.sdg_source
+        if sdg_source is not None:
+            args += ["--sdg-source", sdg_source]
+        args += ["--rule", self.rule]
         if self.years is not None:
             args += ["--years", f"{self.years[0]}-{self.years[1]}"]
         if self.event is not None:
             args += ["--event", str(self.event)]
+        if self.types != DEFAULT_TYPES:
+            args += ["--types", ",".join(self.types)]
+        if self.field is not None:
+            args += ["--field", self.field]
+        if self.sdg is not None:
+            args += ["--sdg", str(self.sdg)]
         return args
+
+    def cli(self, show: str = "summary,growth", sdg_source: str | None = None) -> str:
+        """The whole command, as a page prints it under its numbers."""
+        return "cordiale pair " + " ".join(self.cli_args(show, sdg_source)) + " --format json"
 
 
 def _int(params: dict[str, str], name: str) -> int | None:
@@ -64,18 +97,49 @@ def _int(params: dict[str, str], name: str) -> int | None:
 
 
 def filters_from(partners: tuple[str, str], params: dict[str, str]) -> Filters:
-    """Filters from query parameters ``from``, ``to``, ``rule``, ``counting``, ``event`` (all optional)."""
+    """Filters from query parameters (all optional): ``from``, ``to``, ``rule``, ``counting``, ``event``,
+    ``types`` (comma-separated), ``field`` and ``goal`` (the SDG filter; ``sdg`` is a drill-down's goal)."""
     first, last = _int(params, "from"), _int(params, "to")
     years = None
     if first is not None or last is not None:
         years = (first if first is not None else 0, last if last is not None else 9999)
+    types_raw = (params.get("types") or "").strip()
+    types = tuple(t.strip() for t in types_raw.split(",") if t.strip()) if types_raw else DEFAULT_TYPES
+    sdg_raw = (params.get("goal") or "").strip()
+    if sdg_raw and not sdg_raw.isdigit():
+        raise UsageError(f"goal (SDG) must be a goal from 1 to 17, not {sdg_raw!r}")
     return Filters(
         partners=partners,
         rule=params.get("rule") or "lineage",
         counting=params.get("counting") or "full",
         years=years,
         event=_int(params, "event"),
+        types=types,
+        field=field_id(params.get("field")),
+        sdg=int(sdg_raw) if sdg_raw else None,
     )
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the filter form offers: the store's document types and fields (primary topics), the 17 SDGs."""
+
+    types: list[tuple[str, int]]  # (type, works)
+    fields: list[tuple[str, str]]  # (field id, name)
+
+
+def filter_choices(db_path: Path) -> Choices:
+    if not db_path.is_file():
+        return Choices([], [])
+    with reader(db_path) as con:
+        types = con.execute(
+            "SELECT type, COUNT(*) FROM works WHERE type IS NOT NULL GROUP BY type ORDER BY 2 DESC, 1"
+        ).fetchall()
+        fields = con.execute(
+            "SELECT field_id, MAX(field_name) FROM work_topics WHERE is_primary AND field_id IS NOT NULL "
+            "GROUP BY field_id ORDER BY 2"
+        ).fetchall()
+    return Choices([(str(t), int(n)) for t, n in types], [(str(i), str(n)) for i, n in fields])
 
 
 @dataclass
@@ -300,12 +364,15 @@ def joint_works(
     sdg: int | None = None,
     sdg_source: str = "openalex",
     country: str | None = None,
+    only: set[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The joint works behind a bar (one ``year``, or one class of a ``level``, primary topic as the
     observatory classes works; optionally one open-access status): id, title, DOI, type, the partners'
-    summed fractional weight."""
+    summed fractional weight. ``only``: these works alone (a people drill-down's works)."""
     table = per_work(db_path, filters.query())
     rows = [r for r in table.to_pylist() if r["n_partners"] >= 2 and (year is None or r["year"] == year)]
+    if only is not None:
+        rows = [r for r in rows if r["work_id"] in only]
     if oa_status is not None:  # the oa family's status: NULL counts as "unknown"
         rows = [r for r in rows if (r["oa_status"] or "unknown") == oa_status]
     if level is not None:

@@ -8,6 +8,7 @@ computes an indicator itself. Django (settings, templates, translations) is set 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,23 @@ from typing import Any
 import vl_convert
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext as _
 
 from cordiale import __version__
-from cordiale.errors import UsageError
+from cordiale.errors import StoreError, UsageError
 from cordiale.web.dashboard import charts
-from cordiale.web.dashboard.overview import Filters, Overview, load_overview, load_strengths
+from cordiale.web.dashboard.overview import (
+    Filters,
+    Overview,
+    load_overview,
+    load_sdg,
+    load_strengths,
+    load_third_parties,
+)
+
+ATLAS = Path(__file__).parent / "static" / "dashboard" / "vendor" / "countries-110m.json"
+ATLAS_URL = "atlas:countries-110m.json"  # a placeholder URL, replaced by the atlas itself (no fetch)
+COUNTRIES_SHOWN = 15  # third-party countries in the report's table
 
 YEARS_SHOWN = 10  # the report's series: the report year and the nine before it
 FIELDS_SHOWN = 12  # fields in the report's strengths table (those with the most works of either partner)
@@ -52,6 +65,44 @@ def svg_data_uri(spec: dict[str, Any]) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def _inline_atlas(node: Any, atlas: dict[str, Any]) -> Any:
+    """The spec with every reference to the world atlas replaced by its TopoJSON, inline (vl-convert
+    renders without reading files or the network)."""
+    if isinstance(node, dict):
+        if node.get("url") == ATLAS_URL:
+            return {"values": atlas, "format": node.get("format", {})}
+        return {k: _inline_atlas(v, atlas) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_atlas(v, atlas) for v in node]
+    return node
+
+
+def map_spec(tp: Any) -> dict[str, Any]:
+    """The third-party world map of the dashboard, with the atlas inline."""
+    if not ATLAS.is_file():
+        raise StoreError(f"the world atlas is missing ({ATLAS}): run scripts/report_deps.sh (npm ci)")
+    atlas = json.loads(ATLAS.read_text(encoding="utf-8"))
+    spec: dict[str, Any] = _inline_atlas(charts.third_party_map(tp, ATLAS_URL), atlas)
+    return spec
+
+
+def programme_figures(req: ReportRequest) -> tuple[Any, str]:
+    """The report year's programme figures from the programmes database (the configured site database,
+    or ``--web-db``), and a note when there are none: no such database, no tables, no rows."""
+    from django.db import DatabaseError
+
+    from cordiale.web.dashboard.programmes import load_programmes
+
+    filters = dataclasses.replace(req.filters(), years=(req.year, req.year))
+    try:
+        pr = load_programmes(filters)
+    except DatabaseError as err:
+        return None, _("No programme data: the programmes database cannot be read (%(err)s).") % {"err": err}
+    if pr.empty:
+        return None, str(_("No programme data for these partners in %(year)d.") % {"year": req.year})
+    return pr, ""
+
+
 def _year_row(ov: Overview, year: int) -> dict[str, Any] | None:
     return next((r for r in ov.years if r["year"] == year), None)
 
@@ -76,6 +127,16 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
         field_rows = [r for r in st.rows if r["union_works"]][: 2 * FIELDS_SHOWN]
         if field_rows:
             chart_uris["strengths"] = svg_data_uri(charts.strengths(st))
+        goals = load_sdg(db_path, req.filters(), "openalex")
+        if not goals.empty:
+            chart_uris["sdg"] = svg_data_uri(charts.sdg_bars(goals))
+        tp = load_third_parties(db_path, req.filters())
+        if not tp.empty:
+            chart_uris["map"] = svg_data_uri(map_spec(tp))
+            chart_uris["continents"] = svg_data_uri(charts.continents(tp))
+        programmes, programme_note = programme_figures(req)
+        if programmes is not None and programmes.money:
+            chart_uris["money"] = svg_data_uri(charts.money(programmes))
         counting = json.loads(ov.counting_note) if ov.counting_note else {}
         return render_to_string(
             "dashboard/report.html",
@@ -94,6 +155,12 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
                 "a": req.partners[0],
                 "b": req.partners[1],
                 "LANG": req.lang,
+                "goals": goals,
+                "sdg_names": charts.sdg_names(),
+                "tp": tp,
+                "countries": tp.countries[:COUNTRIES_SHOWN],
+                "programmes": programmes,
+                "programme_note": programme_note,
             },
         )
 

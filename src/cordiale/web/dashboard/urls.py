@@ -14,4 +14,7 @@ urlpatterns = [
     path("<str:a>/<str:b>/sdg/", views.sdg, name="dashboard_sdg"),
     path("<str:a>/<str:b>/third-parties/", views.third_parties, name="dashboard_third_parties"),
     path("<str:a>/<str:b>/open-access/", views.open_access, name="dashboard_open_access"),
+    path("<str:a>/<str:b>/people/", views.people, name="dashboard_people"),
+    path("<str:a>/<str:b>/programmes/", views.programmes, name="dashboard_programmes"),
+    path("<str:a>/<str:b>/programmes/rows/", views.programme_rows, name="dashboard_programme_rows"),
 ]

@@ -49,6 +49,20 @@
             window.location.assign(el.dataset.worksUrl + "?year=" + item.datum.year + query);
           });
         }
+        const drill = {  // people and programmes: the datum's fields → the list's query
+          pairs: function (d) { return d.kind === undefined ? null : el.dataset.worksUrl + "?year=" + d.year + "&pairs=" + d.kind; },
+          units: function (d) { return d.unit_id === undefined ? null : el.dataset.worksUrl + "?unit=" + encodeURIComponent(d.unit_id) + "&name=" + encodeURIComponent(d.unit); },
+          calls: function (d) { return d.call_id === undefined ? null : el.dataset.rowsUrl + "?call=" + d.call_id; },
+          money: function (d) { return d.partner_id === undefined ? null : el.dataset.rowsUrl + "?partner=" + d.partner_id + "&kind=" + d.kind; },
+          exchanges: function (d) { return d.year === undefined ? null : el.dataset.rowsUrl + "?exchanges=" + d.year; },
+        }[name];
+        if (drill) {
+          result.view.addEventListener("click", function (_event, item) {
+            const url = item && item.datum ? drill(item.datum) : null;
+            if (!url) return;
+            window.location.assign(url + (el.dataset.query ? "&" + el.dataset.query : ""));
+          });
+        }
         window.cordialeViews = window.cordialeViews || {};
         window.cordialeViews[name] = result.view;
       })

@@ -15,6 +15,8 @@ from cordiale.cli.main import app
 from tests.web.dash_common import ARAMCO, ARTIFACTS, KFUPM
 
 runner = CliRunner()
+# the report reads the programmes database too (the tests' PostgreSQL, empty here: "no programme data")
+pytestmark = pytest.mark.django_db
 
 
 def _ink(png: Path) -> float:
@@ -64,6 +66,9 @@ def test_report_pdf_pages_render_and_are_not_blank(kfupm_store: Path, tmp_path: 
     assert "Partnership report 2025" in text and "Methods" in text and "Joint works per year" in text
     assert "Fields and strengths" in text and "Engineering" in text
     assert "2026-02-07" in text or "Data snapshot" in text
+    assert "Sustainable Development Goals" in text and "Life below water" in text
+    assert "Third parties" in text and "Africa" in text
+    assert "Programmes in 2025" in text and "No programme data for these partners in 2025." in text
 
 
 def test_report_html_in_french_and_errors(kfupm_store: Path, tmp_path: Path) -> None:
@@ -87,7 +92,9 @@ def test_report_html_in_french_and_errors(kfupm_store: Path, tmp_path: Path) -> 
     assert res.exit_code == 0, res.output
     html = out.read_text(encoding="utf-8")
     assert '<html lang="fr">' in html and "Méthodes" in html and "Rapport de partenariat 2024" in html
-    assert html.count("data:image/svg+xml;base64,") == 4  # joint, shares, growth (complete years), fields
+    # joint, shares, growth (complete years), fields, SDGs, the world map, continents
+    assert html.count("data:image/svg+xml;base64,") == 7
+    assert "Objectifs de développement durable" in html and "Aucune donnée de programmes" in html
     res = runner.invoke(
         app, ["report", KFUPM, ARAMCO, "--year", "2024", "--db", str(kfupm_store), "--out", "r.docx"]
     )
@@ -113,3 +120,20 @@ def test_report_html_in_french_and_errors(kfupm_store: Path, tmp_path: Path) -> 
         ],
     )
     assert res.exit_code == 2 and "--lang" in res.output
+
+
+def test_report_reads_the_programmes_database_given(kfupm_store: Path, tmp_path: Path) -> None:
+    """``--web-db``: a database that cannot be read gives an explicit note, not a failure (a separate
+    process: Django reads the database setting when it starts)."""
+    import sys
+
+    out = tmp_path / "r.html"
+    missing = tmp_path / "nowhere" / "programmes.sqlite3"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["CORDIALE_DATA_DIR"] = str(tmp_path / "data")
+    cmd = [sys.executable, "-m", "cordiale.cli.main", "report", KFUPM, ARAMCO, "--year", "2024"]
+    cmd += ["--db", str(kfupm_store), "--out", str(out), "--web-db", str(missing)]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr
+    html = out.read_text(encoding="utf-8")
+    assert 'id="no-programme-data"' in html and "the programmes database cannot be read" in html
