@@ -154,22 +154,29 @@ class SimilarityScores:
     best_label: tuple[str, ...]
 
 
+@lru_cache(maxsize=1)
+def _layout() -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+    """Per SDG, the columns of its UN texts (padded on the right with its first column, so an argmax
+    still picks the first best text), the column of its goal text, and whether it has one."""
+    classes = class_texts()
+    cols = [[i for i, c in enumerate(classes) if c.sdg == s] for s in range(1, N_SDGS + 1)]
+    width = max(len(c) for c in cols)
+    padded = np.array([c + [c[0]] * (width - len(c)) for c in cols], dtype=np.intp)
+    goal_col = [next((i for i in c if classes[i].kind == "goal"), c[0]) for c in cols]
+    has_goal = np.array([any(classes[i].kind == "goal" for i in c) for c in cols])
+    return padded, np.array(goal_col, dtype=np.intp), has_goal
+
+
 def similarity_scores(vectors: Matrix, name: EncoderName) -> list[SimilarityScores]:
     """Compare text vectors with the UN goal and target texts."""
     classes = class_texts()
     sims = vectors @ class_embeddings(name).T  # (n, n_classes)
-    sdg_of = np.array([c.sdg for c in classes])
-    is_goal = np.array([c.kind == "goal" for c in classes])
+    padded, goal_col, has_goal = _layout()
+    per_sdg = sims[:, padded]  # (n, 17, width)
+    best_cols = np.take_along_axis(padded[None], per_sdg.argmax(axis=2)[..., None], axis=2)[..., 0]
     out: list[SimilarityScores] = []
-    for row in sims:
-        best = np.zeros(N_SDGS)
-        goal = np.zeros(N_SDGS)
-        labels: list[str] = []
-        for s in range(1, N_SDGS + 1):
-            sel = np.flatnonzero(sdg_of == s)
-            k = sel[int(np.argmax(row[sel]))]
-            best[s - 1] = float(row[k])
-            goal[s - 1] = float(row[sel[is_goal[sel]]][0]) if is_goal[sel].any() else best[s - 1]
-            labels.append(classes[k].label)
-        out.append(SimilarityScores(best, goal, tuple(labels)))
+    for row, cols in zip(sims, best_cols, strict=True):
+        best = row[cols].astype(np.float64)
+        goal = np.where(has_goal, row[goal_col].astype(np.float64), best)
+        out.append(SimilarityScores(best, goal, tuple(classes[k].label for k in cols)))
     return out
