@@ -1,10 +1,12 @@
 """The query layer: our own phrase, wildcard and proximity queries per SDG target (``data/queries.toml``).
 
-A term is a word or a phrase; a word ending in ``*`` matches any word it begins. A query matches when one
-of its ``any`` terms occurs, and, when it has ``near`` terms, one of those starts within ``within`` words
-(at another word: a word never stands near itself).
+A term is a word or a phrase; a word ending in ``*`` matches any word it begins. Each query has English
+terms (``any``, ``near``) and their French translations (``any_fr``, ``near_fr``), matched alike. A query
+matches when one of its ``any`` terms occurs, and, when it has ``near`` terms, one of those starts within
+``within`` words (at another word: a word never stands near itself).
 Matching runs on folded word tokens (lower case, no accents), through two position indexes built once per
-text (word → positions, prefix → positions), so each term costs one dictionary look-up.
+text (word → positions, prefix → positions), so each term costs one dictionary look-up; only the queries
+one of whose terms starts with a word of the text are tried.
 """
 
 from __future__ import annotations
@@ -95,8 +97,8 @@ def load_queries() -> tuple[Query, ...]:
                 Query(
                     sdg=sdg,
                     target=str(entry["target"]),
-                    any=tuple(parse_term(t) for t in entry["any"]),
-                    near=tuple(parse_term(t) for t in entry.get("near", [])),
+                    any=tuple(parse_term(t) for t in (*entry["any"], *entry.get("any_fr", []))),
+                    near=tuple(parse_term(t) for t in (*entry.get("near", []), *entry.get("near_fr", []))),
                     within=int(entry.get("within", 8)),
                 )
             )
