@@ -50,16 +50,6 @@ class Query:
     within: int
 
     @property
-    def first_words(self) -> frozenset[str]:
-        """The exact first words of the ``any`` terms (a text without any of them, nor of
-        ``first_prefixes``, cannot match)."""
-        return frozenset(t.parts[0][0] for t in self.any if not t.parts[0][1])
-
-    @property
-    def first_prefixes(self) -> frozenset[str]:
-        return frozenset(t.parts[0][0] for t in self.any if t.parts[0][1])
-
-    @property
     def label(self) -> str:
         return f"query {self.target}"
 
@@ -164,9 +154,10 @@ class TextIndex:
         return [s for s in starts if all(self._word_at(s + i, w, p) for i, (w, p) in rest)]
 
 
-def match_query(index: TextIndex, query: Query) -> QueryHit | None:
-    """The query's hit in the text, or None."""
-    for term in query.any:
+def match_query(index: TextIndex, query: Query, terms: Iterable[Term] | None = None) -> QueryHit | None:
+    """The query's hit in the text, or None. ``terms``: the query's ``any`` terms to try (default: all; a
+    term whose first word is not in the text cannot match, so leaving it out changes nothing)."""
+    for term in query.any if terms is None else terms:
         positions = index.find(term)
         if not positions:
             continue
@@ -183,17 +174,17 @@ def run_queries(text: str) -> list[QueryHit]:
     """Every shipped query that matches the text, in file order."""
     compiled = _compiled()
     index = TextIndex(words(text), compiled.wildcards.of)
-    # only queries one of whose terms starts with a word (or a wildcard prefix) of the text can match
-    candidates: set[int] = set()
+    # only the ``any`` terms whose first word (or wildcard prefix) is in the text can match
+    present: dict[int, list[int]] = defaultdict(list)
     for table, keys in ((compiled.by_first_word, index.exact), (compiled.by_first_prefix, index.prefix)):
         for key in keys:
-            found = table.get(key)
-            if found is not None:
-                candidates.update(found)
+            for qi, ti in table.get(key, ()):
+                present[qi].append(ti)
     queries = compiled.queries
     hits: list[QueryHit] = []
-    for i in sorted(candidates):
-        hit = match_query(index, queries[i])
+    for qi in sorted(present):
+        query = queries[qi]
+        hit = match_query(index, query, [query.any[ti] for ti in sorted(present[qi])])
         if hit is not None:
             hits.append(hit)
     return hits
@@ -201,24 +192,23 @@ def run_queries(text: str) -> list[QueryHit]:
 
 @dataclass(frozen=True)
 class _Compiled:
-    """The shipped queries, with look-ups from a term's first word (or wildcard prefix) to the queries."""
+    """The shipped queries, with look-ups from a first word (or wildcard prefix) to the ``any`` terms that
+    start with it, as (query number, term number)."""
 
     queries: tuple[Query, ...]
-    by_first_word: dict[str, tuple[int, ...]]
-    by_first_prefix: dict[str, tuple[int, ...]]
+    by_first_word: dict[str, tuple[tuple[int, int], ...]]
+    by_first_prefix: dict[str, tuple[tuple[int, int], ...]]
     wildcards: Wildcards
 
 
 @lru_cache(maxsize=1)
 def _compiled() -> _Compiled:
     queries = load_queries()
-    by_word: dict[str, list[int]] = defaultdict(list)
-    by_prefix: dict[str, list[int]] = defaultdict(list)
-    for i, q in enumerate(queries):
-        for w in q.first_words:
-            by_word[w].append(i)
-        for w in q.first_prefixes:
-            by_prefix[w].append(i)
+    by_word: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    by_prefix: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for qi, q in enumerate(queries):
+        for ti, term in enumerate(q.any):
+            (by_prefix if term.first_is_prefix else by_word)[term.first].append((qi, ti))
     terms = (t for q in queries for t in (*q.any, *q.near))
     wildcards = Wildcards(w for t in terms for w, is_prefix in t.parts if is_prefix)
     return _Compiled(
