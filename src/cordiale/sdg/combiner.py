@@ -38,11 +38,11 @@ def similarity_features(sim: SimilarityScores) -> npt.NDArray[np.float64]:
     """(17, 3): best cosine with the SDG's UN texts, its margin over the best other SDG, and its rank
     (0 = the most similar SDG)."""
     best = sim.best
-    out = np.zeros((N_SDGS, 3))
-    for s in range(N_SDGS):
-        others = np.delete(best, s)
-        out[s] = (best[s], best[s] - others.max(), float((best > best[s]).sum()))
-    return out
+    top = int(np.argmax(best))
+    best_other = np.full(N_SDGS, best[top])  # for every SDG but the top one, the best other is the top
+    best_other[top] = np.delete(best, top).max()
+    rank = (best[None, :] > best[:, None]).sum(axis=1)
+    return np.stack([best, best - best_other, rank.astype(np.float64)], axis=1)
 
 
 @dataclass(frozen=True)

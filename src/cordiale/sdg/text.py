@@ -111,14 +111,50 @@ def _detector(low_accuracy: bool) -> Any:
     return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
+# The cheap English check: function words frequent in English prose and absent (or rare) as words in the
+# six other languages, and function words of those languages that are not English words. Folded (no accents).
+def _word_set(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_ENGLISH_MARKERS = _word_set(
+    "the of and with is are was were this that these which from by we our their has have been between "
+    "its into than such to for at be can also"
+)
+_OTHER_MARKERS = _word_set(
+    "le la les des du et une dans pour est au aux qui que sont ces cette avec "  # French
+    "der das und ist nicht mit von dem ein eine zu im auf fur "  # German
+    "el los las del y con para una por se "  # Spanish
+    "il di che della delle nel gli sono "  # Italian
+    "os uma com nao sao pelo pela "  # Portuguese
+    "het een zijn niet voor ook wordt"  # Dutch
+)
+ENGLISH_MIN_MARKERS = 6
+
+
+def plainly_english(sample: str) -> bool:
+    """True when a text sample is plainly English: at least ``ENGLISH_MIN_MARKERS`` English function words,
+    and at most a quarter as many of the other languages' function words. Lingua is then not needed (it
+    costs ~1 ms a text, a fifth of the time of a text that is not embedded)."""
+    english = other = 0
+    for word in words(sample):
+        english += word in _ENGLISH_MARKERS
+        other += word in _OTHER_MARKERS
+    # a few "other" words occur in English science ("et al.", "y", "el" Nino): a ratio, not a veto
+    return english >= ENGLISH_MIN_MARKERS and 4 * other <= english
+
+
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the text's language among a few European ones, or None when unsure or empty.
 
-    Uses lingua (offline n-gram models) on the first 300 characters; a language is
-    named only at a confidence of at least ``MIN_CONFIDENCE``."""
+    Looks at the first 300 characters: a plainly English sample (``plainly_english``) is English; any
+    other goes to lingua (offline n-gram models), and a language is named only at a confidence of at
+    least ``MIN_CONFIDENCE``."""
     sample = text[:300]
     if sum(any(c.isalnum() for c in w) for w in sample.split()[:3]) < 3:
         return None
+    if plainly_english(sample):
+        return "en"
     # lingua's low-accuracy mode (trigrams only, ~3x faster) is as good as the full mode above ~120
     # characters; short texts (titles) get the full mode.
     values = _detector(len(sample) >= 120).compute_language_confidence_values(sample)
