@@ -33,6 +33,9 @@ class Engine(Protocol):
 
     def has_table(self, name: str) -> bool: ...
 
+    def reference_state(self) -> str:
+        """``fresh`` (prepared reference tables match the store), ``stale`` or ``missing``."""
+
 
 class DuckDBEngine:
     """The embedded default: temp tables on an open (read-only) store connection."""
@@ -53,6 +56,13 @@ class DuckDBEngine:
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
         ).fetchall()
         return bool(rows[0][0])
+
+    def reference_state(self) -> str:
+        from cordiale.observatory.reference import is_fresh, recorded_state
+
+        if not recorded_state(self.con):
+            return "missing"
+        return "fresh" if is_fresh(self.con) else "stale"
 
 
 def to_spark(sql: str) -> str:
@@ -114,6 +124,21 @@ class SparkEngine:
             self.spark.read.parquet(str(f)).createOrReplaceTempView(f.stem)
             self.tables.add(f.stem)
         self._cached: list[str] = []
+        self.prepared = False
+
+    def prepare(self) -> None:
+        """Build the store-wide reference tables in this session, from the export (the same SQL as
+        ``cordiale observe prepare`` runs on the DuckDB store)."""
+        from cordiale.observatory.reference import reference_steps
+
+        if self.prepared:
+            return
+        for step in reference_steps():
+            self.materialise(step.name, step.sql)
+        self.prepared = True
+
+    def reference_state(self) -> str:
+        return "fresh" if self.prepared else "missing"
 
     def materialise(self, name: str, sql: str) -> None:
         # A local checkpoint materialises the step and cuts its lineage, so each step is a table of its

@@ -77,11 +77,8 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
     One pass over the partners' works per class (conditional aggregates per partner), unpivoted per partner.
     """
     per_partner = ", ".join(f"COUNT(p.w_{i}) AS n_{i}, SUM(p.w_{i}) AS f_{i}" for i in range(len(q.partners)))
-    if facts.reference_complete:
-        ref = (
-            "SELECT level, class_id, MAX(class_name) AS class_name, COUNT(*) AS n "
-            "FROM o_levels GROUP BY level, class_id"
-        )
+    if facts.reference_complete:  # o_ref_classes: the whole store's works in scope, per class
+        ref = "SELECT level, class_id, class_name, n FROM o_ref_classes"
     else:
         ref = "SELECT level, class_id, class_name, union_n AS n FROM c"
     unpivot = "\nUNION ALL\n".join(
@@ -348,7 +345,7 @@ def people_pairs_sql(q: ObsQuery) -> str:
     """Each row: one cross-partner co-author pair (top by joint works; ties by ids)."""
     return f"""
     WITH cp AS (SELECT * FROM o_cross),
-    names AS (SELECT author_id, MAX(author_name) AS name FROM authorships GROUP BY author_id)
+    names AS (SELECT author_id, name FROM o_names)
     SELECT c.author_1, n1.name AS name_1, c.partner_1, c.author_2, n2.name AS name_2, c.partner_2,
            CAST(COUNT(DISTINCT c.work_id) AS BIGINT) AS works, MIN(c.year) AS first_year,
            MAX(c.year) AS last_year
@@ -379,9 +376,8 @@ def people_units_sql() -> str:
     """Each row: one (partner, unit): a direct institution rolling up to the partner; works, joint works."""
     return """
     WITH pu AS (
-        SELECT DISTINCT l.work_id, p.partner, l.institution_id
-        FROM o_links l JOIN o_rollup r ON r.institution_id = l.institution_id
-        JOIN o_partners p ON p.partner = r.unit
+        SELECT DISTINCT u.work_id, p.partner, u.institution_id
+        FROM o_units u JOIN o_partners p ON p.partner = u.unit
     )
     SELECT pu.partner, pu.institution_id AS unit_id, MAX(i.display_name) AS unit_name,
            CAST(COUNT(DISTINCT pu.work_id) AS BIGINT) AS works,
