@@ -23,6 +23,7 @@ Usage: ``python bench/indicators.py`` (1M, 3M, 10M); CI: ``--sizes 1000000 --no-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -223,6 +224,107 @@ def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
     }
 
 
+def run_peer(works: int, q: ObsQuery) -> dict[str, Any]:
+    """openalex-metrics (in ``bench/.peers-venv``) and cordiale on the same works, with citations.
+
+    The synthetic stores above carry no citations between works, so both sides run on a synthetic
+    *snapshot* instead (``bench/synth.py``: real works resampled, references pointed at works of the
+    snapshot): cordiale ingests it (a complete snapshot, so ``reference_complete``), prepares its
+    reference tables and computes ``--show impact`` for the pair; openalex-metrics builds its store (step
+    1) and metrics (step 2) from the same snapshot as Parquet (conversion cached, not counted). Each
+    side's world MNCS and PP(top 10%) over its own classified works, and the pair's joint works read
+    from each."""
+    import subprocess
+
+    import peers
+    import synth
+    from cordiale.observatory.families import impact_value_sql
+
+    peers.ensure_venv()
+    snap = synth.ensure_snapshot(synth.SnapshotSpec(works=works))
+    db = OUT / f"peer-{works}.duckdb"
+    if not db.exists():
+        tmp = OUT / f"peer-{works}.partial.duckdb"
+        tmp.unlink(missing_ok=True)
+        ingest([snap.path], tmp, workers=2)
+        tmp.rename(db)
+    ref_s, _ = prepare_store(db)
+    con = duckdb.connect(str(db), read_only=True, config={"memory_limit": MEMORY})
+    eng = DuckDBEngine(con)
+    observe(eng, q, ["impact"])  # warm-up: the first call in a process pays for imports
+    t0 = time.perf_counter()
+    obs = observe(eng, q, ["impact"])
+    ours_s = time.perf_counter() - t0
+    if not obs.facts.reference_complete:
+        raise SystemExit(f"{db}: expected a reference_complete store (a complete snapshot)")
+    world = eng.query(
+        "SELECT AVG(ncs) AS mncs, AVG(top10) AS pp, COUNT(*) AS n "
+        f"FROM ({impact_value_sql(obs.facts, world=True)}) v"
+    ).to_pylist()[0]
+    pair = next(
+        r
+        for r in obs.sections["impact"]["impact"].to_pylist()
+        if r["kind"] == "joint" and r["unit_key"] == "all" and r["year"] is None
+    )
+    joint_ids = eng.query("SELECT work_id FROM o_perwork WHERE n_partners >= 2")
+    con.close()
+
+    parquet = OUT / f"peer-{works}-parquet"
+    subprocess.run(peers.command("to-parquet", str(snap.path), str(parquet)), check=True, capture_output=True)
+    data = OUT / f"oam-data-{works}"
+    res = subprocess.run(
+        peers.command("openalex-metrics", str(parquet), str(data), "--workers", "2"),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    steps = json.loads(res.stdout.strip().splitlines()[-1])
+    oam_s = sum(float(st["wall_s"]) for st in steps)
+    oam_ok = all(st.get("ok") for st in steps)
+    metrics = f"{data}/metrics/work_metrics/**/*.parquet"
+    mem = duckdb.connect()
+    mem.register("joint_ids", joint_ids)
+    oam_world = mem.execute(
+        f"SELECT AVG(ncs), AVG(CAST(is_top10 AS DOUBLE)), COUNT(*) FROM read_parquet('{metrics}')"
+    ).fetchall()[0]
+    oam_pair = mem.execute(
+        f"SELECT AVG(m.ncs), AVG(CAST(m.is_top10 AS DOUBLE)), COUNT(*) FROM read_parquet('{metrics}') m "
+        "JOIN joint_ids j ON j.work_id = 'W' || CAST(m.work_id AS VARCHAR)"
+    ).fetchall()[0]
+    mem.close()
+    return {
+        "works": works,
+        "reference": ref_s,
+        "ours_impact": ours_s,
+        "ours_world": (world["mncs"], world["pp"], world["n"]),
+        "ours_pair": (pair["mncs"], pair["pp_top10"], pair["works_with_ncs"]),
+        "oam": oam_s,
+        "oam_ok": oam_ok,
+        "oam_steps": {st["step"]: float(st["wall_s"]) for st in steps},
+        "oam_world": oam_world,
+        "oam_pair": oam_pair,
+    }
+
+
+def print_peer(p: dict[str, Any]) -> None:
+    ow, op, tw, tp = p["ours_world"], p["ours_pair"], p["oam_world"], p["oam_pair"]
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in p["oam_steps"].items())
+    print(
+        f"peer openalex-metrics on the same {p['works']:,}-work synthetic snapshot (with citations):\n"
+        f"{'':>18}cordiale: reference tables {p['reference']:.1f} s + --show impact "
+        f"{p['ours_impact']:.2f} s · "
+        f"openalex-metrics: {steps} ({'ok' if p['oam_ok'] else 'FAILED'})\n"
+        f"{'':>18}world PP(top 10%): cordiale {ow[1] * 100:.2f}% over {ow[2]:,} works (CWTS, ties shared) · "
+        f"openalex-metrics {tw[1] * 100:.2f}% over {tw[2]:,} works (ties counted in full)\n"
+        f"{'':>18}world MNCS: cordiale {ow[0]:.3f} · openalex-metrics {tw[0]:.3f}\n"
+        f"{'':>18}pair's joint works: cordiale MNCS {op[0]:.3f}, PP(top 10%) {op[1] * 100:.2f}% "
+        f"({op[2]:,} works) · "
+        f"openalex-metrics MNCS {tp[0] or float('nan'):.3f}, PP(top 10%) "
+        f"{(tp[1] or float('nan')) * 100:.2f}% ({tp[2]:,} works)",
+        flush=True,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1000000,3000000,10000000")
@@ -231,6 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-pandas", action="store_true")
     ap.add_argument("--spark-max", type=int, default=3_000_000, help="largest size run on Spark")
     ap.add_argument("--pandas-max", type=int, default=3_000_000, help="largest size run on pandas")
+    ap.add_argument(
+        "--peer-works",
+        type=int,
+        default=0,
+        help="run openalex-metrics and cordiale's impact on a synthetic snapshot of this many works (0: no)",
+    )
     ap.add_argument("--allow-missed", default="", help="gates reported but not failing, comma-separated")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic stores (bench/out/indicators)")
     args = ap.parse_args(argv)
@@ -277,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep and size != min(sizes):
             path.unlink(missing_ok=True)
             shutil.rmtree(OUT / f"export-{path.stem}", ignore_errors=True)
+    if args.peer_works:
+        print_peer(run_peer(args.peer_works, q))
     if len(sizes) > 1:
         first = min(sizes)
         for size in sorted(sizes)[1:]:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from cordiale.observatory.families import CITES_SQL, SELFCITE_SQL
 from cordiale.observatory.pipeline import (
     LEVELS,
     Step,
@@ -110,6 +111,9 @@ def reference_steps() -> list[RefStep]:
             WHERE w.publication_year IS NOT NULL
             GROUP BY w.type, w.publication_year, COALESCE(w.is_retracted, FALSE), lv.level, lv.class_id""",
         ),
+        # Each row in obs_ref_cites is one cited work with its citations from store works, self-citations
+        # excluded (the citation counts of the impact family, made once).
+        RefStep("obs_ref_cites", f"WITH selfcite AS ({SELFCITE_SQL})\n{CITES_SQL}"),
         # Each row in obs_ref_authors is one author id with a display name.
         RefStep(
             "obs_ref_authors",

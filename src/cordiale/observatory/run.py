@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -193,9 +193,11 @@ def _with_meta(table: pa.Table, meta: dict[str, str]) -> pa.Table:
 
 
 def _partial_column(table: pa.Table, complete: set[int]) -> pa.Table:
-    years = table.column("year").to_pylist()
-    flags = [None if y is None else y not in complete for y in years]
-    return table.append_column("partial", pa.array(flags, type=pa.bool_()))
+    """``partial``: the row's year is not complete (NULL on the total rows)."""
+    years = table.column("year")
+    done = pc.is_in(years, value_set=pa.array(sorted(complete), type=years.type))
+    flags = pc.if_else(pc.is_null(years), pa.scalar(None, pa.bool_()), pc.invert(done))
+    return table.append_column("partial", flags)
 
 
 def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]) -> pa.Table:
@@ -390,6 +392,9 @@ def observe(
         changed = build_per_work(engine, q, curation, prepared)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
     obs.reference_tables = "prepared" if prepared else "raw"
+    if prepared:
+        facts = replace(facts, prepared=True)
+        obs.facts = facts
     if ref_state == "stale":
         obs.notices.append(
             "the reference tables are stale (the store changed since `cordiale observe prepare`): "
