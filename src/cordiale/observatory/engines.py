@@ -25,8 +25,9 @@ from cordiale.errors import EngineMissingError, StoreError
 class Engine(Protocol):
     name: str
 
-    def materialise(self, name: str, sql: str) -> None:
-        """Build the table ``name`` from ``sql`` (a temp table or a cached view)."""
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        """Build the table ``name`` from ``sql`` (a temp table or a cached view); ``view``: a plain
+        view, evaluated where it is read."""
 
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` and return its rows as Arrow."""
@@ -44,9 +45,22 @@ class DuckDBEngine:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._views: set[str] = set()
+        self._tables: set[str] = set()
 
-    def materialise(self, name: str, sql: str) -> None:
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        if view:
+            if name in self._tables:
+                self.con.execute(f"DROP TABLE {name}").fetchall()
+                self._tables.discard(name)
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}").fetchall()
+            self._views.add(name)
+            return
+        if name in self._views:
+            self.con.execute(f"DROP VIEW {name}").fetchall()
+            self._views.discard(name)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}").fetchall()
+        self._tables.add(name)
 
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
@@ -140,7 +154,11 @@ class SparkEngine:
     def reference_state(self) -> str:
         return "fresh" if self.prepared else "missing"
 
-    def materialise(self, name: str, sql: str) -> None:
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        if view:
+            self.spark.sql(to_spark(sql)).createOrReplaceTempView(name)
+            self._cached.append(name)
+            return
         # A local checkpoint materialises the step and cuts its lineage, so each step is a table of its
         # own (as on DuckDB) and later plans do not carry every earlier step's plan inside them.
         df = self.spark.sql(to_spark(sql)).localCheckpoint(eager=True)

@@ -25,6 +25,7 @@ ROR_LEVELS = 3  # ROR hierarchies are shallow (CNRS → institute → lab); deep
 class Step:
     name: str
     sql: str
+    view: bool = False  # a view rather than a table: read once, or cheaper to re-read than to store
 
 
 def _scope(q: ObsQuery, source: str = "works", extra: str = "") -> str:

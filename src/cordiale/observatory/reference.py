@@ -157,7 +157,8 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
     )
     return [
         Step("o_partners", partners),
-        Step("o_scope", _scope(q, "obs_ref_works", ", w.n_linked AS n_linked")),
+        # a view: the store's works in scope, read by the steps below, never stored again
+        Step("o_scope", _scope(q, "obs_ref_works", ", w.n_linked AS n_linked"), view=True),
         Step(
             "o_units",
             f"""
@@ -186,6 +187,7 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
             "o_levels",
             "WITH t AS (SELECT t.* FROM obs_ref_primary t JOIN o_perwork p ON p.work_id = t.work_id)\n"
             + levels,
+            view=True,  # read by the fields family only
         ),
         Step(
             "o_ref_classes",

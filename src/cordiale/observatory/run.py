@@ -132,7 +132,7 @@ def build_per_work(engine: Engine, q: ObsQuery, cur: Curation, prepared: bool | 
     steps = prepared_steps(q) if prepared else per_work_steps(q, cur)
     for step in steps:
         with traced(step.name):
-            engine.materialise(step.name, step.sql)
+            engine.materialise(step.name, step.sql, step.view)
     for what, sql in invariant_checks(q, prepared):
         bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
