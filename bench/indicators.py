@@ -6,10 +6,13 @@ shifted by -2…+2 per copy; citations between works are not copied: the store i
 ``reference_complete``, so impact comes from OpenAlex's values, as it would for a pair fetch). Each
 store's build time is reported.
 
-In one run, per size: the per-work tables (the pair's reference tables, materialised once; timed
-separately), the summary series (``--show summary``), the whole ``--all`` (every family, bootstrap
-included) on DuckDB, a naive pandas computation of the summary series (the baseline: joins and group-bys
-on the store's tables read into DataFrames), and Spark local mode over the store's Parquet export.
+In one run, per size: the store-wide reference tables (``cordiale observe prepare``: link shares,
+roll-ups under every rule, classes; built once per store state, their build time reported separately),
+then, on DuckDB, the per-work tables read from them, the summary series (``--show summary``), the
+families on those per-work tables, and the whole ``--all`` (per-work tables + every family + bootstrap:
+what one ``cordiale pair A B --all`` costs once the store is prepared); a naive pandas computation of the
+summary series (the baseline: joins and group-bys on the store's tables read into DataFrames), and Spark
+local mode over the store's Parquet export (its reference tables built in the session, timed apart).
 
 Gates (exit 1 when one is missed): summary series < 100 ms at 1M; ``--all`` < 2 s at 10M.
 ``--allow-missed NAME,…`` reports a gate as MISSED without failing (for a bounded CI form).
@@ -20,6 +23,7 @@ Usage: ``python bench/indicators.py`` (1M, 3M, 10M); CI: ``--sizes 1000000 --no-
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -39,6 +43,7 @@ from cordiale.observatory.curation import EMPTY  # noqa: E402
 from cordiale.observatory.engines import DuckDBEngine, SparkEngine  # noqa: E402
 from cordiale.observatory.families import family_sections  # noqa: E402
 from cordiale.observatory.query import FAMILIES, ObsQuery  # noqa: E402
+from cordiale.observatory.reference import prepare, recorded_state  # noqa: E402
 from cordiale.observatory.run import build_per_work, observe, read_facts  # noqa: E402
 from cordiale.store.export import export_parquet  # noqa: E402
 from cordiale.store.ingest import ingest  # noqa: E402
@@ -47,6 +52,8 @@ OUT = BENCH_DIR / "out" / "indicators"
 SOURCE = ROOT.parent / "shared" / "data" / "openalex" / "works-kfupm-2026.jsonl.gz"
 PARTNERS = ("I134085113", "I4210143841")  # KFUPM and Saudi Aramco: the pair with most joint works here
 GATES = {"summary 1M": 0.100, "all 10M": 2.0}
+MEMORY = os.environ.get("BENCH_MEMORY", "6GB")
+os.environ.setdefault("CORDIALE_MEMORY_LIMIT", MEMORY)  # `prepare` opens the store through cordiale
 CHILD_TABLES = ("authorships", "authorship_institutions", "work_topics", "work_sdgs", "work_funding")
 
 
@@ -149,9 +156,26 @@ def pandas_summary(path: Path) -> Any:
     return joint.groupby(level="year").agg(["count", "sum"])
 
 
-def run_duckdb(path: Path, q: ObsQuery, repeat: int) -> dict[str, float]:
+def prepare_store(path: Path) -> tuple[float, bool]:
+    """``cordiale observe prepare`` on the store: (the reference tables' build seconds, built now).
+    When they are already fresh (a cached store), the build time recorded with them is reported."""
+    report = prepare(path)
+    if report.built:
+        return report.seconds, True
     con = duckdb.connect(str(path), read_only=True)
+    seconds = float(recorded_state(con).get("build_seconds", "nan"))
+    con.close()
+    return seconds, False
+
+
+def run_duckdb(path: Path, q: ObsQuery, repeat: int) -> dict[str, float]:
+    """On the prepared store: the per-work tables (read from the reference tables), the summary series
+    on them, the families alone on them, and the whole ``--all`` (per-work tables + every family +
+    bootstrap), the last as the median of ``repeat`` runs (at least one)."""
+    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": MEMORY})
     eng = DuckDBEngine(con)
+    if eng.reference_state() != "fresh":
+        raise SystemExit(f"{path}: the reference tables are not fresh after prepare")
     facts = read_facts(eng)
     t0 = time.perf_counter()
     build_per_work(eng, q, EMPTY)
@@ -160,9 +184,11 @@ def run_duckdb(path: Path, q: ObsQuery, repeat: int) -> dict[str, float]:
     summary = timed(lambda: eng.query(summary_sql), repeat)
     t0 = time.perf_counter()
     observe(eng, q, FAMILIES, reuse_per_work=True)
-    all_families = time.perf_counter() - t0
+    families = time.perf_counter() - t0
+    all_runs = max(1, min(repeat, 3))
+    all_query = timed(lambda: observe(eng, q, FAMILIES), all_runs)
     con.close()
-    return {"per_work": per_work, "summary": summary, "all": all_families}
+    return {"per_work": per_work, "summary": summary, "families": families, "all": all_query}
 
 
 def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
@@ -174,6 +200,9 @@ def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
     t0 = time.perf_counter()
     eng = SparkEngine(export)
     start_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    eng.prepare()  # the reference tables, built in the session from the export (same SQL)
+    prepare_s = time.perf_counter() - t0
     facts = read_facts(eng)
     t0 = time.perf_counter()
     build_per_work(eng, q, EMPTY)
@@ -182,16 +211,118 @@ def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
     eng.query(family_sections("summary", q, facts)["summary"])
     summary = time.perf_counter() - t0
     t0 = time.perf_counter()
-    observe(eng, q, FAMILIES, reuse_per_work=True)
-    all_families = time.perf_counter() - t0
+    observe(eng, q, FAMILIES)
+    all_query = time.perf_counter() - t0
     eng.close()
     return {
         "export": export_s,
         "start": start_s,
+        "prepare": prepare_s,
         "per_work": per_work,
         "summary": summary,
-        "all": all_families,
+        "all": all_query,
     }
+
+
+def run_peer(works: int, q: ObsQuery) -> dict[str, Any]:
+    """openalex-metrics (in ``bench/.peers-venv``) and cordiale on the same works, with citations.
+
+    The synthetic stores above carry no citations between works, so both sides run on a synthetic
+    *snapshot* instead (``bench/synth.py``: real works resampled, references pointed at works of the
+    snapshot): cordiale ingests it (a complete snapshot, so ``reference_complete``), prepares its
+    reference tables and computes ``--show impact`` for the pair; openalex-metrics builds its store (step
+    1) and metrics (step 2) from the same snapshot as Parquet (conversion cached, not counted). Each
+    side's world MNCS and PP(top 10%) over its own classified works, and the pair's joint works read
+    from each."""
+    import subprocess
+
+    import peers
+    import synth
+    from cordiale.observatory.families import impact_value_sql
+
+    peers.ensure_venv()
+    snap = synth.ensure_snapshot(synth.SnapshotSpec(works=works))
+    db = OUT / f"peer-{works}.duckdb"
+    if not db.exists():
+        tmp = OUT / f"peer-{works}.partial.duckdb"
+        tmp.unlink(missing_ok=True)
+        ingest([snap.path], tmp, workers=2)
+        tmp.rename(db)
+    ref_s, _ = prepare_store(db)
+    con = duckdb.connect(str(db), read_only=True, config={"memory_limit": MEMORY})
+    eng = DuckDBEngine(con)
+    observe(eng, q, ["impact"])  # warm-up: the first call in a process pays for imports
+    t0 = time.perf_counter()
+    obs = observe(eng, q, ["impact"])
+    ours_s = time.perf_counter() - t0
+    if not obs.facts.reference_complete:
+        raise SystemExit(f"{db}: expected a reference_complete store (a complete snapshot)")
+    world = eng.query(
+        "SELECT AVG(ncs) AS mncs, AVG(top10) AS pp, COUNT(*) AS n "
+        f"FROM ({impact_value_sql(obs.facts, world=True)}) v"
+    ).to_pylist()[0]
+    pair = next(
+        r
+        for r in obs.sections["impact"]["impact"].to_pylist()
+        if r["kind"] == "joint" and r["unit_key"] == "all" and r["year"] is None
+    )
+    joint_ids = eng.query("SELECT work_id FROM o_perwork WHERE n_partners >= 2")
+    con.close()
+
+    parquet = OUT / f"peer-{works}-parquet"
+    subprocess.run(peers.command("to-parquet", str(snap.path), str(parquet)), check=True, capture_output=True)
+    data = OUT / f"oam-data-{works}"
+    res = subprocess.run(
+        peers.command("openalex-metrics", str(parquet), str(data), "--workers", "2"),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    steps = json.loads(res.stdout.strip().splitlines()[-1])
+    oam_s = sum(float(st["wall_s"]) for st in steps)
+    oam_ok = all(st.get("ok") for st in steps)
+    metrics = f"{data}/metrics/work_metrics/**/*.parquet"
+    mem = duckdb.connect()
+    mem.register("joint_ids", joint_ids)
+    oam_world = mem.execute(
+        f"SELECT AVG(ncs), AVG(CAST(is_top10 AS DOUBLE)), COUNT(*) FROM read_parquet('{metrics}')"
+    ).fetchall()[0]
+    oam_pair = mem.execute(
+        f"SELECT AVG(m.ncs), AVG(CAST(m.is_top10 AS DOUBLE)), COUNT(*) FROM read_parquet('{metrics}') m "
+        "JOIN joint_ids j ON j.work_id = 'W' || CAST(m.work_id AS VARCHAR)"
+    ).fetchall()[0]
+    mem.close()
+    return {
+        "works": works,
+        "reference": ref_s,
+        "ours_impact": ours_s,
+        "ours_world": (world["mncs"], world["pp"], world["n"]),
+        "ours_pair": (pair["mncs"], pair["pp_top10"], pair["works_with_ncs"]),
+        "oam": oam_s,
+        "oam_ok": oam_ok,
+        "oam_steps": {st["step"]: float(st["wall_s"]) for st in steps},
+        "oam_world": oam_world,
+        "oam_pair": oam_pair,
+    }
+
+
+def print_peer(p: dict[str, Any]) -> None:
+    ow, op, tw, tp = p["ours_world"], p["ours_pair"], p["oam_world"], p["oam_pair"]
+    steps = ", ".join(f"{k} {v:.1f} s" for k, v in p["oam_steps"].items())
+    print(
+        f"peer openalex-metrics on the same {p['works']:,}-work synthetic snapshot (with citations):\n"
+        f"{'':>18}cordiale: reference tables {p['reference']:.1f} s + --show impact "
+        f"{p['ours_impact']:.2f} s · "
+        f"openalex-metrics: {steps} ({'ok' if p['oam_ok'] else 'FAILED'})\n"
+        f"{'':>18}world PP(top 10%): cordiale {ow[1] * 100:.2f}% over {ow[2]:,} works (CWTS, ties shared) · "
+        f"openalex-metrics {tw[1] * 100:.2f}% over {tw[2]:,} works (ties counted in full)\n"
+        f"{'':>18}world MNCS: cordiale {ow[0]:.3f} · openalex-metrics {tw[0]:.3f}\n"
+        f"{'':>18}pair's joint works: cordiale MNCS {op[0]:.3f}, PP(top 10%) {op[1] * 100:.2f}% "
+        f"({op[2]:,} works) · "
+        f"openalex-metrics MNCS {tp[0] or float('nan'):.3f}, PP(top 10%) "
+        f"{(tp[1] or float('nan')) * 100:.2f}% ({tp[2]:,} works)",
+        flush=True,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -202,6 +333,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-pandas", action="store_true")
     ap.add_argument("--spark-max", type=int, default=3_000_000, help="largest size run on Spark")
     ap.add_argument("--pandas-max", type=int, default=3_000_000, help="largest size run on pandas")
+    ap.add_argument(
+        "--peer-works",
+        type=int,
+        default=0,
+        help="run openalex-metrics and cordiale's impact on a synthetic snapshot of this many works (0: no)",
+    )
     ap.add_argument("--allow-missed", default="", help="gates reported but not failing, comma-separated")
     ap.add_argument("--keep", action="store_true", help="keep the synthetic stores (bench/out/indicators)")
     args = ap.parse_args(argv)
@@ -213,7 +350,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[int, dict[str, Any]] = {}
     for size in sizes:
         path, build_s = build_synthetic(size)
-        r: dict[str, Any] = {"build": build_s}
+        t0 = time.perf_counter()
+        ref_s, ref_built = prepare_store(path)
+        ref_wall = time.perf_counter() - t0
+        r: dict[str, Any] = {"build": build_s, "reference": ref_s, "reference_check": ref_wall}
         r.update(run_duckdb(path, q, args.repeat))
         if not args.no_pandas and size <= args.pandas_max:
             r["pandas"] = timed(lambda p=path: pandas_summary(p), 1)
@@ -221,9 +361,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             r["spark"] = run_spark(path, q)
         results[size] = r
         line = (
-            f"{size:>11,} works: build {build_s:6.1f} s (0 = cached) · "
-            f"per-work tables {r['per_work']:6.2f} s · "
-            f"summary {r['summary'] * 1000:7.1f} ms · --all {r['all']:6.2f} s"
+            f"{size:>11,} works: store build {build_s:6.1f} s (0 = cached) · reference tables "
+            f"{ref_s:6.1f} s ({'built now' if ref_built else 'recorded build time; fresh, kept'}; "
+            f"freshness check {ref_wall:.2f} s) · load {os.getloadavg()[0]:.1f}\n{'':>18}"
+            f"per-work tables {r['per_work']:6.2f} s · summary {r['summary'] * 1000:7.1f} ms · "
+            f"families on them {r['families']:6.2f} s · --all (per-work + families) {r['all']:6.2f} s"
         )
         if "pandas" in r:
             ours = r["per_work"] + r["summary"]
@@ -234,13 +376,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "spark" in r:
             sp = r["spark"]
             line += (
-                f"\n{'':>18}spark: export {sp['export']:.1f} s, start {sp['start']:.1f} s, "
-                f"per-work {sp['per_work']:.1f} s, summary {sp['summary']:.2f} s, --all {sp['all']:.1f} s"
+                f"\n{'':>18}spark local: export {sp['export']:.1f} s, start {sp['start']:.1f} s, "
+                f"reference tables {sp['prepare']:.1f} s, per-work {sp['per_work']:.1f} s, "
+                f"summary {sp['summary']:.2f} s, --all {sp['all']:.1f} s "
+                f"(DuckDB ×{sp['all'] / r['all']:.1f} faster)"
             )
         print(line, flush=True)
         if not args.keep and size != min(sizes):
             path.unlink(missing_ok=True)
             shutil.rmtree(OUT / f"export-{path.stem}", ignore_errors=True)
+    if args.peer_works:
+        print_peer(run_peer(args.peer_works, q))
     if len(sizes) > 1:
         first = min(sizes)
         for size in sorted(sizes)[1:]:
@@ -249,8 +395,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"growth {first:,} → {size:,} (×{f:.0f} works): "
                 f"summary ×{rs['summary'] / r0['summary']:.1f}, "
-                f"--all ×{rs['all'] / r0['all']:.1f}, per-work ×{rs['per_work'] / r0['per_work']:.1f}"
+                f"--all ×{rs['all'] / r0['all']:.1f}, per-work ×{rs['per_work'] / r0['per_work']:.1f}, "
+                f"reference tables ×{rs['reference'] / r0['reference']:.1f}"
             )
+            if "spark" in rs and "spark" in r0:
+                print(f"{'':>18}spark --all ×{rs['spark']['all'] / r0['spark']['all']:.1f}")
     failed = False
     for gate, limit in GATES.items():
         size = 1_000_000 if gate.endswith("1M") else 10_000_000

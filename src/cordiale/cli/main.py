@@ -11,6 +11,7 @@ from rich.table import Table
 from cordiale import __version__
 from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
 from cordiale.cli.match import match_app
+from cordiale.cli.observe import observe_app
 from cordiale.cli.pair import pair_command
 from cordiale.cli.report import report_command
 from cordiale.cli.sdg import sdg_app
@@ -40,6 +41,7 @@ app.command("manage", context_settings={"allow_extra_args": True, "ignore_unknow
     manage_command
 )
 app.add_typer(match_app, name="match")
+app.add_typer(observe_app, name="observe")
 
 
 def _version(value: bool) -> None:

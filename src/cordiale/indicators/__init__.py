@@ -82,6 +82,8 @@ def observe_store(
     if export_dir is not None:
         eng = SparkEngine(export_dir)
         try:
+            if curation.size == 0:  # the reference tables, built in this session from the export
+                eng.prepare()
             return observe(eng, query, families, curation)
         finally:
             eng.close()
@@ -92,6 +94,8 @@ def observe_store(
         export_parquet(db_path, target)
         eng = SparkEngine(target)
         try:
+            if curation.size == 0:
+                eng.prepare()
             return observe(eng, query, families, curation)
         finally:
             eng.close()

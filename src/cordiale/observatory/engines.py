@@ -25,13 +25,17 @@ from cordiale.errors import EngineMissingError, StoreError
 class Engine(Protocol):
     name: str
 
-    def materialise(self, name: str, sql: str) -> None:
-        """Build the table ``name`` from ``sql`` (a temp table or a cached view)."""
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        """Build the table ``name`` from ``sql`` (a temp table or a cached view); ``view``: a plain
+        view, evaluated where it is read."""
 
     def query(self, sql: str) -> pa.Table:
         """Run ``sql`` and return its rows as Arrow."""
 
     def has_table(self, name: str) -> bool: ...
+
+    def reference_state(self) -> str:
+        """``fresh`` (prepared reference tables match the store), ``stale`` or ``missing``."""
 
 
 class DuckDBEngine:
@@ -41,9 +45,22 @@ class DuckDBEngine:
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
         self.con = con
+        self._views: set[str] = set()
+        self._tables: set[str] = set()
 
-    def materialise(self, name: str, sql: str) -> None:
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        if view:
+            if name in self._tables:
+                self.con.execute(f"DROP TABLE {name}").fetchall()
+                self._tables.discard(name)
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}").fetchall()
+            self._views.add(name)
+            return
+        if name in self._views:
+            self.con.execute(f"DROP VIEW {name}").fetchall()
+            self._views.discard(name)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}").fetchall()
+        self._tables.add(name)
 
     def query(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
@@ -53,6 +70,13 @@ class DuckDBEngine:
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name]
         ).fetchall()
         return bool(rows[0][0])
+
+    def reference_state(self) -> str:
+        from cordiale.observatory.reference import is_fresh, recorded_state
+
+        if not recorded_state(self.con):
+            return "missing"
+        return "fresh" if is_fresh(self.con) else "stale"
 
 
 def to_spark(sql: str) -> str:
@@ -114,8 +138,27 @@ class SparkEngine:
             self.spark.read.parquet(str(f)).createOrReplaceTempView(f.stem)
             self.tables.add(f.stem)
         self._cached: list[str] = []
+        self.prepared = False
 
-    def materialise(self, name: str, sql: str) -> None:
+    def prepare(self) -> None:
+        """Build the store-wide reference tables in this session, from the export (the same SQL as
+        ``cordiale observe prepare`` runs on the DuckDB store)."""
+        from cordiale.observatory.reference import reference_steps
+
+        if self.prepared:
+            return
+        for step in reference_steps():
+            self.materialise(step.name, step.sql)
+        self.prepared = True
+
+    def reference_state(self) -> str:
+        return "fresh" if self.prepared else "missing"
+
+    def materialise(self, name: str, sql: str, view: bool = False) -> None:
+        if view:
+            self.spark.sql(to_spark(sql)).createOrReplaceTempView(name)
+            self._cached.append(name)
+            return
         # A local checkpoint materialises the step and cuts its lineage, so each step is a table of its
         # own (as on DuckDB) and later plans do not carry every earlier step's plan inside them.
         df = self.spark.sql(to_spark(sql)).localCheckpoint(eager=True)

@@ -26,6 +26,7 @@ class Facts:
     has_sdg_scores: bool
     first_year: int | None
     last_year: int | None
+    prepared: bool = False  # the run reads the store-wide reference tables (obs_ref_*)
 
 
 def summary_sql(q: ObsQuery) -> str:
@@ -77,11 +78,8 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
     One pass over the partners' works per class (conditional aggregates per partner), unpivoted per partner.
     """
     per_partner = ", ".join(f"COUNT(p.w_{i}) AS n_{i}, SUM(p.w_{i}) AS f_{i}" for i in range(len(q.partners)))
-    if facts.reference_complete:
-        ref = (
-            "SELECT level, class_id, MAX(class_name) AS class_name, COUNT(*) AS n "
-            "FROM o_levels GROUP BY level, class_id"
-        )
+    if facts.reference_complete:  # o_ref_classes: the whole store's works in scope, per class
+        ref = "SELECT level, class_id, class_name, n FROM o_ref_classes"
     else:
         ref = "SELECT level, class_id, class_name, union_n AS n FROM c"
     unpivot = "\nUNION ALL\n".join(
@@ -120,8 +118,27 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
     FROM ai"""
 
 
-def impact_value_sql(facts: Facts) -> str:
-    """Each row: one work in o_perwork with a citation value (ncs) and its top-10% share (top10)."""
+# Each row: one (citing, cited) pair of store works sharing an author id (a self-citation).
+SELFCITE_SQL = """
+        SELECT DISTINCT r.work_id AS citing, r.referenced_work_id AS cited
+        FROM referenced_works r
+        JOIN authorships a1 ON a1.work_id = r.work_id
+        JOIN authorships a2 ON a2.work_id = r.referenced_work_id AND a2.author_id = a1.author_id
+        WHERE a1.author_id IS NOT NULL"""
+
+# Each row: one cited work with its citations from works in the store, self-citations excluded.
+CITES_SQL = """
+        SELECT r.referenced_work_id AS work_id, COUNT(DISTINCT r.work_id) AS c
+        FROM referenced_works r
+        JOIN works citing ON citing.id = r.work_id
+        LEFT JOIN selfcite sc ON sc.citing = r.work_id AND sc.cited = r.referenced_work_id
+        WHERE sc.citing IS NULL
+        GROUP BY r.referenced_work_id"""
+
+
+def impact_value_sql(facts: Facts, world: bool = False) -> str:
+    """Each row: one work in o_perwork with a citation value (ncs) and its top-10% share (top10);
+    ``world``: every classified work in scope instead (a complete reference: MNCS 1, PP(top 10%) 10%)."""
     if not facts.reference_complete:
         return """
         SELECT work_id, year, fwci AS ncs,
@@ -129,22 +146,10 @@ def impact_value_sql(facts: Facts) -> str:
                     WHEN top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END AS top10
         FROM o_perwork WHERE fwci IS NOT NULL OR top10_openalex IS NOT NULL"""
     last_year = int(facts.snapshot_date[:4]) - 2  # at least one full calendar year of citations
+    cites = "SELECT work_id, c FROM obs_ref_cites" if facts.prepared else CITES_SQL
     return f"""
-    WITH selfcite AS (
-        SELECT DISTINCT r.work_id AS citing, r.referenced_work_id AS cited
-        FROM referenced_works r
-        JOIN authorships a1 ON a1.work_id = r.work_id
-        JOIN authorships a2 ON a2.work_id = r.referenced_work_id AND a2.author_id = a1.author_id
-        WHERE a1.author_id IS NOT NULL
-    ),
-    cites AS (
-        SELECT r.referenced_work_id AS work_id, COUNT(DISTINCT r.work_id) AS c
-        FROM referenced_works r
-        JOIN works citing ON citing.id = r.work_id
-        LEFT JOIN selfcite sc ON sc.citing = r.work_id AND sc.cited = r.referenced_work_id
-        WHERE sc.citing IS NULL
-        GROUP BY r.referenced_work_id
-    ),
+    WITH selfcite AS ({SELFCITE_SQL}),
+    cites AS ({cites}),
     cls AS (
         SELECT s.work_id, s.year, s.type, t.subfield_id, CAST(COALESCE(c.c, 0) AS DOUBLE) AS cit
         FROM o_scope s JOIN work_topics t ON t.work_id = s.work_id AND t.is_primary
@@ -162,7 +167,7 @@ def impact_value_sql(facts: Facts) -> str:
     SELECT r.work_id, r.year, r.cit / NULLIF(r.mean_cit, 0) AS ncs,
            GREATEST(CAST(0 AS DOUBLE), LEAST(CAST(1 AS DOUBLE),
                (CAST(r.n AS DOUBLE) / 10 - r.n_above) / r.n_tied)) AS top10
-    FROM ranked r JOIN o_perwork p ON p.work_id = r.work_id"""
+    FROM ranked r{"" if world else " JOIN o_perwork p ON p.work_id = r.work_id"}"""
 
 
 def impact_sql(facts: Facts) -> str:
@@ -348,7 +353,7 @@ def people_pairs_sql(q: ObsQuery) -> str:
     """Each row: one cross-partner co-author pair (top by joint works; ties by ids)."""
     return f"""
     WITH cp AS (SELECT * FROM o_cross),
-    names AS (SELECT author_id, MAX(author_name) AS name FROM authorships GROUP BY author_id)
+    names AS (SELECT author_id, name FROM o_names)
     SELECT c.author_1, n1.name AS name_1, c.partner_1, c.author_2, n2.name AS name_2, c.partner_2,
            CAST(COUNT(DISTINCT c.work_id) AS BIGINT) AS works, MIN(c.year) AS first_year,
            MAX(c.year) AS last_year
@@ -379,9 +384,8 @@ def people_units_sql() -> str:
     """Each row: one (partner, unit): a direct institution rolling up to the partner; works, joint works."""
     return """
     WITH pu AS (
-        SELECT DISTINCT l.work_id, p.partner, l.institution_id
-        FROM o_links l JOIN o_rollup r ON r.institution_id = l.institution_id
-        JOIN o_partners p ON p.partner = r.unit
+        SELECT DISTINCT u.work_id, p.partner, u.institution_id
+        FROM o_units u JOIN o_partners p ON p.partner = u.unit
     )
     SELECT pu.partner, pu.institution_id AS unit_id, MAX(i.display_name) AS unit_name,
            CAST(COUNT(DISTINCT pu.work_id) AS BIGINT) AS works,

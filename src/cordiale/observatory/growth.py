@@ -31,7 +31,8 @@ def complete_years(snapshot: date, years: list[int]) -> set[int]:
 
 
 def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
-    """Maximum-likelihood slope b of log E[c] = a + b t (Newton's method); None when all counts are 0."""
+    """Maximum-likelihood slope b of log E[c] = a + b t (Newton's method); None when all counts are 0
+    or no finite maximum exists (a bootstrap resample with every work in one year)."""
     if c.sum() <= 0 or len(t) < 2:
         return None
     t = t - t.mean()
@@ -42,12 +43,14 @@ def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
         h = np.array([[mu.sum(), (mu * t).sum()], [(mu * t).sum(), (mu * t * t).sum()]])
         try:
             step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:  # counts only at one end: the slope is unbounded, no estimate
+        except np.linalg.LinAlgError:  # the fit ran off to ±infinity (e.g. every count in one year)
             return None
         a, b = a + float(step[0]), b + float(step[1])
+        if not (math.isfinite(a) and math.isfinite(b)):
+            return None
         if abs(step).max() < 1e-12:
             break
-    return b if math.isfinite(b) else None
+    return b
 
 
 def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | None, str]:
@@ -62,7 +65,7 @@ def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | N
     b = poisson_slope(t, c)
     if b is None:
         return None, "poisson (all zero)" if c.sum() <= 0 else "poisson (no finite slope)"
-    return (math.exp(b) - 1.0, "poisson log-linear slope")
+    return math.exp(b) - 1.0, "poisson log-linear slope"
 
 
 @dataclass(frozen=True)
@@ -129,11 +132,16 @@ def bootstrap_means(
         return full, frac
     # Rounded first (values to 1e-9, weights to 1e-12), so that weights summed in another order by the
     # other engine (equal to the last bit or two) fall in the same pair and draw the same resamples.
-    stacked = np.stack([np.round(values, 9), np.round(weights, 12)], axis=1)
-    pairs, counts = np.unique(stacked, axis=0, return_counts=True)
+    rv, rw = np.round(values, 9), np.round(weights, 12)
+    # The distinct (value, weight) pairs in ascending (value, weight) order and how many works hold each:
+    # one lexsort of two float columns (np.unique(axis=0) gives the same, row by row, far slower).
+    order = np.lexsort((rw, rv))
+    sv, sw = rv[order], rw[order]
+    starts = np.flatnonzero(np.concatenate(([True], (sv[1:] != sv[:-1]) | (sw[1:] != sw[:-1]))))
+    counts = np.diff(np.append(starts, n))
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
-    v, w = pairs[:, 0], pairs[:, 1]
+    v, w = sv[starts], sw[starts]
     full = draws @ v / n
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = (draws @ (v * w)) / (draws @ w)

@@ -25,9 +25,10 @@ ROR_LEVELS = 3  # ROR hierarchies are shallow (CNRS → institute → lab); deep
 class Step:
     name: str
     sql: str
+    view: bool = False  # a view rather than a table: read once, or cheaper to re-read than to store
 
 
-def _scope(q: ObsQuery) -> str:
+def _scope(q: ObsQuery, source: str = "works", extra: str = "") -> str:
     years = f"AND w.publication_year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
     retracted = "" if q.include_retracted else "AND w.is_retracted IS NOT TRUE"
     field = (
@@ -46,27 +47,28 @@ def _scope(q: ObsQuery) -> str:
            COALESCE(w.is_authors_truncated, FALSE) AS trunc, w.authors_count AS authors_count,
            w.oa_status AS oa_status, w.fwci AS fwci, w.citation_normalized_percentile AS cnp,
            w.is_in_top_10_percent AS top10_openalex, w.cited_by_count AS cited_by_count,
-           w.primary_topic_id AS primary_topic_id
-    FROM works w
+           w.primary_topic_id AS primary_topic_id{extra}
+    FROM {source} w
     WHERE w.type IN ({lit_list(q.types)}) AND w.publication_year IS NOT NULL {years} {retracted}
           {field} {sdg}"""
 
 
-def _rollup(rule: str) -> str:
+def _rollup(rule: str, links: str = "o_links") -> str:
+    """Each row: one (direct institution on a link of ``links``, unit it counts for) under ``rule``."""
     if rule == "direct":
-        return "SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"
+        return f"SELECT DISTINCT institution_id, institution_id AS unit FROM {links}"
     if rule == "lineage":
-        return """
+        return f"""
         SELECT DISTINCT l.institution_id, u.unit
-        FROM (SELECT DISTINCT institution_id FROM o_links) l
+        FROM (SELECT DISTINCT institution_id FROM {links}) l
         JOIN institutions i ON i.id = l.institution_id
         CROSS JOIN UNNEST(i.lineage) AS u(unit)
         UNION
-        SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"""
+        SELECT DISTINCT institution_id, institution_id AS unit FROM {links}"""
     # ror: an institution's ROR id and its ROR parents (and theirs), mapped back to OpenAlex ids
     parts = [
         "WITH o_ror0 AS (SELECT DISTINCT i.id AS institution_id, i.ror AS ror FROM institutions i "
-        "JOIN (SELECT DISTINCT institution_id FROM o_links) l ON l.institution_id = i.id "
+        f"JOIN (SELECT DISTINCT institution_id FROM {links}) l ON l.institution_id = i.id "
         "WHERE i.ror IS NOT NULL)"
     ]
     for k in range(1, ROR_LEVELS + 1):
@@ -79,7 +81,7 @@ def _rollup(rule: str) -> str:
         "".join(parts) + f", o_ror_all AS ({union})\n"
         "SELECT DISTINCT a.institution_id, i.id AS unit\n"
         "FROM o_ror_all a JOIN institutions i ON i.ror = a.ror\n"
-        "UNION SELECT DISTINCT institution_id, institution_id AS unit FROM o_links"
+        f"UNION SELECT DISTINCT institution_id, institution_id AS unit FROM {links}"
     )
 
 
@@ -89,10 +91,6 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
     )
     link_cols = [("work_id", "VARCHAR"), ("position", "INTEGER"), ("institution_id", "VARCHAR")]
-    w_names = ", ".join(f"pw.w_{i}" for i in range(len(q.partners)))
-    w_cols = ",\n           ".join(
-        f"MAX(CASE WHEN p.pidx = {i} THEN p.w END) AS w_{i}" for i in range(len(q.partners))
-    )
     steps = [
         # Each row in o_partners is one partner, with its index (column w_<pidx> of o_perwork).
         Step("o_partners", partners),
@@ -162,27 +160,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         ),
         # Each row in o_perwork is one work with at least one partner: its weights per partner (NULL when
         # the partner is absent), flags, classes and the share its unaffiliated authorships leave unassigned.
-        Step(
-            "o_perwork",
-            f"""
-            WITH pw AS (
-                SELECT p.work_id, COUNT(*) AS n_partners, SUM(p.w) AS w_sum,
-                       {w_cols}
-                FROM o_wp p GROUP BY p.work_id
-            ),
-            lp AS (
-                SELECT l.work_id, COUNT(DISTINCT l.position) AS n_linked
-                FROM o_links l JOIN pw ON pw.work_id = l.work_id
-                WHERE l.position >= 0 GROUP BY l.work_id
-            )
-            SELECT s.work_id, s.year, s.type, s.trunc, s.authors_count, s.oa_status, s.fwci, s.cnp,
-                   s.top10_openalex, s.cited_by_count, s.primary_topic_id,
-                   pw.n_partners, pw.w_sum, {w_names},
-                   CAST(s.authors_count - COALESCE(lp.n_linked, 0) AS DOUBLE) / s.authors_count
-                       AS unaffiliated_share
-            FROM pw JOIN o_scope s ON s.work_id = pw.work_id
-            LEFT JOIN lp ON lp.work_id = pw.work_id""",
-        ),
+        Step("o_perwork", perwork_sql(q)),
         # Each row in o_members is one (work, unit of analysis): each partner's works ("side") and each
         # joint group's works ("joint"), with the fractional weight that unit has on the work.
         Step("o_members", _members(q)),
@@ -191,26 +169,92 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         # Each row in o_levels is one (work in scope, level, class) of its primary topic, at the four
         # OpenAlex levels (domain, field, subfield, topic): the reference table of the fields family.
         Step("o_levels", _levels()),
+        # Each row in o_ref_classes is one (level, class): the reference set's works in that class.
+        Step("o_ref_classes", REF_CLASSES_FROM_LEVELS),
         # Each row in o_cross is one cross-partner co-authorship: a work, an author on an authorship rolling
         # up to partner i and a different author on one rolling up to partner j > i.
-        Step(
-            "o_cross",
-            """
-            WITH pa AS (
-                SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
-                FROM o_units u JOIN o_partners p ON p.partner = u.unit
-                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
-                WHERE a.author_id IS NOT NULL
-            )
-            SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
-                   y.author_id AS author_2, y.partner AS partner_2
-            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
-            JOIN o_perwork pw ON pw.work_id = x.work_id""",
-        ),
+        Step("o_cross", cross_sql()),
+        # Each row in o_names is one author of a cross-partner pair, with a display name.
+        Step("o_names", names_sql("authorships")),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
         Step("o_changed", _changed(cur)),
     ]
     return steps
+
+
+def cross_sql(prepared: bool = False) -> str:
+    """o_cross; its authors come from o_auth (after merges), or, on prepared reference tables (no
+    curation, so no merges), from the author id each prepared link carries. Only joint works can hold a
+    cross-partner pair, so the prepared form reads those alone."""
+    pa = """
+                SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit
+                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
+                WHERE a.author_id IS NOT NULL"""
+    if prepared:
+        pa = """
+                SELECT DISTINCT u.work_id, u.author_id, p.pidx, p.partner
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit
+                JOIN o_perwork j ON j.work_id = u.work_id AND j.n_partners >= 2
+                WHERE u.author_id IS NOT NULL"""
+    return f"""
+            WITH pa AS ({pa}
+            )
+            SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
+                   y.author_id AS author_2, y.partner AS partner_2
+            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
+            JOIN o_perwork pw ON pw.work_id = x.work_id"""
+
+
+def names_sql(source: str) -> str:
+    """o_names: a display name for each author in o_cross, from ``source`` (author_id, author_name)."""
+    return f"""
+            SELECT a.author_id, MAX(a.author_name) AS name
+            FROM {source} a
+            JOIN (SELECT author_1 AS author_id FROM o_cross UNION SELECT author_2 FROM o_cross) c
+              ON c.author_id = a.author_id
+            GROUP BY a.author_id"""
+
+
+def perwork_sql(q: ObsQuery, prepared: bool = False) -> str:
+    """o_perwork from o_wp and o_scope; the unaffiliated share from the linked authorships (o_links), or,
+    on prepared reference tables, from the scope's ``n_linked`` (the same count, made once per work)."""
+    w_names = ", ".join(f"pw.w_{i}" for i in range(len(q.partners)))
+    w_cols = ",\n                       ".join(
+        f"MAX(CASE WHEN p.pidx = {i} THEN p.w END) AS w_{i}" for i in range(len(q.partners))
+    )
+    lp = """,
+            lp AS (
+                SELECT l.work_id, COUNT(DISTINCT l.position) AS n_linked
+                FROM o_links l JOIN pw ON pw.work_id = l.work_id
+                WHERE l.position >= 0 GROUP BY l.work_id
+            )"""
+    n_linked = "COALESCE(lp.n_linked, 0)"
+    lp_join = "LEFT JOIN lp ON lp.work_id = pw.work_id"
+    if prepared:
+        lp, n_linked, lp_join = "", "s.n_linked", ""
+    return f"""
+            WITH pw AS (
+                SELECT p.work_id, COUNT(*) AS n_partners, SUM(p.w) AS w_sum,
+                       {w_cols}
+                FROM o_wp p GROUP BY p.work_id
+            ){lp}
+            SELECT s.work_id, s.year, s.type, s.trunc, s.authors_count, s.oa_status, s.fwci, s.cnp,
+                   s.top10_openalex, s.cited_by_count, s.primary_topic_id,
+                   pw.n_partners, pw.w_sum, {w_names},
+                   CAST(s.authors_count - {n_linked} AS DOUBLE) / s.authors_count
+                       AS unaffiliated_share
+            FROM pw JOIN o_scope s ON s.work_id = pw.work_id
+            {lp_join}"""
+
+
+def link_share_sql(links: str, works: str, works_key: str) -> str:
+    """Each row: one (authorship, direct institution) link of ``links`` with its author-level share,
+    1 / (N authorships × the authorship's institutions), N from ``works``."""
+    return f"""
+    SELECT l.work_id, l.position, l.institution_id,
+           CAST(1 AS DOUBLE) / (s.authors_count * COUNT(*) OVER (PARTITION BY l.work_id, l.position)) AS share
+    FROM {links} l JOIN {works} s ON s.{works_key} = l.work_id"""
 
 
 def _links0(cur: Curation) -> str:
@@ -235,10 +279,7 @@ def _links0(cur: Curation) -> str:
 
 
 def _links(cur: Curation) -> str:
-    sql = """
-    SELECT l.work_id, l.position, l.institution_id,
-           CAST(1 AS DOUBLE) / (s.authors_count * COUNT(*) OVER (PARTITION BY l.work_id, l.position)) AS share
-    FROM o_links0 l JOIN o_scope s ON s.work_id = l.work_id"""
+    sql = link_share_sql("o_links0", "o_scope", "work_id")
     if not any(pos == -1 for _, pos, _ in cur.adds):
         return sql
     return (
@@ -278,13 +319,19 @@ def _changed(cur: Curation) -> str:
 LEVELS = ("domain", "field", "subfield", "topic")
 
 
-def _levels() -> str:
+def _levels(works: str = "o_scope") -> str:
+    """Each row: one (work of ``works``, level, class) of its primary topic."""
     parts = [
         f"SELECT t.work_id, '{lv}' AS level, t.{lv}_id AS class_id, t.{lv}_name AS class_name "
-        "FROM work_topics t JOIN o_scope s ON s.work_id = t.work_id WHERE t.is_primary"
+        f"FROM work_topics t JOIN {works} s ON s.work_id = t.work_id WHERE t.is_primary"
         for lv in LEVELS
     ]
     return "\nUNION ALL\n".join(parts)
+
+
+REF_CLASSES_FROM_LEVELS = """
+    SELECT level, class_id, MAX(class_name) AS class_name, CAST(COUNT(*) AS BIGINT) AS n
+    FROM o_levels GROUP BY level, class_id"""
 
 
 def _members(q: ObsQuery) -> str:
@@ -303,8 +350,12 @@ def _members(q: ObsQuery) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-def invariant_checks(q: ObsQuery) -> list[tuple[str, str]]:
-    """(what, SQL returning a count of violations): each must be zero."""
+def invariant_checks(q: ObsQuery, prepared: bool = False) -> list[tuple[str, str]]:
+    """(what, SQL returning a count of violations): each must be zero.
+
+    On prepared reference tables o_links holds the joint works only, so the sum-to-1 check runs on
+    those here; ``cordiale observe prepare`` checks it for every work of the store."""
+    joint_only = "WHERE p.n_partners >= 2" if prepared else ""
     w_bad = " OR ".join(f"w_{i} < 0 OR w_{i} > 1" for i in range(len(q.partners)))
     return [
         ("a partner's weight outside [0, 1]", f"SELECT COUNT(*) FROM o_perwork WHERE {w_bad}"),
@@ -315,9 +366,10 @@ def invariant_checks(q: ObsQuery) -> list[tuple[str, str]]:
         ),
         (
             "direct weights plus the unaffiliated share differ from 1",
-            """SELECT COUNT(*) FROM (
+            f"""SELECT COUNT(*) FROM (
                 SELECT p.work_id, p.unaffiliated_share + COALESCE(SUM(l.share), 0) AS total
                 FROM o_perwork p LEFT JOIN o_links l ON l.work_id = p.work_id AND l.position >= 0
+                {joint_only}
                 GROUP BY p.work_id, p.unaffiliated_share
             ) t WHERE ABS(t.total - 1) > 1e-9""",
         ),

@@ -12,11 +12,12 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cordiale import __version__
 from cordiale.errors import InstitutionError, StoreError
@@ -26,6 +27,7 @@ from cordiale.observatory.engines import Engine
 from cordiale.observatory.families import Facts, family_sections, impact_values_sql
 from cordiale.observatory.pipeline import invariant_checks, per_work_steps
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
+from cordiale.observatory.reference import prepared_steps
 
 COUNTING = {
     "full": "a work counts 1 for each unit (partner or joint group) it belongs to",
@@ -75,6 +77,7 @@ class Observation:
     notices: list[str] = field(default_factory=list)
     joint_works: int = 0
     changed_works: list[str] = field(default_factory=list)
+    reference_tables: str = "raw"  # "prepared": per-work tables read from the store-wide reference tables
 
 
 def read_facts(engine: Engine) -> Facts:
@@ -114,12 +117,23 @@ def check_partners(engine: Engine, q: ObsQuery) -> None:
         )
 
 
-def build_per_work(engine: Engine, q: ObsQuery, cur: Curation) -> int:
-    """Materialise the per-work tables, assert their invariants; returns the works curation changed."""
-    for step in per_work_steps(q, cur):
+def use_prepared(engine: Engine, cur: Curation) -> bool:
+    """Whether the per-work tables can be read from fresh reference tables (never with a curation)."""
+    return cur.size == 0 and engine.reference_state() == "fresh"
+
+
+def build_per_work(engine: Engine, q: ObsQuery, cur: Curation, prepared: bool | None = None) -> int:
+    """Materialise the per-work tables, assert their invariants; returns the works curation changed.
+
+    ``prepared``: read the store-wide reference tables (``cordiale observe prepare``) instead of the raw
+    ones; by default when they are fresh and there is no curation."""
+    if prepared is None:
+        prepared = use_prepared(engine, cur)
+    steps = prepared_steps(q) if prepared else per_work_steps(q, cur)
+    for step in steps:
         with traced(step.name):
-            engine.materialise(step.name, step.sql)
-    for what, sql in invariant_checks(q):
+            engine.materialise(step.name, step.sql, step.view)
+    for what, sql in invariant_checks(q, prepared):
         bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
             raise AssertionError(f"per-work invariant broken: {what} ({bad} rows)")
@@ -150,6 +164,7 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "works_changed_by_curation": str(obs.works_changed),
         "curation_changed_works": ",".join(obs.changed_works[:1000]),
         "cordiale_version": __version__,
+        "reference_tables": obs.reference_tables,
     }
     if q.field is not None:
         meta["field"] = q.field
@@ -182,9 +197,11 @@ def _with_meta(table: pa.Table, meta: dict[str, str]) -> pa.Table:
 
 
 def _partial_column(table: pa.Table, complete: set[int]) -> pa.Table:
-    years = table.column("year").to_pylist()
-    flags = [None if y is None else y not in complete for y in years]
-    return table.append_column("partial", pa.array(flags, type=pa.bool_()))
+    """``partial``: the row's year is not complete (NULL on the total rows)."""
+    years = table.column("year")
+    done = pc.is_in(years, value_set=pa.array(sorted(complete), type=years.type))
+    flags = pc.if_else(pc.is_null(years), pa.scalar(None, pa.bool_()), pc.invert(done))
+    return table.append_column("partial", flags)
 
 
 def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]) -> pa.Table:
@@ -298,20 +315,33 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
     return pa.Table.from_pylist(rows, schema=schema)
 
 
+def _floats(col: pa.ChunkedArray) -> np.ndarray:
+    """A numeric Arrow column as float64 numpy, NULL as NaN."""
+    out: np.ndarray = pc.fill_null(pc.cast(col, pa.float64()), np.nan).to_numpy()
+    return out
+
+
 def impact_intervals(engine: Engine, q: ObsQuery, facts: Facts) -> pa.Table:
     """95% stability intervals of MNCS and PP(top 10%), full and fractional, per unit over all years."""
-    vals = engine.query(impact_values_sql(facts)).to_pydict()
-    units = sorted(set(zip(vals["kind"], vals["unit_key"], strict=True)))
+    vals = engine.query(impact_values_sql(facts))
+    # Arrow columns straight to numpy (NULL → NaN); units as integer codes, so that each unit's rows are
+    # one boolean mask over arrays rather than Python lists of a million objects.
+    unit_text = pc.binary_join_element_wise(
+        pc.cast(vals.column("kind"), pa.string()), pc.cast(vals.column("unit_key"), pa.string()), "\x1f"
+    )
+    enc = pc.dictionary_encode(unit_text).combine_chunks()
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    labels = [tuple(str(x).split("\x1f", 1)) for x in enc.dictionary.to_pylist()]
+    units = sorted(set(labels))
+    code_of = {lab: i for i, lab in enumerate(labels)}
+    w_all = _floats(vals.column("w"))
+    cols = {c: _floats(vals.column(c)) for c in ("ncs", "top10")}
     rows: list[dict[str, object]] = []
-    kinds = np.array(vals["kind"], dtype=object)
-    ukeys = np.array(vals["unit_key"], dtype=object)
     for kind, key in units:
-        sel = (kinds == kind) & (ukeys == key)
-        w = np.array(vals["w"], dtype=np.float64)[sel]
+        sel = codes == code_of[(kind, key)]
+        w = w_all[sel]
         for measure, col in (("mncs", "ncs"), ("pp_top10", "top10")):
-            v = np.array(
-                [np.nan if x is None else x for x in np.array(vals[col], dtype=object)[sel]], dtype=np.float64
-            )
+            v = cols[col][sel]
             ok = np.isfinite(v)
             full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed)
             flo, fhi = g.percentile_interval(full)
@@ -360,11 +390,22 @@ def observe(
     if q.sdg is not None and q.sdg_source == "cordiale" and not facts.has_sdg_scores:
         raise StoreError("--sdg with --sdg-source cordiale needs SDG scores: run `cordiale sdg score` first")
     check_partners(engine, q)
+    ref_state = engine.reference_state()
+    prepared = curation.size == 0 and ref_state == "fresh"
     if reuse_per_work:
         changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
     else:
-        changed = build_per_work(engine, q, curation)
+        changed = build_per_work(engine, q, curation, prepared)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
+    obs.reference_tables = "prepared" if prepared else "raw"
+    if prepared:
+        facts = replace(facts, prepared=True)
+        obs.facts = facts
+    if ref_state == "stale":
+        obs.notices.append(
+            "the reference tables are stale (the store changed since `cordiale observe prepare`): "
+            "this query read the raw tables; run `cordiale observe prepare` again for fast queries"
+        )
     obs.changed_works = [
         str(r["work_id"]) for r in engine.query("SELECT work_id FROM o_changed ORDER BY work_id").to_pylist()
     ]
