@@ -363,7 +363,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = (
             f"{size:>11,} works: store build {build_s:6.1f} s (0 = cached) · reference tables "
             f"{ref_s:6.1f} s ({'built now' if ref_built else 'recorded build time; fresh, kept'}; "
-            f"freshness check {ref_wall:.2f} s) · load {os.getloadavg()[0]:.1f}\n{'':>18}"
+            f"prepare call {ref_wall:.2f} s wall, freshness check included) · "
+            f"load {os.getloadavg()[0]:.1f}\n{'':>18}"
             f"per-work tables {r['per_work']:6.2f} s · summary {r['summary'] * 1000:7.1f} ms · "
             f"families on them {r['families']:6.2f} s · --all (per-work + families) {r['all']:6.2f} s"
         )
