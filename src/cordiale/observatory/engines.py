@@ -117,6 +117,9 @@ def spark_session() -> Any:
         .config("spark.sql.constraintPropagation.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("CORDIALE_SPARK_MEMORY", "2g"))
+        # Deep plans over millions of rows overflowed the default 1 MB thread stack in a task at 1M works
+        # (java.lang.StackOverflowError); local-mode tasks run in the driver JVM, so its stack size counts.
+        .config("spark.driver.extraJavaOptions", "-Xss64m")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
@@ -148,7 +151,11 @@ class SparkEngine:
         if self.prepared:
             return
         for step in reference_steps():
-            self.materialise(step.name, step.sql)
+            try:
+                self.materialise(step.name, step.sql)
+            except Exception as exc:
+                exc.add_note(f"while building the reference table {step.name} on Spark")
+                raise
         self.prepared = True
 
     def reference_state(self) -> str:
