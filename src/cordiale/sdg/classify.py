@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cordiale.sdg.combiner import load_weights, query_features, similarity_features
+from cordiale.sdg.minilm_model import graph_key
 from cordiale.sdg.queries import N_SDGS, QueryHit, run_queries
 from cordiale.sdg.similarity import (
     E5_MAX_CHARS,
@@ -37,12 +38,12 @@ BATCH = 32
 
 @lru_cache(maxsize=1)
 def model_version() -> str:
-    """Weights version + a hash of the shipped queries, UN texts, weights and encoder input lengths: a change
-    re-scores every work."""
+    """Weights version + a hash of the shipped queries, UN texts, weights, encoder input lengths and the
+    MiniLM graph's key (source model, recipe, onnx/onnxruntime versions): a change re-scores every work."""
     digest = hashlib.sha256()
     for name in ("queries.toml", "un_sdg_texts.tsv", "weights.json"):
         digest.update(data_path(name).read_bytes())
-    digest.update(f"minilm:{MINILM_MAX_TOKENS} e5:{E5_MAX_CHARS}".encode())
+    digest.update(f"minilm:{MINILM_MAX_TOKENS} {graph_key()} e5:{E5_MAX_CHARS}".encode())
     return f"{load_weights().version}+{digest.hexdigest()[:10]}"
 
 

