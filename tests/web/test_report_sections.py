@@ -6,8 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from django.utils import timezone
+from typer.testing import CliRunner
 
+from cordiale.cli.main import app
+from cordiale.errors import ExitCode
 from cordiale.web.dashboard.report import ReportRequest, report_html
 from tests.web.dash_common import ARAMCO, KFUPM, cli_json
 from tests.web.factories import World
@@ -74,3 +78,42 @@ def test_report_sections_equal_the_cli_and_the_programmes_database(world: World,
         assert Decimal(money[partner][f"data-{key}-gbp"]) == _cent(gbp)
     assert html.count("data:image/svg+xml;base64,") >= 7  # the money chart among them
     assert 'id="no-programme-data"' not in html
+
+
+@pytest.mark.django_db
+def test_report_takes_the_types_field_and_sdg_filters(store: Path, tmp_path: Path) -> None:
+    year = 2025
+    first = year - 9
+    only = ["--types", "article", "--field", "fields/22", "--sdg", "14", "--years", f"{first}-{year}"]
+    html = report_html(
+        store,
+        ReportRequest(partners=(KFUPM, ARAMCO), year=year, types=("article",), field="fields/22", sdg=14),
+    )
+    # the report says what it is restricted to
+    assert 'id="report-filters"' in html and "fields/22" in html and "SDG 14" in html
+    # its SDG table is the CLI's under the same filters, and the filters bite
+    rows = cli_json(store, [KFUPM, ARAMCO, "--show", "sdg", *only])["families"]["sdg"]["sdg"]["rows"]
+    joint = {
+        r["sdg"]: r["works"]
+        for r in rows
+        if r["kind"] == "joint" and r["unit_key"] == "all" and r["year"] is None
+    }
+    assert {int(d["data-sdg"]): int(d["data-works"]) for d in _rows(html, "report-sdg")} == joint
+    assert joint.get(14, 0) > 0 and joint[14] == max(joint.values())
+    french = report_html(
+        store, ReportRequest(partners=(KFUPM, ARAMCO), year=year, lang="fr", field="fields/22", sdg=14)
+    )
+    assert "Uniquement" in french and "ODD 14 (étiquettes d’OpenAlex)" in french
+    whole = report_html(store, ReportRequest(partners=(KFUPM, ARAMCO), year=year))
+    assert 'id="report-filters"' not in whole
+    assert {int(d["data-sdg"]): int(d["data-works"]) for d in _rows(whole, "report-sdg")}[14] > joint[14]
+    # the command line takes them too, and says what is wrong with a bad one
+    out = tmp_path / "r.html"
+    base = ["report", KFUPM, ARAMCO, "--year", str(year), "--db", str(store), "--out", str(out)]
+    res = CliRunner().invoke(app, [*base, "--types", "article", "--field", "22", "--sdg", "14"])
+    assert res.exit_code == 0, res.output
+    assert 'id="report-filters"' in out.read_text(encoding="utf-8")
+    res = CliRunner().invoke(app, [*base, "--sdg", "18"])
+    assert res.exit_code == ExitCode.USAGE and "--sdg must be a goal from 1 to 17" in res.output
+    res = CliRunner().invoke(app, [*base, "--field", "geology"])
+    assert res.exit_code == ExitCode.USAGE and "--field must be an OpenAlex field id" in res.output

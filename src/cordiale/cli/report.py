@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
 from cordiale.cli.common import DbOption, err, handle_errors
 from cordiale.config import store_path
 from cordiale.errors import StoreError, UsageError
+from cordiale.observatory.query import DEFAULT_TYPES
+
+
+class ReportFilters(NamedTuple):
+    """What the report is restricted to (the defaults: the whole partnership)."""
+
+    types: tuple[str, ...]
+    field: str | None
+    sdg: int | None
 
 
 def report_command(
@@ -26,6 +35,13 @@ def report_command(
     event: Annotated[
         int | None, typer.Option(help="Event year (e.g. a joint lab's launch) for growth.")
     ] = None,
+    types: Annotated[
+        str, typer.Option(help="Work types, comma-separated, matched exactly (default: the observatory's).")
+    ] = ",".join(DEFAULT_TYPES),
+    field: Annotated[
+        str | None, typer.Option(help="Only works whose primary topic is in this field (22 or fields/22).")
+    ] = None,
+    sdg: Annotated[int | None, typer.Option(help="Only works OpenAlex assigns this SDG (1-17).")] = None,
     web_db: Annotated[
         str | None,
         typer.Option(
@@ -36,7 +52,8 @@ def report_command(
     db: DbOption = None,
 ) -> None:
     """A designed annual report of a partnership: summary page, charts, tables and methods."""
-    handle_errors(_report)(partners, year, out, lang, rule, counting, event, db, web_db)
+    only = ReportFilters(tuple(t.strip() for t in types.split(",") if t.strip()), field, sdg)
+    handle_errors(_report)(partners, year, out, lang, rule, counting, event, db, web_db, only)
 
 
 def _report(
@@ -49,11 +66,18 @@ def _report(
     event: int | None,
     db: Path | None,
     web_db: str | None = None,
+    only: ReportFilters | None = None,
 ) -> None:
     from cordiale.cli.pair import _resolve
+    from cordiale.ids import field_id
 
     if len(texts) != 2:
         raise UsageError(f"a report is about two partners, not {len(texts)}")
+    only = only or ReportFilters(DEFAULT_TYPES, None, None)
+    if not only.types:
+        raise UsageError("--types is empty")
+    if only.sdg is not None and not 1 <= only.sdg <= 17:
+        raise UsageError(f"--sdg must be a goal from 1 to 17, not {only.sdg}")
     db_path = store_path(db)
     if not db_path.is_file():
         raise StoreError(
@@ -77,6 +101,9 @@ def _report(
         rule=rule,
         counting=counting,
         event=event,
+        types=only.types,
+        field=field_id(only.field),
+        sdg=only.sdg,
     )
     with err.status("rendering the report"):
         path = write_report(db_path, req, out)

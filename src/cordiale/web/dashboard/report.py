@@ -21,10 +21,12 @@ from django.utils.translation import gettext as _
 
 from cordiale import __version__
 from cordiale.errors import StoreError, UsageError
+from cordiale.observatory.query import DEFAULT_TYPES
 from cordiale.web.dashboard import charts
 from cordiale.web.dashboard.overview import (
     Filters,
     Overview,
+    filter_choices,
     load_overview,
     load_sdg,
     load_strengths,
@@ -48,6 +50,9 @@ class ReportRequest:
     rule: str = "lineage"
     counting: str = "full"
     event: int | None = None
+    types: tuple[str, ...] = DEFAULT_TYPES
+    field: str | None = None  # an OpenAlex field id ("fields/22"): works whose primary topic is in it
+    sdg: int | None = None  # works OpenAlex assigns this goal
 
     def filters(self) -> Filters:
         return Filters(
@@ -56,7 +61,25 @@ class ReportRequest:
             counting=self.counting,
             years=(self.year - YEARS_SHOWN + 1, self.year),
             event=self.event,
+            types=self.types,
+            field=self.field,
+            sdg=self.sdg,
         )
+
+
+def filter_note(db_path: Path, req: ReportRequest) -> list[str]:
+    """What the report is restricted to, for its first page (empty: the whole partnership)."""
+    note: list[str] = []
+    if req.types != DEFAULT_TYPES:
+        note.append(str(_("document types: %(types)s") % {"types": ", ".join(req.types)}))
+    if req.field is not None:
+        names = dict(filter_choices(db_path).fields)
+        name = names.get(req.field)
+        label = f"{name} ({req.field})" if name else req.field
+        note.append(str(_("field: %(field)s") % {"field": label}))
+    if req.sdg is not None:
+        note.append(str(_("SDG %(goal)d (OpenAlex's labels)") % {"goal": req.sdg}))
+    return note
 
 
 def svg_data_uri(spec: dict[str, Any]) -> str:
@@ -161,6 +184,7 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
                 "countries": tp.countries[:COUNTRIES_SHOWN],
                 "programmes": programmes,
                 "programme_note": programme_note,
+                "filter_note": filter_note(db_path, req),
             },
         )
 
