@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -90,5 +91,6 @@ def model_path() -> Path:
     """The derived graph, built on first use (a few seconds) and reused afterwards."""
     target = cache_dir() / "models" / f"minilm-l6-q8pc-{graph_key()}.onnx"
     if not target.is_file():
+        print(f"cordiale: deriving the int8 MiniLM graph once, into {target.parent}", file=sys.stderr)
         build(_source(), target)
     return target
