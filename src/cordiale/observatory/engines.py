@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -152,6 +153,7 @@ class SparkEngine:
         self._cached: list[str] = []
         self._ref_dir: Path | None = None
         self.prepared = False
+        self.step_seconds: dict[str, float] = {}  # each reference table's build time (prepare)
 
     def prepare(self) -> None:
         """Build the store-wide reference tables in this session, from the export (the same SQL as
@@ -165,6 +167,7 @@ class SparkEngine:
         # heap holds beside the queries that read them; Parquet also lets a query read only its columns.
         self._ref_dir = Path(tempfile.mkdtemp(prefix="cordiale-spark-ref-"))
         for step in reference_steps():
+            t0 = time.perf_counter()
             try:
                 target = self._ref_dir / step.name
                 self.spark.sql(to_spark(step.sql)).write.parquet(str(target))
@@ -173,6 +176,7 @@ class SparkEngine:
             except Exception as exc:
                 exc.add_note(f"while building the reference table {step.name} on Spark")
                 raise
+            self.step_seconds[step.name] = time.perf_counter() - t0
         self.prepared = True
 
     def reference_state(self) -> str:
