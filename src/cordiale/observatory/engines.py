@@ -127,8 +127,10 @@ def spark_session() -> Any:
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "10MB")
         .config("spark.driver.memory", os.environ.get("CORDIALE_SPARK_MEMORY", "4g"))
-        # Deep plans over millions of rows overflowed the default 1 MB thread stack in a task at 1M works
-        # (java.lang.StackOverflowError); local-mode tasks run in the driver JVM, so its stack size counts.
+        # At 1M works a task once died with java.lang.StackOverflowError: with the heap full (the
+        # broadcast above), Spark's TaskMemoryManager.allocatePage retries itself recursively after each
+        # failed allocation. The cause is gone; the larger stack (local-mode tasks run in the driver
+        # JVM) stays as a margin, and costs only address space.
         .config("spark.driver.extraJavaOptions", "-Xss64m")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
