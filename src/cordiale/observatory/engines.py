@@ -119,10 +119,10 @@ def spark_session() -> Any:
         .config("spark.sql.constraintPropagation.enabled", "false")
         .config("spark.sql.session.timeZone", "UTC")
         # Spark plans joins from Parquet file sizes, and compressed ids understate a table's size in
-        # memory tens of times (1M works' authorships: "8 MB", 4.8M rows, hundreds of MB as a hash table): a broadcast
-        # sized that way filled the heap at 1M works and the task never finished. So nothing is
-        # broadcast on a static estimate; adaptive execution still broadcasts a join side whose
-        # shuffled size, measured at run time, is under 10 MB.
+        # memory tens of times (1M works' authorships: "8 MB", 4.8M rows, hundreds of MB as a hash
+        # table): a broadcast sized that way filled the heap at 1M works and the task never finished.
+        # So nothing is broadcast on a static estimate; adaptive execution still broadcasts a join side
+        # whose shuffled size, measured at run time, is under 10 MB.
         .config("spark.sql.autoBroadcastJoinThreshold", "-1")
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.adaptive.autoBroadcastJoinThreshold", "10MB")
