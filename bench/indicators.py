@@ -213,6 +213,8 @@ def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
     t0 = time.perf_counter()
     observe(eng, q, FAMILIES)
     all_query = time.perf_counter() - t0
+    steps = ", ".join(f"{k.removeprefix('obs_ref_')} {v:.1f}" for k, v in eng.step_seconds.items())
+    print(f"  spark reference tables (s): {steps}", flush=True)
     eng.close()
     return {
         "export": export_s,
