@@ -115,5 +115,7 @@ def test_report_takes_the_types_field_and_sdg_filters(store: Path, tmp_path: Pat
     assert 'id="report-filters"' in out.read_text(encoding="utf-8")
     res = CliRunner().invoke(app, [*base, "--sdg", "18"])
     assert res.exit_code == ExitCode.USAGE and "--sdg must be a goal from 1 to 17" in res.output
+    res = CliRunner().invoke(app, [*base, "--types", " , "])
+    assert res.exit_code == ExitCode.USAGE and "--types is empty" in res.output
     res = CliRunner().invoke(app, [*base, "--field", "geology"])
     assert res.exit_code == ExitCode.USAGE and "--field must be an OpenAlex field id" in res.output

@@ -20,7 +20,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from cordiale.errors import CordialeError, ExitCode, InstitutionError
+from cordiale.errors import CordialeError, ExitCode, InstitutionError, UsageError
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -54,6 +54,14 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(int(exc.exit_code)) from None
 
     return wrapper
+
+
+def parse_types(text: str) -> tuple[str, ...]:
+    """``--types``: comma-separated work types, matched exactly; an empty list is a usage error."""
+    types = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not types:
+        raise UsageError("--types is empty")
+    return types
 
 
 def notice(message: str) -> None:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from cordiale.cli.common import DbOption, err, handle_errors, notice, out
+from cordiale.cli.common import DbOption, err, handle_errors, notice, out, parse_types
 from cordiale.config import store_path
 from cordiale.errors import InstitutionError, UsageError
 from cordiale.ids import field_id, short_openalex_id, short_ror_id
@@ -176,9 +176,7 @@ def _pair(
     if fmt not in ("table", "json", "csv", "parquet"):
         raise UsageError(f"--format must be table, json, csv or parquet, not {fmt!r}")
     db_path = store_path(db)
-    type_list = tuple(t.strip() for t in types.split(",") if t.strip())
-    if not type_list:
-        raise UsageError("--types is empty")
+    type_list = parse_types(types)
     if not opts.foundation_view(len(texts), rule):
         _observatory(texts, rule, years, type_list, fmt, include_retracted, db_path, opts)
         return

@@ -8,7 +8,7 @@ from typing import Annotated, NamedTuple
 
 import typer
 
-from cordiale.cli.common import DbOption, err, handle_errors
+from cordiale.cli.common import DbOption, err, handle_errors, parse_types
 from cordiale.config import store_path
 from cordiale.errors import StoreError, UsageError
 from cordiale.observatory.query import DEFAULT_TYPES
@@ -17,7 +17,7 @@ from cordiale.observatory.query import DEFAULT_TYPES
 class ReportFilters(NamedTuple):
     """What the report is restricted to (the defaults: the whole partnership)."""
 
-    types: tuple[str, ...]
+    types: str  # as given: comma-separated
     field: str | None
     sdg: int | None
 
@@ -52,7 +52,7 @@ def report_command(
     db: DbOption = None,
 ) -> None:
     """A designed annual report of a partnership: summary page, charts, tables and methods."""
-    only = ReportFilters(tuple(t.strip() for t in types.split(",") if t.strip()), field, sdg)
+    only = ReportFilters(types, field, sdg)
     handle_errors(_report)(partners, year, out, lang, rule, counting, event, db, web_db, only)
 
 
@@ -73,9 +73,8 @@ def _report(
 
     if len(texts) != 2:
         raise UsageError(f"a report is about two partners, not {len(texts)}")
-    only = only or ReportFilters(DEFAULT_TYPES, None, None)
-    if not only.types:
-        raise UsageError("--types is empty")
+    only = only or ReportFilters(",".join(DEFAULT_TYPES), None, None)
+    types = parse_types(only.types)
     if only.sdg is not None and not 1 <= only.sdg <= 17:
         raise UsageError(f"--sdg must be a goal from 1 to 17, not {only.sdg}")
     db_path = store_path(db)
@@ -101,7 +100,7 @@ def _report(
         rule=rule,
         counting=counting,
         event=event,
-        types=only.types,
+        types=types,
         field=field_id(only.field),
         sdg=only.sdg,
     )
