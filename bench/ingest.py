@@ -345,15 +345,26 @@ def run_ingest(
 
 
 def ingest_figure(
-    cordiale: Path, snap: synth.SnapshotInfo, workers: int, fixed: RunStats | None, repeat: int
+    cordiale: Path,
+    snap: synth.SnapshotInfo,
+    workers: int,
+    fixed: RunStats | None,
+    repeat: int,
+    keep_db: bool = False,
 ) -> Figure:
-    best: tuple[RunStats, dict[str, int]] | None = None
+    """The fastest of ``repeat`` ingest runs; with ``keep_db`` its store stays (``extra["db"]``)."""
+    best: tuple[RunStats, dict[str, int], str] | None = None
     for r in range(repeat):
-        res = run_ingest(cordiale, snap, workers, label=f"ingest-w{workers}-n{snap.works}-r{r}")
-        if best is None or res[0].wall_s < best[0].wall_s:
-            best = res
+        label = f"ingest-w{workers}-n{snap.works}-r{r}"
+        stats_r, counts_r = run_ingest(cordiale, snap, workers, label=label, keep_db=keep_db)
+        if best is None or stats_r.wall_s < best[0].wall_s:
+            if best is not None:
+                _drop_db(best[2])
+            best = (stats_r, counts_r, label)
+        else:
+            _drop_db(label)
     assert best is not None
-    stats, counts = best
+    stats, counts, best_label = best
     note = f"{workers} worker{'s' if workers > 1 else ''}"
     if stats.processes > 1:
         note += f"; main process {stats.root_cpu_s:.1f} CPU s"
@@ -387,7 +398,41 @@ def ingest_figure(
             "fixed_cpu_s": fixed.cpu_s if fixed else None,
             "fixed_wall_s": fixed.wall_s if fixed else None,
             "log": stats.log,
+            "db": str(TMP_DIR / f"{best_label}.duckdb") if keep_db else None,
         },
+    )
+
+
+def _drop_db(label: str) -> None:
+    for p in TMP_DIR.glob(f"{label}.duckdb*"):
+        p.unlink()
+
+
+def run_store_floor(ingest: Figure, floor_kept: Figure) -> Figure:
+    """The store floor (``store_floor.py``) on the store an ingest run left; the store is then removed."""
+    db = Path(ingest.extra["db"])
+    stats = measure(
+        f"store-floor-n{ingest.works}",
+        [sys.executable, str(BENCH_DIR / "store_floor.py"), str(db)],
+        capture=True,
+    )
+    _drop_db(db.name.removesuffix(".duckdb"))
+    _check(stats)
+    res = json.loads(stats.stdout)
+    if res["works"] != ingest.works:
+        raise RuntimeError(f"store floor stored {res['works']} works, expected {ingest.works}")
+    return Figure(
+        name="floor: DuckDB store",
+        kind="floor",
+        works=res["works"],
+        raw_bytes=floor_kept.raw_bytes,
+        cpu_s=res["cpu_s"],
+        wall_s=res["wall_s"],
+        peak_mb=stats.peak_mb,
+        note="insert + checkpoint of the built rows only",
+        others_cpu_s=stats.others_cpu_s,
+        iowait_s=stats.iowait_s,
+        extra={"process_cpu_s": stats.cpu_s, "rows": res["rows"], "db_bytes": res["db_bytes"]},
     )
 
 
@@ -631,8 +676,20 @@ def figures_table(figs: Sequence[Figure], marginal: bool) -> Table:
     return t
 
 
+def store_bound(figs: dict[str, Figure]) -> float | None:
+    """floor(needed) / (floor(kept) + store floor): the best floor ratio an ingest into a DuckDB store can
+    reach, were building and comparing rows free."""
+    store = figs.get("floor-store")
+    if store is None:
+        return None
+    return figs["floor-needed"].cpu_s / (figs["floor-kept"].cpu_s + store.cpu_s)
+
+
 def ratios(figs: dict[str, Figure], marginal: bool) -> dict[str, float]:
     out: dict[str, float] = {}
+    bound = store_bound(figs)
+    if bound is not None:
+        out["floor_needed_cpu / (floor_kept_cpu + store_floor_cpu)"] = bound
     for key in ("ingest-w1", "ingest-w2"):
         ing = figs.get(key)
         if ing is None:
@@ -742,9 +799,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                         tiny = snaps["tiny"]
                         fixed[w], _ = run_ingest(args.cordiale, tiny, w, label=f"ingest-fixed-w{w}")
                         progress.advance(task)
-                    figs[f"ingest-w{w}"] = ingest_figure(args.cordiale, snap, w, fixed.get(w), args.repeat)
+                    figs[f"ingest-w{w}"] = ingest_figure(
+                        args.cordiale, snap, w, fixed.get(w), args.repeat, keep_db=w == 1
+                    )
                     expected[f"ingest-w{w}"] = snap.works
                     progress.advance(task)
+                    if w == 1:
+                        figs["floor-store"] = run_store_floor(figs["ingest-w1"], figs["floor-kept"])
                 if doubling:
                     big = snaps["2n"]
                     warm_cache(big.files)
@@ -780,6 +841,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ingest_error is not None:
         gates.insert(0, Gate("cordiale ingest ran", None, "exit 0", False, ingest_error.splitlines()[0]))
     console.print(gates_table(gates))
+    bound = store_bound(figs)
+    if bound is not None:
+        kept, store = figs["floor-kept"].cpu_s, figs["floor-store"].cpu_s
+        console.print(
+            f"bound: with a DuckDB store the floor ratio cannot exceed {bound:.2f} "
+            f"(floor {figs['floor-needed'].cpu_s:.2f} s / (kept-fields decode {kept:.2f} s + DuckDB "
+            f"insert and checkpoint of the built rows {store:.2f} s))"
+        )
 
     report = {
         "synthetic": True,

@@ -556,3 +556,39 @@ def test_openalex_shaped_parquet_ingests_like_its_json_lines(tmp_path: Path, kfu
             for table in ("works", "authorships", "authorship_institutions", "institutions"):
                 sql = query.get(table, f"SELECT * FROM {table} ORDER BY ALL")
                 assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), (name, table)
+
+
+def test_parse_pauses_the_cyclic_gc_and_restores_it(tmp_path: Path, fixtures_2025: Path) -> None:
+    """The collector is off while a file is parsed (its objects hold no cycles) and left as it was found,
+    also when the file cannot be read."""
+    import gc
+
+    from cordiale.sources.inputs import plan_inputs
+    from cordiale.store import parse_file as pf
+
+    item = plan_inputs([fixtures_2025]).files[0]
+    seen: list[bool] = []
+    original = pf.WorkRowBuilder.add_line
+
+    def spy(self: Any, batch: Any, raw: bytes, line: int) -> None:
+        seen.append(gc.isenabled())
+        original(self, batch, raw, line)
+
+    pf.WorkRowBuilder.add_line = spy  # type: ignore[method-assign]
+    try:
+        assert gc.isenabled()
+        parsed = pf.parse_file(item, tmp_path / "a", False, frozenset())
+        assert gc.isenabled()
+        assert parsed.read == 340 and seen and not any(seen)
+        gc.disable()
+        try:
+            pf.parse_file(item, tmp_path / "b", False, frozenset())
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+        broken = tmp_path / "broken.jsonl.gz"
+        broken.write_bytes(b"not gzip at all")
+        bad = pf.parse_file(plan_inputs([broken]).files[0], tmp_path / "c", False, frozenset())
+        assert bad.error and gc.isenabled()
+    finally:
+        pf.WorkRowBuilder.add_line = original  # type: ignore[method-assign]

@@ -6,8 +6,10 @@ memory does not grow with the file. Nothing here touches the store.
 
 from __future__ import annotations
 
+import gc
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,10 +86,35 @@ class _Writers:
             w.close()
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a file is parsed.
+
+    A batch allocates millions of lists and structs that hold no reference cycles (the msgspec structs
+    are declared ``gc=False``), yet each allocation counts toward the collector's next pass, and those
+    passes walk every live container: about a tenth of the parse's CPU on the benchmark's files.
+    Reference counting still frees each batch as soon as it is written.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_file(
     item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]
 ) -> ParsedFile:
     """Parse one input file into staging IPC files under ``out_dir``."""
+    with _cyclic_gc_paused():
+        return _parse_file(item, out_dir, partial, institution_filter)
+
+
+def _parse_file(
+    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]
+) -> ParsedFile:
     result = ParsedFile(item)
     builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
     writers = _Writers(out_dir, str(item.path))
