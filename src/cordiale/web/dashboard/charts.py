@@ -20,6 +20,20 @@ FULL_COLOR = "#2f5d8a"
 EVENT_COLOR = "#c0392b"
 
 
+def _bars(rows: list[dict[str, Any]], name: str) -> alt.Chart:
+    """Bars over a named inline data set, with a pointer: a click opens the works (or rows) behind a bar."""
+    chart: alt.Chart = alt.Chart(alt.InlineData(values=rows, name=name)).mark_bar(cursor="pointer")
+    return chart
+
+
+def _tips(*fields: tuple[str, str] | tuple[str, str, str]) -> list[alt.Tooltip]:
+    """Tooltips from ``(field:type, title)`` or ``(field:type, title, format)``."""
+    return [
+        alt.Tooltip(f[0], title=f[1], format=f[2]) if len(f) == 3 else alt.Tooltip(f[0], title=f[1])
+        for f in fields
+    ]
+
+
 def joint_per_year(ov: Overview) -> dict[str, Any]:
     """Bars: joint works per year (full or fractional counting), partial years paler, the event a rule."""
     year_t, works_t = _("Year"), _("Joint works")
@@ -29,29 +43,25 @@ def joint_per_year(ov: Overview) -> dict[str, Any]:
         {"year": r["year"], "value": r["value"], "status": partial_t if r["partial"] else complete_t}
         for r in ov.years
     ]
-    bars = (
-        alt.Chart(alt.InlineData(values=rows, name="joint"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y(
-                "value:Q",
-                title=works_t + (f" ({_('fractional')})" if ov.filters.counting == "fractional" else ""),
+    bars = _bars(rows, "joint").encode(
+        x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y(
+            "value:Q",
+            title=works_t + (f" ({_('fractional')})" if ov.filters.counting == "fractional" else ""),
+        ),
+        color=alt.Color(
+            "status:N",
+            title=status_t,
+            scale=alt.Scale(domain=[complete_t, partial_t], range=[FULL_COLOR, PARTIAL_COLOR]),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=[
+            alt.Tooltip("year:O", title=year_t),
+            alt.Tooltip(
+                "value:Q", title=works_t, format=",.2f" if ov.filters.counting == "fractional" else ","
             ),
-            color=alt.Color(
-                "status:N",
-                title=status_t,
-                scale=alt.Scale(domain=[complete_t, partial_t], range=[FULL_COLOR, PARTIAL_COLOR]),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[
-                alt.Tooltip("year:O", title=year_t),
-                alt.Tooltip(
-                    "value:Q", title=works_t, format=",.2f" if ov.filters.counting == "fractional" else ","
-                ),
-                alt.Tooltip("status:N", title=status_t),
-            ],
-        )
+            alt.Tooltip("status:N", title=status_t),
+        ],
     )
     chart: alt.TopLevelMixin = bars
     event = ov.filters.event
@@ -94,11 +104,7 @@ def shares(ov: Overview) -> dict[str, Any]:
             y=alt.Y("share:Q", title=share_t, axis=alt.Axis(format="%")),
             color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
             strokeDash=alt.StrokeDash("partial:N", legend=None),
-            tooltip=[
-                alt.Tooltip("partner:N", title=_("Partner")),
-                alt.Tooltip("year:O", title=_("Year")),
-                alt.Tooltip("share:Q", title=share_t, format=".1%"),
-            ],
+            tooltip=_tips(("partner:N", _("Partner")), ("year:O", _("Year")), ("share:Q", share_t, ".1%")),
         )
     )
     return _finish(chart, _("Each side's joint share"), 220)
@@ -128,12 +134,12 @@ def growth(ov: Overview) -> dict[str, Any]:
     high_t = _("95% interval, high")
     points = base.mark_point(filled=True, size=80, color=FULL_COLOR).encode(
         x="value:Q",
-        tooltip=[
-            alt.Tooltip("window:N", title=_("Window")),
-            alt.Tooltip("value:Q", title=growth_t, format=".1%"),
-            alt.Tooltip("low:Q", title=low_t, format=".1%"),
-            alt.Tooltip("high:Q", title=high_t, format=".1%"),
-        ],
+        tooltip=_tips(
+            ("window:N", _("Window")),
+            ("value:Q", growth_t, ".1%"),
+            ("low:Q", low_t, ".1%"),
+            ("high:Q", high_t, ".1%"),
+        ),
     )
     return _finish(alt.layer(bars, points), growth_t, 40 + 40 * max(1, len(rows)))
 
@@ -175,13 +181,13 @@ def strengths(st: Any) -> dict[str, Any]:
             x=alt.X("activity_index:Q", title=ai_t),
             y=alt.Y("class_name:N", title=class_t, sort=order),
             color=alt.Color("partner:N", title=_("Partner"), legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("class_name:N", title=class_t),
-                alt.Tooltip("partner:N", title=_("Partner")),
-                alt.Tooltip("activity_index:Q", title=ai_t, format=".2f"),
-                alt.Tooltip("works:Q", title=_("Works")),
-                alt.Tooltip("strength:N", title=_("Strength")),
-            ],
+            tooltip=_tips(
+                ("class_name:N", class_t),
+                ("partner:N", _("Partner")),
+                ("activity_index:Q", ai_t, ".2f"),
+                ("works:Q", _("Works")),
+                ("strength:N", _("Strength")),
+            ),
         )
     )
     q = st.filters.query()
@@ -216,34 +222,28 @@ def open_access(oa: Any) -> dict[str, Any]:
     ]
     statuses = [s for s in OA_COLORS if any(r["oa_status"] == s for r in rows)]
     status_t = _("Open-access status")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="oa"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("works:Q", title=_("Joint works")),
-            color=alt.Color(
-                "oa_status:N",
-                title=status_t,
-                scale=alt.Scale(domain=statuses, range=[OA_COLORS[s] for s in statuses]),
-                legend=alt.Legend(orient="top"),
-            ),
-            order=alt.Order("oa_status:N"),
-            opacity=alt.Opacity(
-                "status:N",
-                title=_("Year status"),
-                scale=alt.Scale(
-                    domain=[_("complete"), _("partial (still being indexed)")], range=[1.0, 0.45]
-                ),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[
-                alt.Tooltip("year:O", title=_("Year")),
-                alt.Tooltip("oa_status:N", title=status_t),
-                alt.Tooltip("works:Q", title=_("Joint works")),
-                alt.Tooltip("share:Q", title=_("Share"), format=".1%"),
-            ],
-        )
+    chart = _bars(rows, "oa").encode(
+        x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("works:Q", title=_("Joint works")),
+        color=alt.Color(
+            "oa_status:N",
+            title=status_t,
+            scale=alt.Scale(domain=statuses, range=[OA_COLORS[s] for s in statuses]),
+            legend=alt.Legend(orient="top"),
+        ),
+        order=alt.Order("oa_status:N"),
+        opacity=alt.Opacity(
+            "status:N",
+            title=_("Year status"),
+            scale=alt.Scale(domain=[_("complete"), _("partial (still being indexed)")], range=[1.0, 0.45]),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=_tips(
+            ("year:O", _("Year")),
+            ("oa_status:N", status_t),
+            ("works:Q", _("Joint works")),
+            ("share:Q", _("Share"), ".1%"),
+        ),
     )
     return _finish(chart, _("Open access of joint works"), 260)
 
@@ -301,19 +301,15 @@ def sdg_bars(goals: Any) -> dict[str, Any]:
         {"sdg": g["sdg"], "goal": f"{g['sdg']}. {names[g['sdg']]}", "works": g["works"]} for g in goals.goals
     ]
     goal_t, works_t = _("Sustainable Development Goal"), _("Joint works")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="sdg"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            y=alt.Y("goal:N", title=goal_t, sort=[r["goal"] for r in rows]),
-            x=alt.X("works:Q", title=works_t),
-            color=alt.Color(
-                "goal:N",
-                scale=alt.Scale(domain=[r["goal"] for r in rows], range=list(SDG_COLORS)),
-                legend=None,
-            ),
-            tooltip=[alt.Tooltip("goal:N", title=goal_t), alt.Tooltip("works:Q", title=works_t)],
-        )
+    chart = _bars(rows, "sdg").encode(
+        y=alt.Y("goal:N", title=goal_t, sort=[r["goal"] for r in rows]),
+        x=alt.X("works:Q", title=works_t),
+        color=alt.Color(
+            "goal:N",
+            scale=alt.Scale(domain=[r["goal"] for r in rows], range=list(SDG_COLORS)),
+            legend=None,
+        ),
+        tooltip=_tips(("goal:N", goal_t), ("works:Q", works_t)),
     )
     return _finish(chart, _("Joint works per SDG"), 17 * 22)
 
@@ -349,7 +345,7 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
                 scale=alt.Scale(scheme="blues", type="log"),
                 legend=alt.Legend(orient="bottom"),
             ),
-            tooltip=[alt.Tooltip("country:N", title=country_t), alt.Tooltip("works:Q", title=works_t)],
+            tooltip=_tips(("country:N", country_t), ("works:Q", works_t)),
         )
     )
     spec: dict[str, Any] = (
@@ -365,17 +361,11 @@ def continents(tp: Any) -> dict[str, Any]:
     """Bars: joint works with a third party per continent (Africa always listed, highlighted)."""
     rows = [{"continent": r["key"], "works": r["works"]} for r in tp.continents]
     cont_t, works_t = _("Continent"), _("Joint works")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="continents"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            y=alt.Y("continent:N", title=cont_t, sort="-x"),
-            x=alt.X("works:Q", title=works_t),
-            color=alt.condition(
-                "datum.continent === 'Africa'", alt.value(EVENT_COLOR), alt.value(FULL_COLOR)
-            ),
-            tooltip=[alt.Tooltip("continent:N", title=cont_t), alt.Tooltip("works:Q", title=works_t)],
-        )
+    chart = _bars(rows, "continents").encode(
+        y=alt.Y("continent:N", title=cont_t, sort="-x"),
+        x=alt.X("works:Q", title=works_t),
+        color=alt.condition("datum.continent === 'Africa'", alt.value(EVENT_COLOR), alt.value(FULL_COLOR)),
+        tooltip=_tips(("continent:N", cont_t), ("works:Q", works_t)),
     )
     return _finish(chart, _("Joint works with a third party, per continent"), 30 * len(rows))
 
@@ -391,11 +381,7 @@ def third_party_trend(tp: Any) -> dict[str, Any]:
             x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("works:Q", title=works_t),
             color=alt.Color("continent:N", title=cont_t, legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("year:O", title=year_t),
-                alt.Tooltip("continent:N", title=cont_t),
-                alt.Tooltip("works:Q", title=works_t),
-            ],
+            tooltip=_tips(("year:O", year_t), ("continent:N", cont_t), ("works:Q", works_t)),
         )
     )
     return _finish(chart, _("Joint works with a third party per year, by continent"), 240)
@@ -414,25 +400,17 @@ def new_and_repeat_pairs(pe: Any) -> dict[str, Any]:
         for kind, label in (("new", new_t), ("repeat", repeat_t))
     ]
     year_t, pairs_t, kind_t = _("Year"), _("Co-author pairs"), _("Pairs")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="pairs"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("pairs:Q", title=pairs_t),
-            color=alt.Color(
-                "label:N",
-                title=kind_t,
-                scale=alt.Scale(domain=[new_t, repeat_t], range=list(PAIR_COLORS)),
-                legend=alt.Legend(orient="top"),
-            ),
-            order=alt.Order("kind:N", sort="descending"),
-            tooltip=[
-                alt.Tooltip("year:O", title=year_t),
-                alt.Tooltip("label:N", title=kind_t),
-                alt.Tooltip("pairs:Q", title=pairs_t),
-            ],
-        )
+    chart = _bars(rows, "pairs").encode(
+        x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("pairs:Q", title=pairs_t),
+        color=alt.Color(
+            "label:N",
+            title=kind_t,
+            scale=alt.Scale(domain=[new_t, repeat_t], range=list(PAIR_COLORS)),
+            legend=alt.Legend(orient="top"),
+        ),
+        order=alt.Order("kind:N", sort="descending"),
+        tooltip=_tips(("year:O", year_t), ("label:N", kind_t), ("pairs:Q", pairs_t)),
     )
     return _finish(chart, _("New and repeat cross-partner co-author pairs per year"), 240)
 
@@ -450,19 +428,11 @@ def units(pe: Any) -> dict[str, Any]:
         for u in pe.units.get(p, [])
     ]
     unit_t, works_t, partner_t = _("Lab or unit"), _("Joint works"), _("Partner")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="units"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            y=alt.Y("unit:N", title=unit_t, sort=[r["unit"] for r in rows]),
-            x=alt.X("joint_works:Q", title=works_t),
-            color=alt.Color("partner:N", title=partner_t, legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("unit:N", title=unit_t),
-                alt.Tooltip("partner:N", title=partner_t),
-                alt.Tooltip("joint_works:Q", title=works_t),
-            ],
-        )
+    chart = _bars(rows, "units").encode(
+        y=alt.Y("unit:N", title=unit_t, sort=[r["unit"] for r in rows]),
+        x=alt.X("joint_works:Q", title=works_t),
+        color=alt.Color("partner:N", title=partner_t, legend=alt.Legend(orient="top")),
+        tooltip=_tips(("unit:N", unit_t), ("partner:N", partner_t), ("joint_works:Q", works_t)),
     )
     return _finish(chart, _("Labs and units with the most joint works"), 22 * max(1, len(rows)))
 
@@ -484,25 +454,21 @@ def calls_by_status(pr: Any) -> dict[str, Any]:
     ]
     call_t, apps_t, status_t = _("Call"), _("Applications"), _("Status")
     rate_t = _("Success rate")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="calls"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            y=alt.Y("call:N", title=call_t, sort=None),
-            x=alt.X("applications:Q", title=apps_t, axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color(
-                "status:N",
-                title=status_t,
-                scale=alt.Scale(domain=[s["label"] for s in pr.statuses], range=list(STATUS_COLORS)),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[
-                alt.Tooltip("call:N", title=call_t),
-                alt.Tooltip("status:N", title=status_t),
-                alt.Tooltip("applications:Q", title=apps_t),
-                alt.Tooltip("success_rate:Q", title=rate_t, format=".0%"),
-            ],
-        )
+    chart = _bars(rows, "calls").encode(
+        y=alt.Y("call:N", title=call_t, sort=None),
+        x=alt.X("applications:Q", title=apps_t, axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color(
+            "status:N",
+            title=status_t,
+            scale=alt.Scale(domain=[s["label"] for s in pr.statuses], range=list(STATUS_COLORS)),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=_tips(
+            ("call:N", call_t),
+            ("status:N", status_t),
+            ("applications:Q", apps_t),
+            ("success_rate:Q", rate_t, ".0%"),
+        ),
     )
     return _finish(chart, _("Applications per call"), 30 * max(1, len(rows)))
 
@@ -523,25 +489,17 @@ def money(pr: Any) -> dict[str, Any]:
         for kind, label in (("commitment", committed_t), ("payment", paid_t))
     ]
     partner_t, eur_t, kind_t = _("Partner"), _("EUR"), _("Money")
-    chart = (
-        alt.Chart(alt.InlineData(values=rows, name="money"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            y=alt.Y("partner:N", title=partner_t),
-            yOffset=alt.YOffset("label:N", sort=[committed_t, paid_t]),
-            x=alt.X("eur:Q", title=eur_t, axis=alt.Axis(format=",.0f")),
-            color=alt.Color(
-                "label:N",
-                title=kind_t,
-                scale=alt.Scale(domain=[committed_t, paid_t], range=list(PAIR_COLORS)),
-                legend=alt.Legend(orient="top"),
-            ),
-            tooltip=[
-                alt.Tooltip("partner:N", title=partner_t),
-                alt.Tooltip("label:N", title=kind_t),
-                alt.Tooltip("eur:Q", title=eur_t, format=",.2f"),
-            ],
-        )
+    chart = _bars(rows, "money").encode(
+        y=alt.Y("partner:N", title=partner_t),
+        yOffset=alt.YOffset("label:N", sort=[committed_t, paid_t]),
+        x=alt.X("eur:Q", title=eur_t, axis=alt.Axis(format=",.0f")),
+        color=alt.Color(
+            "label:N",
+            title=kind_t,
+            scale=alt.Scale(domain=[committed_t, paid_t], range=list(PAIR_COLORS)),
+            legend=alt.Legend(orient="top"),
+        ),
+        tooltip=_tips(("partner:N", partner_t), ("label:N", kind_t), ("eur:Q", eur_t, ",.2f")),
     )
     return _finish(chart, _("Money committed and paid per partner (EUR)"), 60 * max(1, len(pr.partners)))
 
@@ -553,18 +511,10 @@ def exchanges(pr: Any) -> dict[str, Any]:
         rows[(r["year"], r["kind"])] = rows.get((r["year"], r["kind"]), 0) + r["exchanges"]
     values = [{"year": y, "kind": k, "exchanges": n} for (y, k), n in sorted(rows.items())]
     year_t, n_t, kind_t = _("Year"), _("Exchanges"), _("Kind")
-    chart = (
-        alt.Chart(alt.InlineData(values=values, name="exchanges"))
-        .mark_bar(cursor="pointer")
-        .encode(
-            x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("exchanges:Q", title=n_t, axis=alt.Axis(tickMinStep=1)),
-            color=alt.Color("kind:N", title=kind_t, legend=alt.Legend(orient="top")),
-            tooltip=[
-                alt.Tooltip("year:O", title=year_t),
-                alt.Tooltip("kind:N", title=kind_t),
-                alt.Tooltip("exchanges:Q", title=n_t),
-            ],
-        )
+    chart = _bars(values, "exchanges").encode(
+        x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("exchanges:Q", title=n_t, axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("kind:N", title=kind_t, legend=alt.Legend(orient="top")),
+        tooltip=_tips(("year:O", year_t), ("kind:N", kind_t), ("exchanges:Q", n_t)),
     )
     return _finish(chart, _("Exchanges per year"), 200)
