@@ -19,7 +19,6 @@ from cordiale.ids import strip_openalex_prefix
 from cordiale.sources.works import (
     OPENALEX,
     WORK_COLUMN_KEYS,
-    Authorship,
     DehydratedInstitution,
     ParsedBatch,
     Topic,
@@ -291,7 +290,14 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
     aus, owner = _flatten(lists)
     position = pa.array(_positions(lists), I32)
     authors = [a.author for a in aus]
-    institutions = [_institution_ids(a.institutions) for a in aus]
+    # An authorship's distinct direct institution ids (as given, URLs), in record order; the one-institution
+    # case, by far the most common, skips the de-duplication.
+    institutions = [
+        (([i[0].id] if i[0].id else []) if len(i) == 1 else list(dict.fromkeys(x.id for x in i if x.id)))
+        if (i := a.institutions)
+        else []
+        for a in aus
+    ]
     work_id = ids.take(owner)
     line = lines.take(owner)
     columns: dict[str, Any] = {
@@ -303,7 +309,12 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
         "author_orcid": [x.orcid if x is not None else None for x in authors],
         "raw_author_name": [a.raw_author_name for a in aus],
         "is_corresponding": [a.is_corresponding for a in aus],
-        "raw_affiliation_strings": [_raw_affiliations(a) for a in aus],
+        "raw_affiliation_strings": [
+            [a.raw_affiliation_string]  # legacy vintages
+            if a.raw_affiliation_strings is None and a.raw_affiliation_string
+            else a.raw_affiliation_strings
+            for a in aus
+        ],
         "countries": [a.countries for a in aus],
         "institutions_count": [len(i) for i in institutions],
         "_line": line,
@@ -321,22 +332,6 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
     }
 
 
-def _raw_affiliations(a: Authorship) -> list[str] | None:
-    if a.raw_affiliation_strings is None and a.raw_affiliation_string:
-        return [a.raw_affiliation_string]  # legacy vintages
-    return a.raw_affiliation_strings
-
-
-def _institution_ids(institutions: list[DehydratedInstitution] | None) -> list[str]:
-    """An authorship's distinct direct institution ids (as given, URLs), in record order."""
-    if not institutions:
-        return []
-    if len(institutions) == 1:
-        iid = institutions[0].id
-        return [iid] if iid else []
-    return list(dict.fromkeys(i.id for i in institutions if i.id))
-
-
 def _work_topics(w: Work) -> list[Topic] | None:
     if w.topics:
         return w.topics
@@ -345,16 +340,21 @@ def _work_topics(w: Work) -> list[Topic] | None:
 
 def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
     topics, owner = _flatten([_work_topics(w) for w in ws])
-    primary = [_primary_topic_id(ws[i]) for i in owner.to_pylist()]
+    topic_ids = pa.array([t.id for t in topics], S)
+    primary = pa.array([_primary_topic_id(w) for w in ws], S).take(owner)
     subfields = [t.subfield for t in topics]
     fields = [t.field for t in topics]
     domains = [t.domain for t in topics]
     columns: dict[str, Any] = {
         "work_id": ids.take(owner),
-        "topic_id": short_ids([t.id for t in topics]),
+        "topic_id": _strip_prefix_array(topic_ids),
         "topic_name": [t.display_name for t in topics],
         "score": [t.score for t in topics],
-        "is_primary": [t.id == p for t, p in zip(topics, primary, strict=True)],
+        # equal ids, or no id on either side (as Python's None == None)
+        "is_primary": pc.or_kleene(
+            pc.fill_null(pc.equal(topic_ids, primary), False),
+            pc.and_(pc.is_null(topic_ids), pc.is_null(primary)),
+        ),
         "subfield_id": stripped_ids(_attr(subfields, "id")),
         "subfield_name": _attr(subfields, "display_name"),
         "field_id": stripped_ids(_attr(fields, "id")),
