@@ -117,20 +117,22 @@ def run(level: str, files: Sequence[Path]) -> dict[str, Any]:
                 rest = chunk[cut:]
             if decoder is not None and rest.strip():
                 works += len(decoder.decode_lines(rest))
-    wall = time.perf_counter() - w0
-    r1 = resource.getrusage(resource.RUSAGE_SELF)
-    user = r1.ru_utime - r0.ru_utime
-    sys_ = r1.ru_stime - r0.ru_stime
     return {
         "level": level,
         "works": works,
         "raw_bytes": raw_bytes,
         "compressed_bytes": compressed,
-        "user_s": user,
-        "sys_s": sys_,
-        "cpu_s": user + sys_,
-        "wall_s": wall,
+        **cpu_since(r0, w0),
     }
+
+
+def cpu_since(r0: resource.struct_rusage, w0: float) -> dict[str, float]:
+    """This process's user, system and total CPU seconds since ``r0``, and the wall seconds since ``w0``."""
+    wall = time.perf_counter() - w0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    user = r1.ru_utime - r0.ru_utime
+    sys_ = r1.ru_stime - r0.ru_stime
+    return {"user_s": user, "sys_s": sys_, "cpu_s": user + sys_, "wall_s": wall}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

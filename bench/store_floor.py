@@ -26,6 +26,7 @@ import duckdb
 
 from cordiale.store.connection import init_schema
 from cordiale.store.schema import WORK_CHILD_TABLES
+from floor import cpu_since
 
 TABLES = ("works", *WORK_CHILD_TABLES, "institutions")
 
@@ -52,20 +53,14 @@ def run(store: Path) -> dict[str, Any]:
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
         con.close()
-        wall = time.perf_counter() - w0
-        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = cpu_since(r0, w0)
         db_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
-    user = r1.ru_utime - r0.ru_utime
-    sys_ = r1.ru_stime - r0.ru_stime
     return {
         "works": tables["works"].num_rows,
         "rows": {name: t.num_rows for name, t in tables.items()},
         "arrow_bytes": sum(t.nbytes for t in tables.values()),
         "db_bytes": db_bytes,
-        "user_s": user,
-        "sys_s": sys_,
-        "cpu_s": user + sys_,
-        "wall_s": wall,
+        **cpu,
     }
 
 
