@@ -14,6 +14,8 @@ from typing import Any
 
 import platformdirs
 
+from cordiale.errors import UsageError
+
 DEFAULT_PER_PAGE = 100
 DEFAULT_RATE_LIMIT = 10.0  # requests per second
 DEFAULT_API_URL = "https://api.openalex.org"
@@ -40,7 +42,10 @@ def _config_file() -> dict[str, Any]:
     if not path.is_file():
         return {}
     with path.open("rb") as fh:
-        return tomllib.load(fh)
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{path}: not valid TOML ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,20 @@ class ApiSettings:
                 return env[env_name]
             return cfg[key] if cfg.get(key) is not None else default
 
+        def number(kind: type[int] | type[float], env_name: str, key: str, default: float) -> Any:
+            value = pick(env_name, key, default)
+            try:
+                return kind(value)
+            except (TypeError, ValueError):
+                where = env_name if env.get(env_name) else f"[openalex] {key} in {data_dir() / 'config.toml'}"
+                raise UsageError(f"{where} = {value!r} is not a number") from None
+
         return cls(
             base_url=str(pick("OPENALEX_API_URL", "base_url", DEFAULT_API_URL)).rstrip("/"),
             api_key=pick("OPENALEX_API_KEY", "api_key", None),
             email=pick("OPENALEX_EMAIL", "email", None),
-            per_page=int(pick("OPENALEX_PER_PAGE", "per_page", DEFAULT_PER_PAGE)),
-            rate_limit=float(pick("OPENALEX_RATE_LIMIT", "rate_limit", DEFAULT_RATE_LIMIT)),
-            timeout=float(pick("OPENALEX_TIMEOUT", "timeout", 30.0)),
-            max_retries=int(pick("OPENALEX_MAX_RETRIES", "max_retries", 6)),
+            per_page=number(int, "OPENALEX_PER_PAGE", "per_page", DEFAULT_PER_PAGE),
+            rate_limit=number(float, "OPENALEX_RATE_LIMIT", "rate_limit", DEFAULT_RATE_LIMIT),
+            timeout=number(float, "OPENALEX_TIMEOUT", "timeout", 30.0),
+            max_retries=number(int, "OPENALEX_MAX_RETRIES", "max_retries", 6),
         )

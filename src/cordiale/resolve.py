@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from cordiale.errors import InstitutionError
+from cordiale.errors import InstitutionError, StoreError
 from cordiale.ids import short_openalex_id, short_ror_id
 
 RorLookup = Callable[[str], tuple[str, str] | None]
@@ -305,6 +305,11 @@ def _ror_to_openalex(
 def _by_name(con: duckdb.DuckDBPyConnection, text: str, lookup_ror: RorLookup | None) -> Institution:
     candidates = search_institutions(con, text)
     if not candidates:
+        if not _has_names(con):
+            raise StoreError(
+                f"no institution matches {text!r}: the store holds no institution names yet "
+                "(load them with `cordiale ror load` or `cordiale ingest`, or give an OpenAlex id)"
+            )
         raise InstitutionError(f"no institution matches {text!r}")
     chosen = _choose(candidates)
     if chosen is None:
@@ -315,6 +320,15 @@ def _by_name(con: duckdb.DuckDBPyConnection, text: str, lookup_ror: RorLookup | 
         return Institution(chosen.openalex_id, chosen.name, chosen.ror, chosen.country_code)
     assert chosen.ror is not None  # a candidate has an OpenAlex id or a ROR id
     return _ror_to_openalex(con, _tables(con), chosen.ror, lookup_ror)
+
+
+def _has_names(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store holds any institution to search by name (OpenAlex records or ROR)."""
+    t = _tables(con)
+    for table in ("institutions", "ror_organizations"):
+        if con.execute(f"SELECT 1 FROM {t[table]} LIMIT 1").fetchall():
+            return True
+    return False
 
 
 def _choose(candidates: list[Candidate]) -> Candidate | None:

@@ -132,10 +132,18 @@ def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
         err.print(f"[bold red]error:[/] {message}", highlight=False)
     for f in summary.files:
         for line, reason in f.samples:
-            err.print(f"{f.path}:{line}: {reason}", highlight=False, markup=False)
+            if (line, reason) != f.cut:
+                err.print(f"{f.path}:{line}: {reason}", highlight=False, markup=False)
+        shown = len(f.samples) - (f.cut in f.samples)
+        hidden = f.rejected - shown - (f.cut is not None)
+        if hidden > 0:
+            err.print(f"{f.path}: {hidden:,} more quarantined records", highlight=False, markup=False)
+        if f.cut is not None:  # always shown, whatever the samples held
+            err.print(f"{f.path}:{f.cut[0]}: {f.cut[1]}", style="bold yellow", highlight=False, markup=False)
     if summary.rejected:
         notice(
-            f"{summary.rejected:,} records quarantined with file, line and reason: "
+            f"{summary.rejected:,} record{'s' if summary.rejected != 1 else ''} quarantined with file, line "
+            "and reason: "
             "see the `quarantine` table (or `cordiale export`)"
         )
 
@@ -208,7 +216,7 @@ def ror_load_command(
 def institutions_search_command(
     text: Annotated[str, typer.Argument(help="Name, acronym, OpenAlex or ROR id.")],
     db: DbOption = None,
-    limit: Annotated[int, typer.Option(help="Candidates to list.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="Candidates to list.")] = 20,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """Find institutions by name through the ROR data and OpenAlex records in the store."""
@@ -218,6 +226,8 @@ def institutions_search_command(
     from cordiale.resolve import search_institutions
     from cordiale.store.connection import reader, require_rows
 
+    if fmt not in ("table", "json"):
+        raise UsageError(f"--format {fmt}: use table or json")
     db_path = store_path(db)
     with reader(db_path) as con:
         hint = "load names with `cordiale ror load` or `cordiale ingest` first"

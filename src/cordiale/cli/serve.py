@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 from typing import Annotated
 
 import typer
 
 from cordiale.cli.common import err
+from cordiale.errors import ExitCode
 
 
 def serve_command(
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
-    threads: Annotated[int, typer.Option(help="Worker threads.")] = 8,
+    threads: Annotated[int, typer.Option(min=1, help="Worker threads.")] = 8,
 ) -> None:
     """Serve the programmes web app (migrates on first start; files under $CORDIALE_DATA_DIR/web)."""
     from cordiale.web.server import serve
 
     err.print(f"cordiale programmes on http://{host}:{port}/ (Ctrl-C to stop)", highlight=False)
-    serve(host, port, threads)
+    try:
+        serve(host, port, threads)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        # the port is taken, or the address cannot be bound on this machine
+        reason = exc.strerror or exc
+        err.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {reason}", highlight=False)
+        raise typer.Exit(int(ExitCode.USAGE)) from exc
 
 
 def manage_command(ctx: typer.Context) -> None:

@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from cordiale.config import ApiSettings
-from cordiale.errors import CordialeError
+from cordiale.errors import CordialeError, NetworkUnavailableError
 from cordiale.ids import short_openalex_id
 from cordiale.sources.fetch import fetch_to_jsonl
 from cordiale.sources.openalex_api import OpenAlexClient, Query, list_calls_needed, works
@@ -60,10 +61,33 @@ def _fetch_and_ingest(client: OpenAlexClient, query: Query, out: Path, db_path: 
 
 def fetch_pair(db_path: Path, partners: tuple[str, str], rule: str, fetch_all: bool = False) -> None:
     """Fetch the pair's joint works and yearly totals (and, with ``fetch_all``, everything) into the store."""
+    fetch_dir = db_path.parent / "fetched"
+    created = [d for d in (db_path.parent, fetch_dir) if not d.exists()]
+    fetch_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        _fetch_pair(db_path, fetch_dir, partners, rule, fetch_all)
+    except NetworkUnavailableError:
+        _remove_unused(fetch_dir, created)
+        raise
+
+
+def _remove_unused(fetch_dir: Path, created: list[Path]) -> None:
+    """After a fetch that could not reach the API: the empty files it opened (nothing to resume there),
+    then the folders it made, when they are left empty."""
+    for f in fetch_dir.glob("*.jsonl"):
+        if f.stat().st_size == 0:
+            f.unlink()
+            f.with_suffix(".state.json").unlink(missing_ok=True)
+    for folder in reversed(created):
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+
+
+def _fetch_pair(
+    db_path: Path, fetch_dir: Path, partners: tuple[str, str], rule: str, fetch_all: bool
+) -> None:
     a, b = partners
     key = filter_key(rule)
-    fetch_dir = db_path.parent / "fetched"
-    fetch_dir.mkdir(parents=True, exist_ok=True)
     settings = ApiSettings.load()
     with OpenAlexClient(settings) as client:
         joint = works().filter(key, a).filter(key, b)

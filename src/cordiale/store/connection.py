@@ -10,6 +10,7 @@ committed state.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 import uuid
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from cordiale.errors import StoreError
+from cordiale.errors import StoreError, UsageError
 from cordiale.store.schema import ALL_DDL, SCHEMA_VERSION
 
 LOCK_WAIT_SECONDS = 120.0
@@ -37,9 +38,26 @@ def wait_mark(path: Path) -> Path:
     return path.with_name(path.name + ".wait")
 
 
-def memory_limit() -> str:
+def memory_limit(variable: str = "CORDIALE_MEMORY_LIMIT", default: str = "1GB") -> str:
     """DuckDB's memory limit for cordiale's connections (``CORDIALE_MEMORY_LIMIT``, default 1GB)."""
-    return os.environ.get("CORDIALE_MEMORY_LIMIT", "1GB")
+    value = os.environ.get(variable, default)
+    if not _is_memory_size(value):
+        raise UsageError(f"{variable}={value!r} is not a memory size DuckDB takes (e.g. 512MB, 2GB, 50%)")
+    return value
+
+
+@functools.cache
+def _is_memory_size(value: str) -> bool:
+    """Whether DuckDB accepts ``value`` as a memory limit (asked of DuckDB itself, once per value)."""
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT 1")
+        con.execute(f"SET memory_limit = '{value.replace(chr(39), '')}'")
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    return "'" not in value
 
 
 def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
@@ -49,6 +67,8 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
     while True:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
+        except duckdb.CatalogException as exc:  # read-only, on a path DuckDB takes for a data file
+            raise _not_a_store(path) from exc
         except (duckdb.IOException, duckdb.ConnectionException) as exc:
             if not _is_lock_error(exc) or time.monotonic() > deadline:
                 raise StoreError(f"cannot open the store {path}: {exc}") from exc
@@ -59,7 +79,26 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
         else:
             if read_only:
                 mark.unlink(missing_ok=True)
+            _require_database_file(con, path)
             return con
+
+
+def _require_database_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """DuckDB opens a path ending in a data file's extension (``.json``, ``.csv``, ``.parquet``…) as an
+    in-memory database over that file: what was written there would be lost. Refuse it."""
+    row = con.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if row is None or not row[0]:
+        con.close()
+        raise _not_a_store(path)
+
+
+def _not_a_store(path: Path) -> StoreError:
+    return StoreError(
+        f"{path} is not a DuckDB store (DuckDB reads it as a data file); "
+        "give the store a path of its own, e.g. cordiale.duckdb"
+    )
 
 
 def init_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -141,6 +180,11 @@ def reader(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckD
         )
     con = _connect(path, read_only=True, wait=wait)
     try:
+        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'store_meta'").fetchone():
+            raise StoreError(
+                f"{path} is a DuckDB file but not a cordiale store (it has no store_meta table): "
+                "give the store's own path, or ingest into a new one"
+            )
         yield con
     finally:
         con.close()
@@ -162,7 +206,7 @@ class WriterSession:
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
         con.execute("SET checkpoint_threshold = '64MB'")
         # Bounded memory, whatever the input size: DuckDB spills to disk beyond this.
-        con.execute(f"SET memory_limit = '{os.environ.get('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
+        con.execute(f"SET memory_limit = '{memory_limit('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
         return con
 
     def readers_waiting(self) -> bool:
@@ -192,8 +236,11 @@ class WriterSession:
 def require_rows(con: duckdb.DuckDBPyConnection, path: Path, tables: Sequence[str], hint: str) -> None:
     """Raise StoreError (exit 4) when every one of ``tables`` is empty: the store holds nothing to use."""
     for table in tables:
-        if con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
-            return
+        try:
+            if con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+                return
+        except duckdb.CatalogException:  # a DuckDB file without cordiale's tables
+            continue
     raise StoreError(f"the store {path} is empty ({', '.join(tables)}): {hint}")
 
 

@@ -19,6 +19,8 @@ DATA_TABLES = ("works", "institutions", "ror_organizations", "api_counts")
 
 def export_parquet(db_path: Path, directory: Path) -> dict[str, int]:
     """Write ``<directory>/<table>.parquet`` for every table and a manifest; returns rows per table."""
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} is a file, not a folder: choose a new folder")
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} exists and is not empty: choose a new folder")
     with reader(db_path) as con:

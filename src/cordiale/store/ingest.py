@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
+from cordiale.errors import UsageError
 from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
@@ -45,6 +46,7 @@ class FileOutcome:
     skipped: bool = False
     error: str | None = None
     samples: list[tuple[int, str]] = field(default_factory=list)
+    cut: tuple[int, str] | None = None  # where a truncated or corrupt file stopped being readable
 
 
 @dataclass
@@ -82,6 +84,8 @@ class IngestSummary:
 def default_workers() -> int:
     env = os.environ.get("CORDIALE_WORKERS")
     if env:
+        if not env.strip().isdigit():
+            raise UsageError(f"CORDIALE_WORKERS={env!r} is not a whole number of parse workers")
         return max(1, int(env))
     return max(1, os.cpu_count() or 1)
 
@@ -235,6 +239,7 @@ class _CommitGroup:
             filtered=parsed.filtered,
             error=parsed.error,
             samples=parsed.samples,
+            cut=parsed.cut,
         )
         if parsed.error:
             return outcome

@@ -39,6 +39,7 @@ class ParsedFile:
     works: int = 0
     error: str | None = None  # the file could not be read as a whole
     samples: list[tuple[int, str]] = field(default_factory=list)  # first quarantined (line, reason)
+    cut: tuple[int, str] | None = None  # where a truncated or corrupt file stopped being readable
 
 
 def _gz_chunks(path: Path) -> Iterator[bytes]:
@@ -153,13 +154,17 @@ def _parse_file(
                     flush()
     except (EOFError, OSError, zlib.error, _ISAL_ERROR, pa.ArrowException) as exc:
         read_so_far = result.read + batch.read
-        if read_so_far == 0 and not isinstance(exc, EOFError):
-            result.error = f"{item.path}: unreadable ({exc})"
+        if read_so_far == 0:  # not one record came out: the file is unreadable as a whole
+            result.error = f"{item.path}: unreadable ({exc or type(exc).__name__})"
         else:
+            line = line_no + 1
+            what = "truncated input: ends early" if isinstance(exc, EOFError) else "corrupt input: stops"
             reason = (
-                f"input ends early at line {line_no + 1} ({exc}); the {read_so_far} records before were kept"
+                f"{what} at line {line} ({exc}); the {read_so_far} records before it were read, each "
+                "stored or quarantined as usual"
             )
-            batch.quarantine.append(QuarantineRow(line_no + 1, None, f"truncated input: {reason}", ""))
+            batch.quarantine.append(QuarantineRow(line, None, reason, ""))
+            result.cut = (line, reason)
     flush()
     writers.close()
     result.tables = writers.paths
