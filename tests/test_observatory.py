@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from cordiale.observatory.pipeline import invariant_checks
 from cordiale.observatory.query import DEFAULT_TYPES as OBS_DEFAULT_TYPES
 from cordiale.observatory.regions import GLOBAL_SOUTH, country_regions
 from cordiale.observatory.run import build_per_work
+from cordiale.sources.ror import load_ror
 from cordiale.store.connection import reader
 from tests.conftest import raw_records
 from tests.obs_stores import Inst, Work, build_store
+from tests.shared_data import shared_path
 
 runner = CliRunner()
 KFUPM, ARAMCO, KAUST = "I134085113", "I4210143841", "I71920554"
@@ -89,12 +92,17 @@ def test_joint_unit_with_two_parents_counts_for_both_under_lineage(fractions_sto
     assert row["joint"] == 1 and row["joint_fractional"] == pytest.approx(2.0)
 
 
-def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path) -> None:
+# OpenAlex stores an institution's ROR id as the full URL, the ROR tables as the bare 9-character id
+ROR_FORMS = pytest.mark.parametrize("ror_prefix", ["", "https://ror.org/"], ids=["bare", "url"])
+
+
+@ROR_FORMS
+def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path, ror_prefix: str) -> None:
     insts = [
-        Inst("IA", ror="0aaaaaa00"),
-        Inst("IB", ror="0bbbbbb00", country="GB"),
-        Inst("IL", ror="0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
-        Inst("IM", ror="0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
+        Inst("IA", ror=f"{ror_prefix}0aaaaaa00"),
+        Inst("IB", ror=f"{ror_prefix}0bbbbbb00", country="GB"),
+        Inst("IL", ror=f"{ror_prefix}0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
+        Inst("IM", ror=f"{ror_prefix}0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
     ]
     works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
     ror = [
@@ -232,12 +240,13 @@ def test_fields_activity_index_against_partners_reference(tmp_path: Path) -> Non
     assert {r["reference"] for r in f} == {"partners"}
 
 
-def test_collab_types_distance_and_third_parties(tmp_path: Path) -> None:
+@ROR_FORMS
+def test_collab_types_distance_and_third_parties(tmp_path: Path, ror_prefix: str) -> None:
     insts = [
-        Inst("IA", country="FR", ror="0aaaaaa00"),
-        Inst("IB", country="GB", ror="0bbbbbb00"),
-        Inst("IK", country="KE", type="company", ror="0kkkkkk00"),
-        Inst("IP", country="FR", ror="0pppppp00"),  # near A
+        Inst("IA", country="FR", ror=f"{ror_prefix}0aaaaaa00"),
+        Inst("IB", country="GB", ror=f"{ror_prefix}0bbbbbb00"),
+        Inst("IK", country="KE", type="company", ror=f"{ror_prefix}0kkkkkk00"),
+        Inst("IP", country="FR", ror=f"{ror_prefix}0pppppp00"),  # near A
         Inst("IU", country="US", ror=None),  # no coordinates
     ]
     ror = [
@@ -536,6 +545,57 @@ def test_real_pair_matches_figures_computed_from_the_raw_json(
     sdg = Counter(s for v in expected.values() for s in v["sdgs"])
     got_sdg = {r["sdg"]: r["works"] for r in rows(obs, "sdg") if r["kind"] == "joint" and r["year"] is None}
     assert got_sdg == dict(sdg)
+
+
+CNRS, IMPERIAL, CNRS_ROR = "I1294671590", "I47508984", "02feahw73"
+
+
+@pytest.fixture(scope="module")
+def kfupm_ror_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real works plus the ROR v2 registry (as `cordiale ror load` stores it)."""
+    db = tmp_path_factory.mktemp("kfupm_ror") / "store.duckdb"
+    shutil.copy(kfupm_store, db)
+    load_ror([shared_path("ror", "ror_records_latest_v2schema.jsonl.gz")], db)
+    return db
+
+
+def test_ror_rule_climbs_the_real_ror_hierarchy(
+    kfupm_ror_store: Path, raw_latest: dict[str, dict[str, Any]]
+) -> None:
+    """CNRS under ``ror`` = the works of CNRS or of any institution with CNRS up its ROR parents (from the
+    raw JSON's full-URL ROR ids and the registry's relations), more than under ``direct``."""
+    with reader(kfupm_ror_store) as con:
+        parents: defaultdict[str, set[str]] = defaultdict(set)
+        for child, parent in con.execute(
+            "SELECT ror_id, related_ror_id FROM ror_relations WHERE type = 'parent'"
+        ).fetchall():
+            parents[child].add(parent)
+
+    def under_cnrs(ror: str, depth: int = 3) -> bool:
+        return depth > 0 and any(p == CNRS_ROR or under_cnrs(p, depth - 1) for p in parents[ror])
+
+    expected = set()
+    for wid, rec in raw_latest.items():
+        if (
+            rec.get("type") not in OBS_DEFAULT_TYPES
+            or rec.get("is_retracted")
+            or rec.get("publication_year") is None
+        ):
+            continue
+        for a in rec.get("authorships") or []:
+            for inst in a.get("institutions") or []:
+                ror = (inst.get("ror") or "").rsplit("/", 1)[-1]
+                if (inst.get("id") or "").endswith(CNRS) or (ror and under_cnrs(ror)):
+                    expected.add(wid)
+    totals = {}
+    for rule in ("direct", "ror"):
+        obs = observe_store(
+            kfupm_ror_store, ObsQuery(partners=(CNRS, IMPERIAL), rule=rule), ["summary", "collab"]
+        )
+        totals[rule] = one(rows(obs, "summary"), partner=CNRS, year=None)["partner_total"]
+        c = {r["collaboration"]: r for r in rows(obs, "collab") if r["year"] is None}
+        assert c["distance known (coverage)"]["share"] == pytest.approx(1.0), rule  # ROR gives coordinates
+    assert totals["ror"] == len(expected) > totals["direct"], totals
 
 
 def test_summary_family_agrees_with_the_foundation_pair_view(kfupm_store: Path) -> None:
