@@ -684,3 +684,48 @@ def test_cli_no_joint_works_is_an_empty_state_with_exit_0(kfupm_store: Path) -> 
     )
     assert res.exit_code == 0, res.output
     assert "no joint works" in res.output
+
+
+def test_cli_tables_print_years_plain(kfupm_store: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "oa", "--years", "2015-2025", *db])
+    assert res.exit_code == 0, res.output
+    assert "│ 2019 │" in res.stdout and "2,019" not in res.stdout
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "growth", "--event", "2020", *db])
+    assert res.exit_code == 0, res.output
+    assert "2020" in res.stdout and "2,020" not in res.stdout and "2,024" not in res.stdout
+
+
+def test_cli_csv_says_how_it_was_counted(kfupm_store: Path, tmp_path: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    args = ["pair", KFUPM, ARAMCO, "--show", "oa", "--rule", "direct", "--years", "2015-2025", *db]
+    res = runner.invoke(app, [*args, "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("kind,") and "counted" not in res.stdout  # the CSV itself stays plain
+    (line,) = [x for x in res.stderr.splitlines() if x.startswith("# counted: ")]
+    for part in ("rule=direct", "types=article,review,book-chapter,book", "years=2015-2025", "seed=20260101"):
+        assert part in line, line
+    assert "snapshot=2026-02-07" in line
+    out = tmp_path / "csv"
+    res = runner.invoke(app, [*args, "--show", "oa,growth", "--format", "csv", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    csvs = sorted(p.stem for p in out.glob("*.csv"))
+    assert csvs == ["growth", "growth.summary", "oa"]
+    for stem in csvs:
+        meta = json.loads((out / f"{stem}.meta.json").read_text())
+        assert meta["section"] == stem and meta["rule"] == "direct" and meta["years"] == [2015, 2025]
+        assert meta["snapshot_date"] == "2026-02-07" and meta["seed"] == 20260101
+        assert meta["metadata"]["rule"] == "direct" and meta["metadata"]["years"] == "2015-2025"
+    assert json.loads((out / "oa.meta.json").read_text())["metadata"]["family"] == "oa"
+
+
+def test_cli_out_that_cannot_be_a_folder_is_a_usage_error(kfupm_store: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "existing.txt"
+    a_file.write_text("x")
+    for bad, why in ((a_file, "is not a folder"), (Path("/proc/nope"), "cannot create the folder")):
+        res = runner.invoke(
+            app, ["pair", KFUPM, ARAMCO, "--show", "oa", "--out", str(bad), "--db", str(kfupm_store)]
+        )
+        assert res.exit_code == 2, res.output
+        assert f"--out {bad}" in res.output and why in res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -166,6 +166,8 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "cordiale_version": __version__,
         "reference_tables": obs.reference_tables,
     }
+    if q.years:
+        meta["years"] = f"{q.years[0]}-{q.years[1]}"
     if q.field is not None:
         meta["field"] = q.field
     if q.sdg is not None:
