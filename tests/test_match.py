@@ -351,7 +351,8 @@ def _countries(store: Path, ids: list[str]) -> dict[str, str | None]:
             con.execute(
                 """
                 SELECT i.id, coalesce(i.country_code, r.country_code) FROM institutions i
-                LEFT JOIN ror_organizations r ON r.ror_id = i.ror WHERE i.id IN (SELECT unnest($i))
+                LEFT JOIN ror_organizations r ON r.ror_id = lower(right(i.ror, 9))
+                WHERE i.id IN (SELECT unnest($i))
                 """,
                 {"i": ids},
             ).fetchall()

@@ -100,3 +100,57 @@ def test_filters_are_equal_on_duckdb_and_spark(kfupm_store: Path, tmp_path: Path
     for fam in ("summary",):
         for name, table in duck.sections[fam].items():
             assert_same(table, spark.sections[fam][name], f"filtered {fam}.{name}")
+
+
+@pytest.mark.parametrize("scope", [["--types", "foo"], ["--years", "1800-1801"]], ids=["types", "years"])
+def test_growth_of_an_empty_scope_is_an_empty_result_with_exit_0(kfupm_store: Path, scope: list[str]) -> None:
+    db = ["--db", str(kfupm_store)]
+    res = runner.invoke(
+        app, ["pair", KFUPM, ARAMCO, *scope, "--show", "growth,summary", "--format", "json", *db]
+    )
+    assert res.exit_code == 0, res.output
+    assert "no joint works" in res.output
+    doc = json.loads(res.stdout[res.stdout.index("{") :])
+    assert doc["joint_works"] == 0
+    assert not any(r["value"] for r in doc["families"]["growth"]["growth"]["rows"])
+
+
+@pytest.mark.django_db  # the report reads the programmes database (empty here)
+def test_report_of_an_empty_scope_is_written_with_exit_0(kfupm_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            KFUPM,
+            ARAMCO,
+            "--year",
+            "2023",
+            "--types",
+            "foo",
+            "--out",
+            str(out),
+            "--db",
+            str(kfupm_store),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "No joint works" in out.read_text(encoding="utf-8")
+
+
+def test_growth_windows_are_cut_to_the_query_years(kfupm_store: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    base = ["pair", KFUPM, ARAMCO, "--years", "2015-2025", "--show", "growth", "--format", "json", *db]
+    res = runner.invoke(app, [*base, "--event", "2016"])
+    assert res.exit_code == 0, res.output
+    growth = {r["window"]: r for r in json.loads(res.stdout)["families"]["growth"]["growth"]["rows"]}
+    before = next(r for w, r in growth.items() if w.startswith("before"))
+    assert (before["first_year"], before["last_year"], before["window"]) == (2015, 2015, "before (2015–2015)")
+    res = runner.invoke(app, base)
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["families"]["growth"]["growth"]["rows"]
+    assert {r["first_year"] for r in rows} == {2015}
+    for event in ("2014", "2015"):
+        res = runner.invoke(app, [*base, "--event", event])
+        assert res.exit_code == 2, res.output
+        assert f"--event {event}" in res.output and "--years 2015-2025" in res.output

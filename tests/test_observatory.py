@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ from cordiale.observatory.pipeline import invariant_checks
 from cordiale.observatory.query import DEFAULT_TYPES as OBS_DEFAULT_TYPES
 from cordiale.observatory.regions import GLOBAL_SOUTH, country_regions
 from cordiale.observatory.run import build_per_work
+from cordiale.sources.ror import load_ror
 from cordiale.store.connection import reader
 from tests.conftest import raw_records
 from tests.obs_stores import Inst, Work, build_store
+from tests.shared_data import shared_path
 
 runner = CliRunner()
 KFUPM, ARAMCO, KAUST = "I134085113", "I4210143841", "I71920554"
@@ -89,12 +92,17 @@ def test_joint_unit_with_two_parents_counts_for_both_under_lineage(fractions_sto
     assert row["joint"] == 1 and row["joint_fractional"] == pytest.approx(2.0)
 
 
-def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path) -> None:
+# OpenAlex stores an institution's ROR id as the full URL, the ROR tables as the bare 9-character id
+ROR_FORMS = pytest.mark.parametrize("ror_prefix", ["", "https://ror.org/"], ids=["bare", "url"])
+
+
+@ROR_FORMS
+def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path, ror_prefix: str) -> None:
     insts = [
-        Inst("IA", ror="0aaaaaa00"),
-        Inst("IB", ror="0bbbbbb00", country="GB"),
-        Inst("IL", ror="0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
-        Inst("IM", ror="0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
+        Inst("IA", ror=f"{ror_prefix}0aaaaaa00"),
+        Inst("IB", ror=f"{ror_prefix}0bbbbbb00", country="GB"),
+        Inst("IL", ror=f"{ror_prefix}0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
+        Inst("IM", ror=f"{ror_prefix}0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
     ]
     works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
     ror = [
@@ -232,12 +240,13 @@ def test_fields_activity_index_against_partners_reference(tmp_path: Path) -> Non
     assert {r["reference"] for r in f} == {"partners"}
 
 
-def test_collab_types_distance_and_third_parties(tmp_path: Path) -> None:
+@ROR_FORMS
+def test_collab_types_distance_and_third_parties(tmp_path: Path, ror_prefix: str) -> None:
     insts = [
-        Inst("IA", country="FR", ror="0aaaaaa00"),
-        Inst("IB", country="GB", ror="0bbbbbb00"),
-        Inst("IK", country="KE", type="company", ror="0kkkkkk00"),
-        Inst("IP", country="FR", ror="0pppppp00"),  # near A
+        Inst("IA", country="FR", ror=f"{ror_prefix}0aaaaaa00"),
+        Inst("IB", country="GB", ror=f"{ror_prefix}0bbbbbb00"),
+        Inst("IK", country="KE", type="company", ror=f"{ror_prefix}0kkkkkk00"),
+        Inst("IP", country="FR", ror=f"{ror_prefix}0pppppp00"),  # near A
         Inst("IU", country="US", ror=None),  # no coordinates
     ]
     ror = [
@@ -538,6 +547,57 @@ def test_real_pair_matches_figures_computed_from_the_raw_json(
     assert got_sdg == dict(sdg)
 
 
+CNRS, IMPERIAL, CNRS_ROR = "I1294671590", "I47508984", "02feahw73"
+
+
+@pytest.fixture(scope="module")
+def kfupm_ror_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real works plus the ROR v2 registry (as `cordiale ror load` stores it)."""
+    db = tmp_path_factory.mktemp("kfupm_ror") / "store.duckdb"
+    shutil.copy(kfupm_store, db)
+    load_ror([shared_path("ror", "ror_records_latest_v2schema.jsonl.gz")], db)
+    return db
+
+
+def test_ror_rule_climbs_the_real_ror_hierarchy(
+    kfupm_ror_store: Path, raw_latest: dict[str, dict[str, Any]]
+) -> None:
+    """CNRS under ``ror`` = the works of CNRS or of any institution with CNRS up its ROR parents (from the
+    raw JSON's full-URL ROR ids and the registry's relations), more than under ``direct``."""
+    with reader(kfupm_ror_store) as con:
+        parents: defaultdict[str, set[str]] = defaultdict(set)
+        for child, parent in con.execute(
+            "SELECT ror_id, related_ror_id FROM ror_relations WHERE type = 'parent'"
+        ).fetchall():
+            parents[child].add(parent)
+
+    def under_cnrs(ror: str, depth: int = 3) -> bool:
+        return depth > 0 and any(p == CNRS_ROR or under_cnrs(p, depth - 1) for p in parents[ror])
+
+    expected = set()
+    for wid, rec in raw_latest.items():
+        if (
+            rec.get("type") not in OBS_DEFAULT_TYPES
+            or rec.get("is_retracted")
+            or rec.get("publication_year") is None
+        ):
+            continue
+        for a in rec.get("authorships") or []:
+            for inst in a.get("institutions") or []:
+                ror = (inst.get("ror") or "").rsplit("/", 1)[-1]
+                if (inst.get("id") or "").endswith(CNRS) or (ror and under_cnrs(ror)):
+                    expected.add(wid)
+    totals = {}
+    for rule in ("direct", "ror"):
+        obs = observe_store(
+            kfupm_ror_store, ObsQuery(partners=(CNRS, IMPERIAL), rule=rule), ["summary", "collab"]
+        )
+        totals[rule] = one(rows(obs, "summary"), partner=CNRS, year=None)["partner_total"]
+        c = {r["collaboration"]: r for r in rows(obs, "collab") if r["year"] is None}
+        assert c["distance known (coverage)"]["share"] == pytest.approx(1.0), rule  # ROR gives coordinates
+    assert totals["ror"] == len(expected) > totals["direct"], totals
+
+
 def test_summary_family_agrees_with_the_foundation_pair_view(kfupm_store: Path) -> None:
     obs = observe_store(kfupm_store, ObsQuery(partners=(KFUPM, ARAMCO), rule="lineage"), ["summary"])
     with reader(kfupm_store) as con:
@@ -624,3 +684,48 @@ def test_cli_no_joint_works_is_an_empty_state_with_exit_0(kfupm_store: Path) -> 
     )
     assert res.exit_code == 0, res.output
     assert "no joint works" in res.output
+
+
+def test_cli_tables_print_years_plain(kfupm_store: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "oa", "--years", "2015-2025", *db])
+    assert res.exit_code == 0, res.output
+    assert "│ 2019 │" in res.stdout and "2,019" not in res.stdout
+    res = runner.invoke(app, ["pair", KFUPM, ARAMCO, "--show", "growth", "--event", "2020", *db])
+    assert res.exit_code == 0, res.output
+    assert "2020" in res.stdout and "2,020" not in res.stdout and "2,024" not in res.stdout
+
+
+def test_cli_csv_says_how_it_was_counted(kfupm_store: Path, tmp_path: Path) -> None:
+    db = ["--db", str(kfupm_store)]
+    args = ["pair", KFUPM, ARAMCO, "--show", "oa", "--rule", "direct", "--years", "2015-2025", *db]
+    res = runner.invoke(app, [*args, "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("kind,") and "counted" not in res.stdout  # the CSV itself stays plain
+    (line,) = [x for x in res.stderr.splitlines() if x.startswith("# counted: ")]
+    for part in ("rule=direct", "types=article,review,book-chapter,book", "years=2015-2025", "seed=20260101"):
+        assert part in line, line
+    assert "snapshot=2026-02-07" in line
+    out = tmp_path / "csv"
+    res = runner.invoke(app, [*args, "--show", "oa,growth", "--format", "csv", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    csvs = sorted(p.stem for p in out.glob("*.csv"))
+    assert csvs == ["growth", "growth.summary", "oa"]
+    for stem in csvs:
+        meta = json.loads((out / f"{stem}.meta.json").read_text())
+        assert meta["section"] == stem and meta["rule"] == "direct" and meta["years"] == [2015, 2025]
+        assert meta["snapshot_date"] == "2026-02-07" and meta["seed"] == 20260101
+        assert meta["metadata"]["rule"] == "direct" and meta["metadata"]["years"] == "2015-2025"
+    assert json.loads((out / "oa.meta.json").read_text())["metadata"]["family"] == "oa"
+
+
+def test_cli_out_that_cannot_be_a_folder_is_a_usage_error(kfupm_store: Path, tmp_path: Path) -> None:
+    a_file = tmp_path / "existing.txt"
+    a_file.write_text("x")
+    for bad, why in ((a_file, "is not a folder"), (Path("/proc/nope"), "cannot create the folder")):
+        res = runner.invoke(
+            app, ["pair", KFUPM, ARAMCO, "--show", "oa", "--out", str(bad), "--db", str(kfupm_store)]
+        )
+        assert res.exit_code == 2, res.output
+        assert f"--out {bad}" in res.output and why in res.output
+        assert res.exception is None or isinstance(res.exception, SystemExit)

@@ -20,6 +20,7 @@ import pytest
 from cordiale.indicators import FAMILIES, ObsQuery, load_curation, observe_store
 from cordiale.observatory.engines import to_spark
 from cordiale.store.export import export_parquet
+from tests.obs_stores import Inst, Work, build_store
 
 pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: uv sync --extra spark")
 
@@ -94,13 +95,39 @@ institutions = ["{KFUPM}"]
             assert spark.sections[fam][name].schema.metadata[b"engine"] == b"spark"
 
 
-def test_direct_rule_summary_is_equal_on_both_engines(kfupm_store: Path, kfupm_export: Path) -> None:
+def test_direct_and_ror_rule_summaries_are_equal_on_both_engines(
+    kfupm_store: Path, kfupm_export: Path, tmp_path: Path
+) -> None:
     q = ObsQuery(partners=(KFUPM, ARAMCO), rule="direct")
     duck = observe_store(kfupm_store, q, ["summary"])
     spark = observe_store(kfupm_store, q, ["summary"], engine="spark", export_dir=kfupm_export)
     for fam in ("summary",):
         for name, table in duck.sections[fam].items():
             assert_same(table, spark.sections[fam][name], f"direct {fam}.{name}")
+    # ror: institutions carry OpenAlex's full-URL ROR ids, the registry the bare ids; a lab (L) and a team
+    # in it (M) climb the ROR parents to both partners, so both works are joint only under this rule
+    insts = [
+        Inst("IA", ror="https://ror.org/0aaaaaa00"),
+        Inst("IB", ror="https://ror.org/0bbbbbb00", country="GB"),
+        Inst("IL", ror="https://ror.org/0llllll00"),
+        Inst("IM", ror="https://ror.org/0mmmmmm00"),
+    ]
+    works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
+    ror = [
+        ("0aaaaaa00", 48.8, 2.3, []),
+        ("0bbbbbb00", 51.5, -0.18, []),
+        ("0llllll00", 48.8, 2.3, ["0aaaaaa00", "0bbbbbb00"]),
+        ("0mmmmmm00", 48.8, 2.3, ["0llllll00"]),
+    ]
+    db = build_store(tmp_path / "ror.duckdb", insts, works, ror=ror)
+    export_parquet(db, tmp_path / "ror-parquet")
+    q = ObsQuery(partners=("IA", "IB"), rule="ror")
+    duck = observe_store(db, q, ["summary", "collab"])
+    spark = observe_store(db, q, ["summary", "collab"], engine="spark", export_dir=tmp_path / "ror-parquet")
+    assert duck.joint_works == spark.joint_works == 2
+    for fam in ("summary", "collab"):
+        for name, table in duck.sections[fam].items():
+            assert_same(table, spark.sections[fam][name], f"ror {fam}.{name}")
 
 
 def test_the_spark_sql_is_transpiled_from_the_one_definition() -> None:

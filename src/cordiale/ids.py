@@ -36,6 +36,15 @@ def short_ror_id(value: str | None) -> str | None:
     return m.group(1).lower() if m else None
 
 
+def ror_id_sql(expr: str) -> str:
+    """SQL giving the 9-character ROR id of ``expr``: ``https://ror.org/02feahw73`` → ``02feahw73``.
+
+    ``institutions.ror`` holds OpenAlex's full URL while the ROR tables hold the bare id: every join
+    between them goes through this. Written with functions SQLGlot carries to Spark unchanged.
+    """
+    return f"lower(right(trim({expr}), 9))"
+
+
 def is_openalex_institution(value: str) -> bool:
     sid = short_openalex_id(value)
     return sid is not None and sid.startswith("I")

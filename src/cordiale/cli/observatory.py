@@ -42,11 +42,18 @@ def _meta(table: pa.Table) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
-def observation_json(obs: Observation) -> dict[str, Any]:
+def observation_header(obs: Observation) -> dict[str, Any]:
+    """How the observation was counted: the JSON output's top level, a CSV file's sidecar."""
+    q = obs.query
     return {
-        "partners": list(obs.query.partners),
-        "rule": obs.query.rule,
-        "types": list(obs.query.types),
+        "partners": list(q.partners),
+        "rule": q.rule,
+        "types": list(q.types),
+        "years": list(q.years) if q.years else None,
+        "include_retracted": q.include_retracted,
+        "field": q.field,
+        "sdg": q.sdg,
+        "sdg_source": q.sdg_source,
         "engine": obs.engine,
         "snapshot_date": obs.facts.snapshot_date,
         "reference_complete": obs.facts.reference_complete,
@@ -60,6 +67,12 @@ def observation_json(obs: Observation) -> dict[str, Any]:
         },
         "joint_works": obs.joint_works,
         "notices": obs.notices,
+    }
+
+
+def observation_json(obs: Observation) -> dict[str, Any]:
+    return {
+        **observation_header(obs),
         "families": {
             fam: {
                 name: {
@@ -82,14 +95,54 @@ def _csv(table: pa.Table) -> str:
     return buf.getvalue()
 
 
-def _fmt(v: Any) -> str:
+def counted_line(obs: Observation) -> str:
+    """One line saying how a CSV on stdout was counted (printed to stderr, never into the CSV)."""
+    h = observation_header(obs)
+    cur = h["curation"]
+    parts = [
+        f"partners={','.join(h['partners'])}",
+        f"rule={h['rule']}",
+        f"types={','.join(h['types'])}",
+        f"years={'-'.join(map(str, h['years'])) if h['years'] else 'all'}",
+        f"include_retracted={str(h['include_retracted']).lower()}",
+    ]
+    if h["field"] is not None:
+        parts.append(f"field={h['field']}")
+    if h["sdg"] is not None:
+        parts.append(f"sdg={h['sdg']} ({h['sdg_source']})")
+    parts += [
+        f"snapshot={h['snapshot_date']}",
+        f"reference={'store' if h['reference_complete'] else 'partners'}",
+        f"engine={h['engine']}",
+        f"seed={h['seed']}",
+        f"resamples={h['resamples']}",
+        f"curation={cur['version'] or 'none'}",
+    ]
+    return "# counted: " + "; ".join(parts)
+
+
+def _is_year(column: str) -> bool:
+    return column.endswith("year")
+
+
+def _fmt(v: Any, column: str = "") -> str:
     if v is None:
         return "—"
     if isinstance(v, float):
         return f"{v:,.3f}"
     if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
+        return str(v) if _is_year(column) else f"{v:,}"  # years print plain: 2019, not 2,019
     return str(v)
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create ``--out``'s folder, or say in one line why it cannot be (exit 2)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a folder: give a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out_dir}: cannot create the folder ({exc.strerror or exc})") from exc
 
 
 def _rich(fam: str, name: str, table: pa.Table, obs: Observation) -> None:
@@ -120,7 +173,7 @@ def _rich(fam: str, name: str, table: pa.Table, obs: Observation) -> None:
             else "left",
         )
     for row in table.slice(0, TABLE_ROWS).to_pylist():
-        rt.add_row(*[_fmt(v) for v in row.values()])
+        rt.add_row(*[_fmt(v, c) for c, v in row.items()])
     out.print(rt)
 
 
@@ -129,20 +182,11 @@ def emit(obs: Observation, fmt: str, out_dir: Path | None) -> None:
     for n in obs.notices:
         notice(n)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if fmt == "json":
-            (out_dir / "observatory.json").write_text(json.dumps(observation_json(obs), indent=2))
-        else:
-            sections = [(f, n, t) for f, secs in obs.sections.items() for n, t in secs.items()]
-            with count_progress(transient=True) as progress:
-                task = progress.add_task("write", total=len(sections))
-                for fam, name, table in sections:
-                    stem = fam if name == fam else f"{fam}.{name}"
-                    if fmt == "csv":
-                        (out_dir / f"{stem}.csv").write_text(_csv(table))
-                    else:
-                        pq.write_table(table, out_dir / f"{stem}.parquet")
-                    progress.advance(task)
+        prepare_out_dir(out_dir)
+        try:
+            _write_files(obs, fmt, out_dir)
+        except OSError as exc:
+            raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from exc
         err.print(f"wrote {sum(len(s) for s in obs.sections.values())} sections to {out_dir}")
         return
     if fmt == "parquet":
@@ -150,6 +194,7 @@ def emit(obs: Observation, fmt: str, out_dir: Path | None) -> None:
     if fmt == "json":
         typer.echo(json.dumps(observation_json(obs), indent=2))
     elif fmt == "csv":
+        typer.echo(counted_line(obs), err=True)
         parts = []
         for fam, secs in obs.sections.items():
             for name, t in secs.items():
@@ -161,3 +206,22 @@ def emit(obs: Observation, fmt: str, out_dir: Path | None) -> None:
         for fam, secs in obs.sections.items():
             for name, t in secs.items():
                 _rich(fam, name, t, obs)
+
+
+def _write_files(obs: Observation, fmt: str, out_dir: Path) -> None:
+    """One JSON, or one file per section; a CSV gets a ``<section>.meta.json`` saying how it was counted."""
+    if fmt == "json":
+        (out_dir / "observatory.json").write_text(json.dumps(observation_json(obs), indent=2))
+    else:
+        sections = [(f, n, t) for f, secs in obs.sections.items() for n, t in secs.items()]
+        with count_progress(transient=True) as progress:
+            task = progress.add_task("write", total=len(sections))
+            for fam, name, table in sections:
+                stem = fam if name == fam else f"{fam}.{name}"
+                if fmt == "csv":
+                    (out_dir / f"{stem}.csv").write_text(_csv(table))
+                    sidecar = {**observation_header(obs), "section": stem, "metadata": _meta(table)}
+                    (out_dir / f"{stem}.meta.json").write_text(json.dumps(sidecar, indent=2))
+                else:
+                    pq.write_table(table, out_dir / f"{stem}.parquet")
+                progress.advance(task)

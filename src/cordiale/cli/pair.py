@@ -325,7 +325,7 @@ def _observatory(
     opts: ObsOptions,
 ) -> None:
     """The observatory's families (any number of partners, any family, either engine)."""
-    from cordiale.cli.observatory import emit, parse_show
+    from cordiale.cli.observatory import emit, parse_show, prepare_out_dir
     from cordiale.indicators import ObsQuery, load_curation, observe_store
     from cordiale.observatory.curation import EMPTY
     from cordiale.observatory.engines import spark_session
@@ -335,6 +335,8 @@ def _observatory(
     families = list(FAMILIES) if opts.all_families else parse_show(opts.show)
     if opts.all_families and opts.out_dir is None:
         raise UsageError("--all writes every family: give --out DIR")
+    if opts.out_dir is not None:
+        prepare_out_dir(opts.out_dir)  # before the work: a bad --out fails at once
     if opts.engine not in ("duckdb", "spark"):
         raise UsageError(f"--engine must be duckdb or spark, not {opts.engine!r}")
     if opts.engine == "spark":

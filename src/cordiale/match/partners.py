@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from cordiale.ids import ror_id_sql
 from cordiale.match.profiles import LEVEL_WEIGHTS, feature_level, recency
 from cordiale.match.regions import parse_region
 from cordiale.match.sides import require_partner_works, rollup_sql
@@ -59,7 +60,7 @@ def suggest_partners(
             WITH roll AS ({rollup_sql()}),
             region AS (
                 SELECT i.id, i.display_name, coalesce(i.country_code, r.country_code) AS country
-                FROM institutions i LEFT JOIN ror_organizations r ON r.ror_id = i.ror
+                FROM institutions i LEFT JOIN ror_organizations r ON r.ror_id = {ror_id_sql("i.ror")}
                 WHERE coalesce(i.country_code, r.country_code) IN (SELECT unnest($countries))
                   AND i.id NOT IN (SELECT institution_id FROM roll)
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cordiale.ids import ror_id_sql
 from cordiale.observatory.query import ObsQuery, lit, values_table
 from cordiale.observatory.regions import country_regions
 
@@ -227,7 +228,7 @@ def collab_sql(q: ObsQuery) -> str:
                ro.lat, ro.lng
         FROM o_links l JOIN (SELECT DISTINCT work_id FROM jw) j ON j.work_id = l.work_id
         LEFT JOIN institutions i ON i.id = l.institution_id
-        LEFT JOIN ror_organizations ro ON ro.ror_id = i.ror
+        LEFT JOIN ror_organizations ro ON ro.ror_id = {ror_id_sql("i.ror")}
     ),
     home AS (
         SELECT DISTINCT i.country_code FROM institutions i JOIN o_partners p ON p.partner = i.id

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cordiale.ids import ror_id_sql
 from cordiale.observatory.curation import Curation
 from cordiale.observatory.query import ObsQuery, lit, lit_list, values_table
 
@@ -67,7 +68,8 @@ def _rollup(rule: str, links: str = "o_links") -> str:
         SELECT DISTINCT institution_id, institution_id AS unit FROM {links}"""
     # ror: an institution's ROR id and its ROR parents (and theirs), mapped back to OpenAlex ids
     parts = [
-        "WITH o_ror0 AS (SELECT DISTINCT i.id AS institution_id, i.ror AS ror FROM institutions i "
+        f"WITH o_ror0 AS (SELECT DISTINCT i.id AS institution_id, {ror_id_sql('i.ror')} AS ror "
+        "FROM institutions i "
         f"JOIN (SELECT DISTINCT institution_id FROM {links}) l ON l.institution_id = i.id "
         "WHERE i.ror IS NOT NULL)"
     ]
@@ -80,7 +82,7 @@ def _rollup(rule: str, links: str = "o_links") -> str:
     return (
         "".join(parts) + f", o_ror_all AS ({union})\n"
         "SELECT DISTINCT a.institution_id, i.id AS unit\n"
-        "FROM o_ror_all a JOIN institutions i ON i.ror = a.ror\n"
+        f"FROM o_ror_all a JOIN institutions i ON {ror_id_sql('i.ror')} = a.ror\n"
         f"UNION SELECT DISTINCT institution_id, institution_id AS unit FROM {links}"
     )
 

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cordiale import __version__
-from cordiale.errors import InstitutionError, StoreError
+from cordiale.errors import InstitutionError, StoreError, UsageError
 from cordiale.observatory import growth as g
 from cordiale.observatory.curation import EMPTY, Curation
 from cordiale.observatory.engines import Engine
@@ -166,6 +166,8 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "cordiale_version": __version__,
         "reference_tables": obs.reference_tables,
     }
+    if q.years:
+        meta["years"] = f"{q.years[0]}-{q.years[1]}"
     if q.field is not None:
         meta["field"] = q.field
     if q.sdg is not None:
@@ -217,17 +219,24 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
     )
     keys, draws = g.bootstrap_cells(cells, q.resamples, q.seed)
     observed = np.array([[c for _, _, c in cells]], dtype=np.int64)
-    joint_cols = np.array([bin(m).count("1") >= 2 for _, m in keys])
+    joint_cols = np.array([bin(m).count("1") >= 2 for _, m in keys], dtype=bool)
     years_present = sorted({y for y, _ in keys})
     complete_sorted = sorted(y for y in years_present if y in complete)
     if facts.first_year is not None and facts.last_year is not None:
+        # the windows span the years with works, cut to the query's years when it names some
+        first, last = facts.first_year, facts.last_year
+        if q.years:
+            first, last = max(first, q.years[0]), min(last, q.years[1])
         store_complete = sorted(
-            g.complete_years(
-                date.fromisoformat(facts.snapshot_date), list(range(facts.first_year, facts.last_year + 1))
-            )
+            g.complete_years(date.fromisoformat(facts.snapshot_date), list(range(first, last + 1)))
         )
     else:
         store_complete = []
+    if q.event is not None and q.years and not q.years[0] < q.event <= q.years[1]:
+        raise UsageError(
+            f"--event {q.event} is outside the range of --years {q.years[0]}-{q.years[1]}: it must lie in "
+            f"{q.years[0] + 1}–{q.years[1]} (the window before the event needs a year of --years)"
+        )
     windows = g.growth_windows(q.event, q.window, store_complete)
     rows: list[dict[str, object]] = []
 
@@ -264,9 +273,9 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
             }
         )
     # each partner's joint share over complete years
-    in_complete = np.array([y in complete for y, _ in keys])
+    in_complete = np.array([y in complete for y, _ in keys], dtype=bool)
     for i, p in enumerate(q.partners):
-        has_p = np.array([bool(m & (1 << i)) for _, m in keys])
+        has_p = np.array([bool(m & (1 << i)) for _, m in keys], dtype=bool)
         sel_tot = has_p & in_complete
         sel_joint = sel_tot & joint_cols
 
@@ -433,9 +442,7 @@ def observe(
         if fam == "growth":
             with traced("growth.bootstrap"):
                 gs = growth_section(engine, q, facts, complete)
-            out["growth"] = _with_meta(
-                _sorted(gs, SECTION_KEYS["growth"]), meta
-            )
+            out["growth"] = _with_meta(_sorted(gs, SECTION_KEYS["growth"]), meta)
         if fam == "impact" and intervals:
             out["impact-intervals"] = _with_meta(
                 _sorted(impact_intervals(engine, q, facts), SECTION_KEYS["impact-intervals"]), meta
