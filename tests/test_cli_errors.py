@@ -172,3 +172,14 @@ def test_an_offline_fetch_leaves_no_folder_or_empty_file(tmp_path: Path) -> None
     assert result.exit_code == 6
     assert "cordiale ingest" in result.output
     assert not (tmp_path / "new").exists()
+
+
+def test_report_event_outside_its_years_names_them(tmp_path: Path, kfupm_store: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["report", *PAIR, "--year", "2024", "--event", "2000", "--out", str(tmp_path / "r.html")],
+        env={"CORDIALE_DB": str(kfupm_store)},
+    )
+    assert result.exit_code == 2
+    _one_line_error(result.output, "--event 2000", "2015–2024")
+    assert not (tmp_path / "r.html").exists()

@@ -91,8 +91,14 @@ def _report(
     import django
 
     django.setup()
-    from cordiale.web.dashboard.report import ReportRequest, write_report
+    from cordiale.web.dashboard.report import YEARS_SHOWN, ReportRequest, write_report
 
+    first = year - YEARS_SHOWN + 1
+    if event is not None and not first < event <= year:
+        raise UsageError(
+            f"--event {event} is outside the report's years {first}–{year}: it must lie in "
+            f"{first + 1}–{year} (the window before the event needs one of those years)"
+        )
     req = ReportRequest(
         partners=(resolved[0].id, resolved[1].id),
         year=year,
