@@ -86,10 +86,10 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
 def _require_database_file(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     """DuckDB opens a path ending in a data file's extension (``.json``, ``.csv``, ``.parquet``…) as an
     in-memory database over that file: what was written there would be lost. Refuse it."""
-    row = con.execute(
-        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
-    if row is None or not row[0]:
+    # fetchall, not fetchone: DuckDB 2 keeps a half-read result open on the connection
+    sql = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    rows = con.execute(sql).fetchall()
+    if not rows or not rows[0][0]:
         con.close()
         raise _not_a_store(path)
 
@@ -180,7 +180,7 @@ def reader(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckD
         )
     con = _connect(path, read_only=True, wait=wait)
     try:
-        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'store_meta'").fetchone():
+        if not con.execute("SELECT 1 FROM duckdb_tables() WHERE table_name = 'store_meta'").fetchall():
             raise StoreError(
                 f"{path} is a DuckDB file but not a cordiale store (it has no store_meta table): "
                 "give the store's own path, or ingest into a new one"
@@ -237,7 +237,7 @@ def require_rows(con: duckdb.DuckDBPyConnection, path: Path, tables: Sequence[st
     """Raise StoreError (exit 4) when every one of ``tables`` is empty: the store holds nothing to use."""
     for table in tables:
         try:
-            if con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
+            if con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchall():
                 return
         except duckdb.CatalogException:  # a DuckDB file without cordiale's tables
             continue
