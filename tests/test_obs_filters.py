@@ -115,29 +115,6 @@ def test_growth_of_an_empty_scope_is_an_empty_result_with_exit_0(kfupm_store: Pa
     assert not any(r["value"] for r in doc["families"]["growth"]["growth"]["rows"])
 
 
-@pytest.mark.django_db  # the report reads the programmes database (empty here)
-def test_report_of_an_empty_scope_is_written_with_exit_0(kfupm_store: Path, tmp_path: Path) -> None:
-    out = tmp_path / "report.html"
-    res = runner.invoke(
-        app,
-        [
-            "report",
-            KFUPM,
-            ARAMCO,
-            "--year",
-            "2023",
-            "--types",
-            "foo",
-            "--out",
-            str(out),
-            "--db",
-            str(kfupm_store),
-        ],
-    )
-    assert res.exit_code == 0, res.output
-    assert "No joint works" in out.read_text(encoding="utf-8")
-
-
 def test_growth_windows_are_cut_to_the_query_years(kfupm_store: Path) -> None:
     db = ["--db", str(kfupm_store)]
     base = ["pair", KFUPM, ARAMCO, "--years", "2015-2025", "--show", "growth", "--format", "json", *db]

@@ -137,3 +137,25 @@ def test_report_reads_the_programmes_database_given(kfupm_store: Path, tmp_path:
     assert res.returncode == 0, res.stderr
     html = out.read_text(encoding="utf-8")
     assert 'id="no-programme-data"' in html and "the programmes database cannot be read" in html
+
+
+def test_report_of_an_empty_scope_is_written_with_exit_0(kfupm_store: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    res = runner.invoke(
+        app,
+        [
+            "report",
+            KFUPM,
+            ARAMCO,
+            "--year",
+            "2023",
+            "--types",
+            "foo",
+            "--out",
+            str(out),
+            "--db",
+            str(kfupm_store),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "No joint works" in out.read_text(encoding="utf-8")
