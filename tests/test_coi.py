@@ -206,3 +206,18 @@ def test_real_author_at_an_institution_the_store_lacks_is_unknown(kfupm_store: P
     # an institution id the store never saw
     b = Person("b", "A5081695998", institution_ids=("I4210000001",))
     assert check_conflict(kfupm_store, a, b, POLICY).status is CoiStatus.UNKNOWN
+
+
+def test_the_partnership_partners_are_not_units(store: Path) -> None:
+    """Erin and Alice share lab A on their works: a conflict, unless lab A is one of the partnership's
+    partners, which every reviewer shares with one side (the programmes app passes them)."""
+    erin = Person("person:5", "A5", (UNI_B,), "Erin")
+    assert check_conflict(store, ALICE, erin, POLICY).status is CoiStatus.CONFLICT
+    partners = CoiPolicy(coauthor_years=3, as_of_year=2026, not_units=frozenset({LAB_A, UNI_B}))
+    finding = check_conflict(store, ALICE, erin, partners)
+    assert finding.status is CoiStatus.NONE, finding
+    assert not any(r.startswith("same unit") for r in finding.reasons)
+    # given ids too, in any id form
+    given = CoiPolicy(3, 2026, not_units=frozenset({f"https://openalex.org/{UNI_C}"}))
+    both_c = check_conflict(None, Person("k1", "A1", (UNI_C,)), Person("k2", "A9", (UNI_C,)), given)
+    assert not any(UNI_C in r for r in both_c.reasons)

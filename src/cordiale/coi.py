@@ -54,6 +54,9 @@ class Person:
 class CoiPolicy:
     coauthor_years: int = 3  # co-authorship within this many years is a conflict
     as_of_year: int | None = None  # default: the current year
+    # institution ids that never make two people "the same unit": the partnership's partners themselves,
+    # which every reviewer shares with one side (short OpenAlex ids)
+    not_units: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,8 @@ def check_conflicts(
     year = policy.as_of_year if policy.as_of_year is not None else datetime.now(UTC).year
     window = (year - policy.coauthor_years, year)
     facts, store_problem = _read_facts(store, [a, *others], window)
-    return [_judge(a, b, window, facts, store_problem) for b in others]
+    not_units = frozenset(i for i in (short_openalex_id(u) for u in policy.not_units) if i)
+    return [_judge(a, b, window, facts, store_problem, not_units) for b in others]
 
 
 # --- what the store says about each author ----------------------------------------------------------
@@ -208,13 +212,14 @@ def _judge(
     window: tuple[int, int],
     facts: dict[str, _AuthorFacts],
     store_problem: str | None,
+    not_units: frozenset[str] = frozenset(),
 ) -> CoiFinding:
     lo, hi = window
     conflicts = _declared(a, b)
     aid, bid = _author(a), _author(b)
     if aid and aid == bid:
         conflicts.append(f"{_label(a)} and {_label(b)} are the same OpenAlex author ({aid})")
-    shared_given = sorted(_institutions(a) & _institutions(b))
+    shared_given = sorted((_institutions(a) & _institutions(b)) - not_units)
     if shared_given:
         conflicts.append(f"same unit: both are at {', '.join(shared_given)}")
     unknowns: list[str] = []
@@ -230,7 +235,7 @@ def _judge(
             conflicts.append(f"co-authored {work} in {year}")
         if len(joint) > 3:
             conflicts.append(f"… and {len(joint) - 3} more joint works in {lo}–{hi}")
-        shared_units = sorted((fa.units & fb.units) - set(shared_given))
+        shared_units = sorted((fa.units & fb.units) - set(shared_given) - not_units)
         if shared_units:
             conflicts.append(f"same unit: both list {', '.join(shared_units)} on works of {lo}–{hi}")
         for person, f in ((a, fa), (b, fb)):

@@ -9,7 +9,7 @@ from django.conf import settings
 
 from cordiale import coi
 from cordiale.config import store_path
-from cordiale.web.programmes.models import Application, Person
+from cordiale.web.programmes.models import Application, Partner, Person
 
 
 def coi_person(person: Person) -> coi.Person:
@@ -40,8 +40,12 @@ def check_reviewer(application: Application, reviewer: Person, store: Path | Non
     others = [application.applicant, *(pi.person for pi in application.pis.select_related("person"))]
     unique = list({p.pk: p for p in others}.values())
     path = store if store is not None else store_path(settings.CORDIALE_STORE)
+    # Every reviewer shares a partner institution with one side: the partners themselves are not units.
+    partners = frozenset(Partner.objects.exclude(openalex_id="").values_list("openalex_id", flat=True))
     policy = coi.CoiPolicy(
-        coauthor_years=settings.CORDIALE_COI_COAUTHOR_YEARS, as_of_year=settings.CORDIALE_COI_AS_OF_YEAR
+        coauthor_years=settings.CORDIALE_COI_COAUTHOR_YEARS,
+        as_of_year=settings.CORDIALE_COI_AS_OF_YEAR,
+        not_units=partners,
     )
     findings = coi.check_conflicts(
         path if path.is_file() else None, coi_person(reviewer), [coi_person(p) for p in unique], policy
