@@ -183,3 +183,20 @@ def test_report_event_outside_its_years_names_them(tmp_path: Path, kfupm_store: 
     assert result.exit_code == 2
     _one_line_error(result.output, "--event 2000", "2015–2024")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_sdg_score_resolves_institutions_like_pair(tmp_path: Path, kfupm_store: Path) -> None:
+    """Names and ROR ids are taken as `pair` takes them; an institution without works in the store is
+    exit 3 instead of a silent score of nothing."""
+    import shutil
+
+    db = tmp_path / "s.duckdb"
+    shutil.copyfile(kfupm_store, db)
+    result = runner.invoke(app, ["sdg", "score", "--institutions", "I999", "--db", str(db)])
+    assert result.exit_code == 3
+    _one_line_error(result.output, "no works of I999")
+    result = runner.invoke(app, ["sdg", "score", "--institutions", "Benha University", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with reader(db) as con:
+        (scored,) = con.execute("SELECT count(DISTINCT work_id) FROM sdg_scores").fetchall()[0]
+    assert 0 < scored <= 200  # Benha's works only (109 in the shared data), not the store's 5,804

@@ -137,6 +137,8 @@ def test_report_reads_the_programmes_database_given(kfupm_store: Path, tmp_path:
     assert res.returncode == 0, res.stderr
     html = out.read_text(encoding="utf-8")
     assert 'id="no-programme-data"' in html and "the programmes database cannot be read" in html
+    assert "no such file" in res.stderr
+    assert not missing.exists() and not missing.parent.exists()  # a report only reads: nothing created
 
 
 def test_report_of_an_empty_scope_is_written_with_exit_0(kfupm_store: Path, tmp_path: Path) -> None:

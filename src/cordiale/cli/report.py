@@ -8,7 +8,7 @@ from typing import Annotated, NamedTuple
 
 import typer
 
-from cordiale.cli.common import DbOption, err, handle_errors, parse_types
+from cordiale.cli.common import DbOption, err, handle_errors, notice, parse_types
 from cordiale.config import store_path
 from cordiale.errors import StoreError, UsageError
 from cordiale.observatory.query import DEFAULT_TYPES
@@ -83,6 +83,11 @@ def _report(
             f"no store at {db_path}: run `cordiale ingest FILES…` or `cordiale pair A B --fetch`"
         )
     resolved = _resolve(db_path, texts)
+    if web_db is not None and "://" not in web_db and not Path(web_db).expanduser().is_file():
+        # SQLite would create an empty database file there, and a report only reads: an empty in-memory
+        # database instead gives the same "No programme data" note, and nothing is left behind
+        notice(f"--web-db {web_db}: no such file; the report says it has no programme data")
+        web_db = "sqlite://:memory:"
     if web_db is not None:  # read by the web app's settings when Django starts below
         os.environ["CORDIALE_DATABASE_URL"] = (
             web_db if "://" in web_db else f"sqlite:///{Path(web_db).expanduser().resolve()}"

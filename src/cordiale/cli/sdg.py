@@ -162,22 +162,13 @@ def score_command(
     all_works: Annotated[bool, typer.Option("--all", help="Score every work in the store.")] = False,
 ) -> None:
     """Score works into the store's ``sdg_scores`` table (only works whose text changed)."""
-    from cordiale.ids import short_openalex_id
     from cordiale.sdg.store import score_store
     from cordiale.store.connection import reader
 
     if institutions and all_works:
         raise UsageError("give --institutions or --all, not both")
-    ids: list[str] | None = None
-    if institutions:
-        ids = []
-        for part in institutions.split(","):
-            if part.strip():
-                sid = short_openalex_id(part)
-                if not sid or not sid.startswith("I"):
-                    raise UsageError(f"--institutions: {part!r} is not an OpenAlex institution id")
-                ids.append(sid)
     db_path = store_path(db)
+    ids = _institution_ids(db_path, institutions) if institutions else None
     with count_progress() as progress:
         task = progress.add_task("sdg score", total=None)
         summary = score_store(
@@ -214,3 +205,28 @@ def score_command(
         per.add_row(str(sdg), f"{n:,}")
     out.print(per)
     notice(COUNT_NOTE)
+
+
+def _institution_ids(db_path: Path, text: str) -> list[str]:
+    """``--institutions``: OpenAlex ids, ROR ids or names, as ``cordiale pair`` takes them; each must have
+    works in the store (directly or through lineage), else exit 3."""
+    from cordiale.errors import InstitutionError
+    from cordiale.resolve import resolve_institution
+    from cordiale.store.connection import reader
+
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise UsageError("--institutions: give at least one institution")
+    ids: list[str] = []
+    with reader(db_path) as con:
+        for part in parts:
+            inst = resolve_institution(con, part)
+            found = con.execute(
+                "SELECT 1 FROM authorship_institutions ai JOIN institutions i ON i.id = ai.institution_id "
+                "WHERE ai.institution_id = ? OR list_contains(i.lineage, ?) LIMIT 1",
+                [inst.id, inst.id],
+            ).fetchall()
+            if not found:
+                raise InstitutionError(f"--institutions: the store holds no works of {part} ({inst.id})")
+            ids.append(inst.id)
+    return ids

@@ -32,7 +32,8 @@ from cordiale.observatory.reference import prepared_steps
 COUNTING = {
     "full": "a work counts 1 for each unit (partner or joint group) it belongs to",
     "fractional": "author-level 1/N split over the authorship's direct institutions; a unit's weight is "
-    "min(1, Σ shares of the institutions rolling up to it); a joint group's weight is Σ of its partners'",
+    "min(1, Σ shares of the institutions rolling up to it); a joint group's weight is the sum of its "
+    "partners' weights",
     "joint": "a work is joint when at least two partners are on it after the rule's roll-up",
     "totals": "year NULL is the total over the years",
 }
