@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cordiale.web.programmes.models.finance import Currency
 from cordiale.web.programmes.models.people import Partner, Person
+from cordiale.web.programmes.validators import validate_positive
 
 
 class CallKind(models.TextChoices):
@@ -72,7 +73,9 @@ class Application(models.Model):
     applicant = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="applications")
     title = models.CharField(_("title"), max_length=300)
     summary = models.TextField(_("summary"), blank=True)
-    requested_amount = models.DecimalField(_("requested amount"), max_digits=14, decimal_places=2)
+    requested_amount = models.DecimalField(
+        _("requested amount"), max_digits=14, decimal_places=2, validators=[validate_positive]
+    )
     pdf = models.FileField(_("proposal (PDF)"), upload_to=application_upload, blank=True)
     state = models.CharField(_("state"), max_length=30, default="draft")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cordiale.web.programmes.models.finance import Currency
 from cordiale.web.programmes.models.people import Partner, Person
 from cordiale.web.programmes.models.projects import Project
+from cordiale.web.programmes.validators import validate_not_negative, validate_positive
 
 
 class Exchange(models.Model):
@@ -24,7 +26,9 @@ class Exchange(models.Model):
     start = models.DateField(_("from"))
     end = models.DateField(_("to"))
     purpose = models.CharField(_("purpose"), max_length=300)
-    funding_amount = models.DecimalField(_("funding"), max_digits=12, decimal_places=2, default=0)
+    funding_amount = models.DecimalField(
+        _("funding"), max_digits=12, decimal_places=2, default=0, validators=[validate_not_negative]
+    )
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.EUR)
     project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.SET_NULL)
 
@@ -48,7 +52,7 @@ class Grant(models.Model):
     scheme = models.CharField(_("scheme"), max_length=20, choices=Scheme.choices)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
     title = models.CharField(_("title"), max_length=300)
-    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[validate_positive])
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.EUR)
     start = models.DateField(_("start"), null=True, blank=True)
     end = models.DateField(_("end"), null=True, blank=True)
@@ -60,6 +64,10 @@ class Grant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.funder}: {self.title}"
+
+    def clean(self) -> None:
+        if self.start and self.end and self.end < self.start:
+            raise ValidationError({"end": _("The grant ends before it starts.")})
 
 
 class Output(models.Model):
