@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from cordiale.web.programmes import services
 from cordiale.web.programmes.cofinance import RateCsvError, parse_rates_csv, read_rates_csv
+from cordiale.web.programmes.mobility import Stay, plan_problems
 from cordiale.web.programmes.models import (
     Application,
     Exchange,
@@ -204,3 +206,26 @@ def test_negative_amounts_and_reversed_dates_are_field_errors(world: World) -> N
         office.post(reverse("grant_list"), {**grant, "amount": "100", "end": "2026-12-31"}).status_code == 302
     )
     assert Grant.objects.get().amount == Decimal(100)
+
+
+def test_the_mobility_bounds_message_never_contradicts_the_rule() -> None:
+    start, end, bounds = date(2025, 9, 1), date(2028, 8, 31), (Decimal(3), Decimal(6))
+    assert plan_problems([Stay(date(2027, 1, 1), date(2027, 3, 31))], start, end, bounds) == [
+        "The plan totals 2.9 months (90 days); the total must be between 3 and 6 months."
+    ]
+    assert plan_problems([Stay(date(2027, 1, 1), date(2027, 7, 2))], start, end, bounds) == [
+        "The plan totals 6.1 months (183 days); the total must be between 3 and 6 months."
+    ]
+    # Every length of a single stay: refused exactly when outside the bounds, and the total shown is
+    # then outside them too (92 days = 3.02 months is the shortest plan kept, 182 days the longest).
+    kept = []
+    for days in range(1, 400):
+        stay = Stay(date(2027, 1, 1), date(2027, 1, 1) + timedelta(days=days - 1))
+        problems = plan_problems([stay], start, end, bounds)
+        if not problems:
+            kept.append(days)
+            continue
+        (message,) = problems
+        shown = Decimal(re.search(r"totals ([0-9.]+) months", message).group(1))  # type: ignore[union-attr]
+        assert not bounds[0] <= shown <= bounds[1], message
+    assert (kept[0], kept[-1], len(kept)) == (92, 182, 91)
