@@ -229,3 +229,47 @@ def test_the_mobility_bounds_message_never_contradicts_the_rule() -> None:
         shown = Decimal(re.search(r"totals ([0-9.]+) months", message).group(1))  # type: ignore[union-attr]
         assert not bounds[0] <= shown <= bounds[1], message
     assert (kept[0], kept[-1], len(kept)) == (92, 182, 91)
+
+
+def test_relation_fields_have_french_labels(world: World, settings: object) -> None:
+    from django.apps import apps
+    from django.utils import translation
+
+    for model in apps.get_app_config("programmes").get_models():
+        for f in [*model._meta.local_fields, *model._meta.local_many_to_many]:
+            if not f.is_relation:
+                continue
+            with translation.override("en"):
+                english = str(f.verbose_name)
+            with translation.override("fr"):
+                french = str(f.verbose_name)
+            assert french != english, f"{model.__name__}.{f.name}: {english!r} has no French label"
+    office = client_for("officer_cnrs")
+    office.cookies["django_language"] = "fr"
+    project = _project(world)
+    pages = {
+        reverse("exchange_list"): (
+            "Personne :",
+            "Partenaire de départ :",
+            "Partenaire d'accueil :",
+            "Projet :",
+        ),
+        reverse("grant_list"): ("Partenaires :", "Projets :"),
+        reverse("finance", args=[project.pk]): ("Partenaire :",),
+    }
+    english = (
+        "Partner :",
+        "Person :",
+        "From partner :",
+        "To partner :",
+        "Project :",
+        "Partners :",
+        "Projects :",
+    )
+    for url, labels in pages.items():
+        page = office.get(url).content.decode().replace("\xa0", " ").replace("&#x27;", "'")
+        assert 'lang="fr"' in page, url
+        for label in labels:
+            assert label in page, (url, label)
+        for label in english:
+            assert label not in page, (url, label)

@@ -43,8 +43,12 @@ class LedgerEntry(models.Model):
         COMMITMENT = "commitment", _("commitment")
         PAYMENT = "payment", _("payment")
 
-    project = models.ForeignKey("programmes.Project", on_delete=models.PROTECT, related_name="ledger")
-    partner = models.ForeignKey("programmes.Partner", on_delete=models.PROTECT, related_name="ledger")
+    project = models.ForeignKey(
+        "programmes.Project", on_delete=models.PROTECT, related_name="ledger", verbose_name=_("project")
+    )
+    partner = models.ForeignKey(
+        "programmes.Partner", on_delete=models.PROTECT, related_name="ledger", verbose_name=_("partner")
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2, validators=[validate_positive])
     currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices)
