@@ -299,7 +299,7 @@ def test_mobility_bounds_from_the_settings_reach_the_service_and_the_form(
             student, [Stay(date(2026, 1, 1), date(2026, 4, 30))], world.officer_cnrs.user
         )
     assert exc.value.messages == [
-        "The plan totals 3.9 months (120 days); the total must be between 1 and 2 months."
+        "The plan totals 4.0 months (120 days); the total must be between 1 and 2 months."
     ]
     c = client_for("officer_cnrs")
     url = reverse("mobility_plan", args=[student.pk])

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -40,6 +41,7 @@ from cordiale.web.dashboard.overview import (
     load_strengths,
     load_third_parties,
 )
+from cordiale.web.programmes.actors import is_office
 
 # The filters every observatory page takes; the overview adds its counting rule and event year.
 PAGE_KEYS = ("from", "to", "rule", "types", "field", "goal")
@@ -113,7 +115,7 @@ def _page(
             "countings": COUNTINGS,
             "choices": filter_choices(_store()),
             "sdg_goal_names": charts.sdg_names(),
-            "tabs": TABS,
+            "tabs": [t for t in TABS if t[0] != "programmes" or is_office(request.user)],
             **context,
         },
     )
@@ -234,7 +236,10 @@ def people(request: HttpRequest, a: str, b: str) -> HttpResponse:
 @login_required
 def programmes(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """Programmes: calls by status with applications and success rates, joint PhDs, exchanges, money
-    committed and paid per partner (EUR and GBP), from the programmes app's database."""
+    committed and paid per partner (EUR and GBP), from the programmes app's database. For the partnership
+    office only (any programme officer or partnership director), like the programmes' own lists."""
+    if not is_office(request.user):
+        raise PermissionDenied
     from cordiale.web.dashboard.programmes import load_programmes
 
     def build(filters: Filters) -> dict[str, Any]:
@@ -257,7 +262,10 @@ def programmes(request: HttpRequest, a: str, b: str) -> HttpResponse:
 @login_required
 def programme_rows(request: HttpRequest, a: str, b: str) -> HttpResponse:
     """The rows behind a programme figure: ``?call=ID`` (its applications), ``?status=`` (its calls),
-    ``?partner=ID&kind=`` (ledger lines), ``?phd=1`` (joint PhD projects), ``?exchanges=YEAR``."""
+    ``?partner=ID&kind=`` (ledger lines), ``?phd=1`` (joint PhD projects), ``?exchanges=YEAR``. For the
+    partnership office only."""
+    if not is_office(request.user):
+        raise PermissionDenied
     from cordiale.web.dashboard.programmes import drill_down
 
     def build(filters: Filters) -> dict[str, Any]:

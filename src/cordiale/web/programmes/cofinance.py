@@ -16,6 +16,8 @@ from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# A stored rate's size (``ReferenceRate.eur_per_unit``): 12 digits, 6 of them after the point.
+RATE_MAX_DIGITS, RATE_DECIMAL_PLACES = 12, 6
 
 
 class RateMissingError(ValueError):
@@ -131,6 +133,29 @@ class RateCsvError(ValueError):
     """A reference-rate CSV that cannot be read; the message names the file, line and field."""
 
 
+def rate_size_problem(value: Decimal) -> str:
+    """Why a positive finite rate does not fit the stored field ('' when it fits)."""
+    _sign, digits, exponent = value.normalize().as_tuple()
+    assert isinstance(exponent, int)  # finite
+    places = max(0, -exponent)
+    whole = max(0, len(digits) + exponent)
+    if places > RATE_DECIMAL_PLACES:
+        return f"has more than {RATE_DECIMAL_PLACES} decimal places"
+    if whole > RATE_MAX_DIGITS - RATE_DECIMAL_PLACES:
+        return f"has more than {RATE_MAX_DIGITS - RATE_DECIMAL_PLACES} digits before the decimal point"
+    return ""
+
+
+def read_rates_csv(data: bytes, name: str) -> list[Rate]:
+    """Rates from an uploaded file's bytes (UTF-8, with or without a byte-order mark)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise RateCsvError(f"{name}: line {line}: the file is not UTF-8 text: save it as UTF-8 CSV") from None
+    return parse_rates_csv(text, name)
+
+
 def parse_rates_csv(text: str, name: str) -> list[Rate]:
     """Rates from CSV text with header ``date,currency,eur_per_unit`` (ISO dates, '.' decimals)."""
     reader = csv.DictReader(io.StringIO(text))
@@ -148,8 +173,10 @@ def parse_rates_csv(text: str, name: str) -> list[Rate]:
                 f"{name}: line {line}: field date: {row['date']!r} is not a date (YYYY-MM-DD)"
             ) from None
         currency = row["currency"].upper()
-        if currency not in {"GBP", "EUR"}:
-            raise RateCsvError(f"{name}: line {line}: field currency: {row['currency']!r} is not GBP or EUR")
+        if currency == "EUR":
+            raise RateCsvError(f"{name}: line {line}: field currency: EUR needs no rate (1 EUR is 1 EUR)")
+        if currency != "GBP":
+            raise RateCsvError(f"{name}: line {line}: field currency: {row['currency']!r} is not GBP")
         try:
             value = Decimal(row["eur_per_unit"])
         except InvalidOperation:
@@ -158,6 +185,9 @@ def parse_rates_csv(text: str, name: str) -> list[Rate]:
             raise RateCsvError(
                 f"{name}: line {line}: field eur_per_unit: {row['eur_per_unit']!r} is not a positive number"
             )
+        problem = rate_size_problem(value)
+        if problem:
+            raise RateCsvError(f"{name}: line {line}: field eur_per_unit: {row['eur_per_unit']!r} {problem}")
         rates.append(Rate(day, currency, value))
     if not rates:
         raise RateCsvError(f"{name}: no rate rows")

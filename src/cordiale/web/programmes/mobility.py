@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
 DAYS_PER_MONTH = Decimal("365.25") / 12
@@ -24,8 +24,8 @@ class Stay:
         return (self.end - self.start).days + 1
 
 
-def months(days: int) -> Decimal:
-    return (Decimal(days) / DAYS_PER_MONTH).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+def months(days: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return (Decimal(days) / DAYS_PER_MONTH).quantize(Decimal("0.1"), rounding=rounding)
 
 
 def _fmt(value: Decimal) -> str:
@@ -53,8 +53,11 @@ def plan_problems(
             problems.append(f"Stays {a.start} – {a.end} and {b.start} – {b.end} overlap.")
     total_days = sum(s.days for s in stays if s.end >= s.start)
     low, high = bounds
-    total = months(total_days)
-    if stays and not (low <= Decimal(total_days) / DAYS_PER_MONTH <= high):
+    exact = Decimal(total_days) / DAYS_PER_MONTH
+    if stays and not (low <= exact <= high):
+        # Shown rounded away from the bounds (down below the minimum, up above the maximum), so that a
+        # plan of 90 days reads 2.9 months, never "3.0 months" next to "must be between 3 and 6 months".
+        total = months(total_days, ROUND_FLOOR if exact < low else ROUND_CEILING)
         problems.append(
             f"The plan totals {total} months ({total_days} days); "
             f"the total must be between {_fmt(low)} and {_fmt(high)} months."

@@ -74,6 +74,8 @@ def eligibility_problems(application: Application, today: date | None = None) ->
     problems = []
     if not call.opens <= today <= call.closes:
         problems.append(_("The call is open from %(o)s to %(c)s.") % {"o": call.opens, "c": call.closes})
+    if application.requested_amount <= 0:
+        problems.append(_("The requested amount must be above 0."))
     if application.requested_amount > call.budget_ceiling:
         problems.append(
             _("The requested amount exceeds the call's ceiling of %(c)s %(cur)s.")

@@ -67,6 +67,17 @@ class Workflow:
                 return state in t.sources and bool(t.actors & actors)
         return False
 
+    def actors_of(self, action: str) -> frozenset[str]:
+        """Who may ever do ``action`` (an in-state action or a transition), whatever the state."""
+        found: frozenset[str] = frozenset()
+        for a in self.actions:
+            if a.name == action:
+                found |= a.actors
+        for t in self.transitions:
+            if t.name == action:
+                found |= t.actors
+        return found
+
 
 def _fs(*items: str) -> frozenset[str]:
     return frozenset(items)

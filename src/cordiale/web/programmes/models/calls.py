@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cordiale.web.programmes.models.finance import Currency
 from cordiale.web.programmes.models.people import Partner, Person
+from cordiale.web.programmes.validators import validate_positive
 
 
 class CallKind(models.TextChoices):
@@ -24,7 +25,7 @@ class Call(models.Model):
     title = models.CharField(_("title"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=CallKind.choices)
     description = models.TextField(_("description"), blank=True)
-    partners = models.ManyToManyField(Partner, related_name="calls")
+    partners = models.ManyToManyField(Partner, related_name="calls", verbose_name=_("partners"))
     opens = models.DateField(_("opens"))
     closes = models.DateField(_("closes"))
     budget_ceiling = models.DecimalField(_("budget ceiling"), max_digits=14, decimal_places=2)
@@ -50,7 +51,7 @@ class Call(models.Model):
 class Criterion(models.Model):
     """One review criterion of a call, with its weight in the weighted score."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria")
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="criteria", verbose_name=_("call"))
     name = models.CharField(_("criterion"), max_length=200)
     weight = models.DecimalField(_("weight"), max_digits=5, decimal_places=2, default=Decimal(1))
 
@@ -68,11 +69,17 @@ def application_upload(instance: Application, filename: str) -> str:
 class Application(models.Model):
     """One application to a call; ``state`` moves only through the workflow service."""
 
-    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="applications")
-    applicant = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="applications")
+    call = models.ForeignKey(
+        Call, on_delete=models.PROTECT, related_name="applications", verbose_name=_("call")
+    )
+    applicant = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="applications", verbose_name=_("applicant")
+    )
     title = models.CharField(_("title"), max_length=300)
     summary = models.TextField(_("summary"), blank=True)
-    requested_amount = models.DecimalField(_("requested amount"), max_digits=14, decimal_places=2)
+    requested_amount = models.DecimalField(
+        _("requested amount"), max_digits=14, decimal_places=2, validators=[validate_positive]
+    )
     pdf = models.FileField(_("proposal (PDF)"), upload_to=application_upload, blank=True)
     state = models.CharField(_("state"), max_length=30, default="draft")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -89,9 +96,13 @@ class Application(models.Model):
 class ApplicationPI(models.Model):
     """A principal investigator of an application, at one partner."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="pis")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="pi_of")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="pis", verbose_name=_("application")
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="pi_of", verbose_name=_("person")
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, verbose_name=_("partner"))
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["application", "person"], name="pi_once")]
@@ -103,14 +114,25 @@ class ApplicationPI(models.Model):
 class ReviewAssignment(models.Model):
     """A reviewer assigned to an application, with the conflict check and the review itself."""
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="assignments")
-    reviewer = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="assignments")
-    assigned_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="assignments", verbose_name=_("application")
+    )
+    reviewer = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="assignments", verbose_name=_("reviewer")
+    )
+    assigned_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="+", verbose_name=_("assigned by")
+    )
     assigned_at = models.DateTimeField(auto_now_add=True)
     coi_status = models.CharField(_("conflict of interest"), max_length=10)
     coi_reasons = models.TextField(blank=True)
     coi_confirmed_by = models.ForeignKey(
-        Person, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Person,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("no conflict confirmed by"),
     )
     comment = models.TextField(_("comment"), blank=True)
     confidential = models.BooleanField(_("confidential (never shown to applicants)"), default=True)
@@ -135,8 +157,10 @@ class ReviewAssignment(models.Model):
 class Score(models.Model):
     """One criterion's score (0–5) in one review."""
 
-    assignment = models.ForeignKey(ReviewAssignment, on_delete=models.CASCADE, related_name="scores")
-    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT)
+    assignment = models.ForeignKey(
+        ReviewAssignment, on_delete=models.CASCADE, related_name="scores", verbose_name=_("review assignment")
+    )
+    criterion = models.ForeignKey(Criterion, on_delete=models.PROTECT, verbose_name=_("criterion"))
     value = models.PositiveSmallIntegerField(validators=[MinValueValidator(0), MaxValueValidator(5)])
 
     class Meta:
@@ -153,8 +177,12 @@ class PanelRecommendation(models.Model):
         AWARD = "award", _("award")
         REJECT = "reject", _("reject")
 
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="recommendations")
-    member = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="recommendations")
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="recommendations", verbose_name=_("application")
+    )
+    member = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="recommendations", verbose_name=_("panel member")
+    )
     recommendation = models.CharField(_("recommendation"), max_length=10, choices=Recommendation.choices)
     comment = models.TextField(_("comment"), blank=True)
     recorded_at = models.DateTimeField(auto_now=True)
@@ -174,12 +202,16 @@ class Decision(models.Model):
         AWARD = "award", _("award")
         REJECT = "reject", _("reject")
 
-    application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="decision")
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="decision", verbose_name=_("application")
+    )
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     amount = models.DecimalField(_("amount awarded"), max_digits=14, decimal_places=2, null=True, blank=True)
     panel = models.CharField(_("panel members"), max_length=500, blank=True)
     feedback = models.TextField(_("feedback to the applicant"), blank=True)
-    decided_by = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="+", verbose_name=_("decided by")
+    )
     decided_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -80,7 +80,12 @@ class Person(models.Model):
     """A person known to the programmes (with or without a sign-in account)."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="person"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="person",
+        verbose_name=_("sign-in account"),
     )
     name = models.CharField(_("name"), max_length=200)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -94,7 +99,9 @@ class Person(models.Model):
         blank=True,
         help_text=_("Comma-separated OpenAlex institution ids of the person's lab or unit."),
     )
-    declared_conflicts = models.ManyToManyField("self", blank=True, symmetrical=True)
+    declared_conflicts = models.ManyToManyField(
+        "self", blank=True, symmetrical=True, verbose_name=_("declared conflicts of interest")
+    )
     consent_at = models.DateTimeField(_("consent given"), null=True, blank=True)
     consent_version = models.CharField(max_length=20, blank=True)
     erased_at = models.DateTimeField(_("erased"), null=True, blank=True)
@@ -118,8 +125,12 @@ class Person(models.Model):
 class Role(models.Model):
     """One role a person holds at one partner."""
 
-    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="roles")
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="roles")
+    person = models.ForeignKey(
+        Person, on_delete=models.CASCADE, related_name="roles", verbose_name=_("person")
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="roles", verbose_name=_("partner")
+    )
     kind = models.CharField(_("role"), max_length=20, choices=RoleKind.choices)
 
     class Meta:

@@ -17,7 +17,12 @@ class Project(models.Model):
     title = models.CharField(_("title"), max_length=300)
     kind = models.CharField(_("kind"), max_length=20, choices=CallKind.choices)
     application = models.OneToOneField(
-        Application, null=True, blank=True, on_delete=models.PROTECT, related_name="project"
+        Application,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="project",
+        verbose_name=_("application"),
     )
     start = models.DateField(_("start"))
     end = models.DateField(_("end"))
@@ -35,8 +40,10 @@ class Project(models.Model):
 class ProjectPartner(models.Model):
     """A partner in a project with its agreed share of the co-financing, in percent."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="partner_shares")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="partner_shares", verbose_name=_("project")
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, verbose_name=_("partner"))
     agreed_share = models.DecimalField(
         _("agreed share (%)"), max_digits=5, decimal_places=2, default=Decimal(50)
     )
@@ -57,9 +64,13 @@ class ProjectMember(models.Model):
         STUDENT = "student", _("doctoral student")
         MEMBER = "member", _("member")
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="memberships")
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT)
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="members", verbose_name=_("project")
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("person")
+    )
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, verbose_name=_("partner"))
     kind = models.CharField(_("role"), max_length=20, choices=Kind.choices)
 
     class Meta:
@@ -72,10 +83,18 @@ class ProjectMember(models.Model):
 class PhdStudent(models.Model):
     """One doctoral student of a joint PhD project, funded by their home partner, hosted by the other."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="students")
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="phd_records")
-    home_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
-    host_partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="+")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="students", verbose_name=_("project")
+    )
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="phd_records", verbose_name=_("person")
+    )
+    home_partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("home partner")
+    )
+    host_partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="+", verbose_name=_("host partner")
+    )
     funding_start = models.DateField(_("funded from"))
     funding_end = models.DateField(_("funded until"))
 
@@ -91,7 +110,9 @@ class PhdStudent(models.Model):
 class MobilityStay(models.Model):
     """One stay of a doctoral student in the partner's lab (part of the student's mobility plan)."""
 
-    student = models.ForeignKey(PhdStudent, on_delete=models.CASCADE, related_name="stays")
+    student = models.ForeignKey(
+        PhdStudent, on_delete=models.CASCADE, related_name="stays", verbose_name=_("doctoral student")
+    )
     start = models.DateField(_("from"))
     end = models.DateField(_("to"))
     lab = models.CharField(_("host lab"), max_length=200, blank=True)
@@ -106,7 +127,9 @@ class MobilityStay(models.Model):
 class Milestone(models.Model):
     """A project milestone."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="milestones")
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("project")
+    )
     title = models.CharField(_("milestone"), max_length=300)
     due = models.DateField(_("due"))
     done_on = models.DateField(_("done on"), null=True, blank=True)

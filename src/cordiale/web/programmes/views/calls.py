@@ -159,9 +159,21 @@ def application_pdf(request: HttpRequest, pk: int) -> FileResponse:
     )
 
 
+def _require_role(request: HttpRequest, application: Application, *actions: str) -> None:
+    """403 unless the user is one of those the workflow lets do one of ``actions`` (in any state: the
+    service refuses an action out of its states with a message)."""
+    wf = workflow_for(application.call.kind)
+    allowed: set[str] = set()
+    for action in actions:
+        allowed |= wf.actors_of(action)
+    if not allowed & application_actors(request.user, application):
+        raise PermissionDenied
+
+
 @login_required
 def assign_reviewer(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
+    _require_role(request, application, "assign_reviewer")
     form = AssignReviewerForm(request.POST or None)
     outcome = None
     if request.method == "POST" and form.is_valid():
@@ -221,6 +233,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def decide(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
+    _require_role(request, application, "award", "reject")
     form = DecisionForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
@@ -231,7 +244,11 @@ def decide(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, _("Decision recorded."))
             return redirect("application_detail", pk=pk)
-    reviews = application.assignments.prefetch_related("scores__criterion").select_related("reviewer")
+    reviews = [
+        a
+        for a in application.assignments.prefetch_related("scores__criterion").select_related("reviewer")
+        if request.user.has_perm("programmes.view_review", a)
+    ]
     context = {
         "application": application,
         "form": form,
@@ -272,6 +289,7 @@ def recommend(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def start_project(request: HttpRequest, pk: int) -> HttpResponse:
     application = get_allowed(request, Application, "programmes.view_application", pk=pk)
+    _require_role(request, application, "start_project")
     form = StartProjectForm(request.POST or None, initial={"start": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
         project = services.start_project(application, request.user, form.cleaned_data["start"])

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from cordiale.errors import StoreError
 from cordiale.ids import short_openalex_id
 from cordiale.web.programmes import services
-from cordiale.web.programmes.cofinance import Entry, RateCsvError, RateMissingError, parse_rates_csv, totals
+from cordiale.web.programmes.cofinance import Entry, RateCsvError, RateMissingError, read_rates_csv, totals
 from cordiale.web.programmes.forms import LedgerEntryForm, OutputForm, RateCsvForm, RateForm, StayFormSet
 from cordiale.web.programmes.mobility import Stay
 from cordiale.web.programmes.models import LedgerEntry, Output, PhdStudent, Project, ReferenceRate
@@ -143,8 +143,8 @@ def rates(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "csv-csv_file" in request.FILES and csv_form.is_valid():
         upload = csv_form.cleaned_data["csv_file"]
         try:
-            parsed = parse_rates_csv(upload.read().decode("utf-8-sig"), upload.name)
-        except (RateCsvError, UnicodeDecodeError) as exc:
+            parsed = read_rates_csv(upload.read(), upload.name)
+        except RateCsvError as exc:
             messages.error(request, str(exc))
         else:
             with transaction.atomic():
