@@ -109,10 +109,13 @@ def test_score_selects_institutions_and_needs_partners(tmp_path: Path, records: 
     assert score_store(db, None, use_asked=True).unchanged == n
 
 
-def test_score_errors(tmp_path: Path) -> None:
+def test_score_errors(tmp_path: Path, kfupm_store: Path) -> None:
     result = runner.invoke(app, ["sdg", "score", "--db", str(tmp_path / "none.duckdb"), "--all"])
     assert result.exit_code == 4
     result = runner.invoke(app, ["sdg", "score", "--institutions", "X1", "--all"])
     assert result.exit_code == 2
+    # institutions are resolved as `pair` resolves them: no store, then an unknown name
     result = runner.invoke(app, ["sdg", "score", "--db", str(tmp_path / "x.duckdb"), "--institutions", "foo"])
-    assert result.exit_code == 2 and "not an OpenAlex institution id" in result.output
+    assert result.exit_code == 4
+    result = runner.invoke(app, ["sdg", "score", "--db", str(kfupm_store), "--institutions", "no such place"])
+    assert result.exit_code == 3 and "no institution matches" in result.output
