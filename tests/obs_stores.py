@@ -117,3 +117,24 @@ def build_store(
     )
     con.close()
     return path
+
+
+def ror_hierarchy_store(path: Path, ror_prefix: str = "https://ror.org/") -> Path:
+    """Partners A and B, a lab L whose ROR parents are both, and a team M inside L: W1 (L alone) and W2
+    (M with B) are joint only under the ``ror`` rule. No OpenAlex lineage: only ROR knows the parents.
+    ``ror_prefix`` gives the institutions' ROR ids as OpenAlex does (URLs) or bare; the registry's are bare.
+    """
+    insts = [
+        Inst("IA", ror=f"{ror_prefix}0aaaaaa00"),
+        Inst("IB", ror=f"{ror_prefix}0bbbbbb00", country="GB"),
+        Inst("IL", ror=f"{ror_prefix}0llllll00"),
+        Inst("IM", ror=f"{ror_prefix}0mmmmmm00"),
+    ]
+    works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
+    ror = [
+        ("0aaaaaa00", 48.8, 2.3, []),
+        ("0bbbbbb00", 51.5, -0.18, []),
+        ("0llllll00", 48.8, 2.3, ["0aaaaaa00", "0bbbbbb00"]),
+        ("0mmmmmm00", 48.8, 2.3, ["0llllll00"]),
+    ]
+    return build_store(path, insts, works, ror=ror)

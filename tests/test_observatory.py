@@ -27,7 +27,7 @@ from cordiale.observatory.run import build_per_work
 from cordiale.sources.ror import load_ror
 from cordiale.store.connection import reader
 from tests.conftest import raw_records
-from tests.obs_stores import Inst, Work, build_store
+from tests.obs_stores import Inst, Work, build_store, ror_hierarchy_store
 from tests.shared_data import shared_path
 
 runner = CliRunner()
@@ -98,20 +98,7 @@ ROR_FORMS = pytest.mark.parametrize("ror_prefix", ["", "https://ror.org/"], ids=
 
 @ROR_FORMS
 def test_ror_rule_rolls_child_units_up_to_their_parents(tmp_path: Path, ror_prefix: str) -> None:
-    insts = [
-        Inst("IA", ror=f"{ror_prefix}0aaaaaa00"),
-        Inst("IB", ror=f"{ror_prefix}0bbbbbb00", country="GB"),
-        Inst("IL", ror=f"{ror_prefix}0llllll00"),  # no OpenAlex lineage: only ROR knows the lab's parents
-        Inst("IM", ror=f"{ror_prefix}0mmmmmm00"),  # a team inside the lab: two ROR levels up to A and B
-    ]
-    works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
-    ror = [
-        ("0aaaaaa00", 48.8, 2.3, []),
-        ("0bbbbbb00", 51.5, -0.18, []),
-        ("0llllll00", 48.8, 2.3, ["0aaaaaa00", "0bbbbbb00"]),
-        ("0mmmmmm00", 48.8, 2.3, ["0llllll00"]),
-    ]
-    db = build_store(tmp_path / "ror.duckdb", insts, works, ror=ror)
+    db = ror_hierarchy_store(tmp_path / "ror.duckdb", ror_prefix)
     for rule, joint in (("direct", set()), ("lineage", set()), ("ror", {"W1", "W2"})):
         table = per_work(db, ObsQuery(partners=("IA", "IB"), rule=rule))
         assert {r["work_id"] for r in table.to_pylist() if r["n_partners"] == 2} == joint, rule

@@ -20,7 +20,7 @@ import pytest
 from cordiale.indicators import FAMILIES, ObsQuery, load_curation, observe_store
 from cordiale.observatory.engines import to_spark
 from cordiale.store.export import export_parquet
-from tests.obs_stores import Inst, Work, build_store
+from tests.obs_stores import ror_hierarchy_store
 
 pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: uv sync --extra spark")
 
@@ -106,20 +106,7 @@ def test_direct_and_ror_rule_summaries_are_equal_on_both_engines(
             assert_same(table, spark.sections[fam][name], f"direct {fam}.{name}")
     # ror: institutions carry OpenAlex's full-URL ROR ids, the registry the bare ids; a lab (L) and a team
     # in it (M) climb the ROR parents to both partners, so both works are joint only under this rule
-    insts = [
-        Inst("IA", ror="https://ror.org/0aaaaaa00"),
-        Inst("IB", ror="https://ror.org/0bbbbbb00", country="GB"),
-        Inst("IL", ror="https://ror.org/0llllll00"),
-        Inst("IM", ror="https://ror.org/0mmmmmm00"),
-    ]
-    works = [Work("W1", authors=[["IL"]]), Work("W2", authors=[["IM"], ["IB"]])]
-    ror = [
-        ("0aaaaaa00", 48.8, 2.3, []),
-        ("0bbbbbb00", 51.5, -0.18, []),
-        ("0llllll00", 48.8, 2.3, ["0aaaaaa00", "0bbbbbb00"]),
-        ("0mmmmmm00", 48.8, 2.3, ["0llllll00"]),
-    ]
-    db = build_store(tmp_path / "ror.duckdb", insts, works, ror=ror)
+    db = ror_hierarchy_store(tmp_path / "ror.duckdb")
     export_parquet(db, tmp_path / "ror-parquet")
     q = ObsQuery(partners=("IA", "IB"), rule="ror")
     duck = observe_store(db, q, ["summary", "collab"])
