@@ -199,7 +199,7 @@ def test_programme_figures_equal_an_independent_query(world: World) -> None:
     )[0]
     assert (int(card["data-projects"]), int(card["data-students"])) == (n_projects, n_students) == (1, 2)
     (mob,) = [d for d in _rows(html, "ci") if d.get("id") == "mobility"]
-    stays, days = _sql("SELECT COUNT(*), SUM(\"end\" - start + 1) FROM programmes_mobilitystay")[0]
+    stays, days = _sql('SELECT COUNT(*), SUM("end" - start + 1) FROM programmes_mobilitystay')[0]
     assert int(mob["data-stays"]) == stays == 2
     assert Decimal(mob["data-months"]) == (Decimal(days) * 12 / Decimal("365.25")).quantize(Decimal("0.1"))
     # exchanges per year

@@ -119,8 +119,23 @@ def pair_command(
 ) -> None:
     """Joint works of the partners per year, full and fractional, under one affiliation rule; with
     --show or --all, the observatory's indicator families."""
-    obs_opts = ObsOptions(show, all_families, out_dir, event, window, engine, export, curation, sdg_source,
-                          strong, weak, resamples, seed, field, sdg)
+    obs_opts = ObsOptions(
+        show,
+        all_families,
+        out_dir,
+        event,
+        window,
+        engine,
+        export,
+        curation,
+        sdg_source,
+        strong,
+        weak,
+        resamples,
+        seed,
+        field,
+        sdg,
+    )
     handled = handle_errors(_pair)
     handled(partners, rule, years, types, fmt, include_retracted, fetch, fetch_all, db, obs_opts)
 

@@ -24,6 +24,25 @@ def prepare() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)
+    warn_stored_breaches()
+
+
+def warn_stored_breaches(shown: int = 5) -> None:
+    """Print, on stderr, the stored rows that break today's rules (the first ``shown`` of them)."""
+    import sys
+
+    from cordiale.web.programmes.audit import stored_breaches
+
+    found = list(stored_breaches())
+    if not found:
+        return
+    print(
+        f"cordiale: {len(found)} stored row(s) break today's rules; they are kept and the pages read "
+        "around them (all of them: `cordiale manage check --database default`):",
+        file=sys.stderr,
+    )
+    for b in found[:shown]:
+        print(f"  {b.text()}", file=sys.stderr)
 
 
 def serve(host: str, port: int, threads: int) -> None:

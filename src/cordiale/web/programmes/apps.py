@@ -9,3 +9,6 @@ class ProgrammesConfig(AppConfig):
     label = "programmes"
     verbose_name = _("Programmes")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cordiale.web.programmes import audit  # noqa: F401  (registers the stored-rows check)

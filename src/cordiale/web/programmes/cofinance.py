@@ -41,12 +41,16 @@ class Entry:
 
 
 class RateBook:
-    """Dated reference rates per currency (EUR per unit); EUR is always 1."""
+    """Dated reference rates per currency (EUR per unit); EUR is always 1.
+
+    A rate that breaks the rules (not above 0, or for EUR), stored before they were enforced, is
+    ignored as if never entered (``audit`` lists it), so it can never divide by zero."""
 
     def __init__(self, rates: Iterable[Rate]) -> None:
         self._days: dict[str, list[date]] = {}
         self._values: dict[str, list[Decimal]] = {}
-        for r in sorted(rates, key=lambda r: (r.currency, r.day)):
+        usable = (r for r in rates if r.currency != "EUR" and r.eur_per_unit > 0)
+        for r in sorted(usable, key=lambda r: (r.currency, r.day)):
             self._days.setdefault(r.currency, []).append(r.day)
             self._values.setdefault(r.currency, []).append(r.eur_per_unit)
 
