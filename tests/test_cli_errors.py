@@ -200,3 +200,32 @@ def test_sdg_score_resolves_institutions_like_pair(tmp_path: Path, kfupm_store: 
     with reader(db) as con:
         (scored,) = con.execute("SELECT count(DISTINCT work_id) FROM sdg_scores").fetchall()[0]
     assert 0 < scored <= 200  # Benha's works only (109 in the shared data), not the store's 5,804
+
+
+def test_paths_with_brackets_are_printed_as_they_are(tmp_path: Path, fixtures_2025: Path) -> None:
+    """Rich reads ``[x]`` as markup: a path in a message or a table must come out unchanged."""
+    folder = tmp_path / "d[x]"
+    folder.mkdir()
+    data = folder / "w[1].jsonl.gz"
+    data.write_bytes(fixtures_2025.read_bytes())
+    db = tmp_path / "store.duckdb"
+    result = runner.invoke(app, ["ingest", str(data), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "w[1].jsonl.gz" in result.output  # the ingest table's file column
+    missing = folder / "nope[2].jsonl"
+    result = runner.invoke(app, ["ingest", str(missing), "--db", str(db)])
+    assert result.exit_code == 2
+    _one_line_error(result.output, f"{missing}: no such file or directory")
+
+
+def test_spark_asked_without_pyspark_exits_5_naming_the_extra(kfupm_store: Path) -> None:
+    """Without PySpark (blocked in a child process) the message gives the install command whole."""
+    code = (
+        "import sys; sys.modules['pyspark'] = None\n"
+        "from cordiale.cli.main import app\n"
+        f"app(['pair', '{PAIR[0]}', '{PAIR[1]}', '--show', 'oa', '--engine', 'spark',"
+        f" '--db', r'{kfupm_store}'])\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 5, res.stderr
+    _one_line_error(res.stderr, "PySpark", "pip install 'cordiale[spark]'")

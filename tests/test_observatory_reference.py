@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from cordiale.cli.main import app
 from cordiale.indicators import FAMILIES, ObsQuery, observe_store
 from cordiale.observatory.engines import DuckDBEngine
-from cordiale.observatory.reference import prepare, reference_steps
+from cordiale.observatory.reference import all_steps, prepare
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from tests.obs_stores import Inst, Work, build_store
@@ -215,7 +215,7 @@ def test_cli_observe_prepare_builds_once_and_exit_codes(kfupm_store: Path, tmp_p
     res = runner.invoke(app, ["observe", "prepare", "--db", str(db), "--json"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)
-    assert body["built"] is True and set(body["tables"]) == {s.name for s in reference_steps()}
+    assert body["built"] is True and set(body["tables"]) == {s.name for s in all_steps()}
     res = runner.invoke(app, ["observe", "prepare", "--db", str(db), "--json"])
     assert res.exit_code == 0 and json.loads(res.stdout)["built"] is False
     res = runner.invoke(app, ["observe", "prepare", "--db", str(tmp_path / "none.duckdb")])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.indicators.pair import PairQuery, compute_pair
+from cordiale.observatory.reference import prepare
 from cordiale.store.connection import reader
+from cordiale.store.ingest import ingest
 from tests.conftest import raw_records
 
 CNRS, IMPERIAL = "I1294671590", "I47508984"
@@ -124,15 +127,32 @@ def _top_pairs(records: list[dict[str, Any]], k: int) -> list[tuple[str, str]]:
     return [p for p, _ in counts.most_common(k)]
 
 
+@pytest.fixture(scope="module")
+def prepared_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real works with the reference tables built (``cordiale observe prepare``)."""
+    db = tmp_path_factory.mktemp("prepared") / "store.duckdb"
+    shutil.copyfile(kfupm_store, db)
+    assert prepare(db).built
+    return db
+
+
+@pytest.mark.parametrize("path", ["raw", "prepared"])
 @pytest.mark.parametrize("rule", ["direct", "lineage"])
-def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, Any]], rule: str) -> None:
+def test_other_pairs_match_raw_json(
+    kfupm_store: Path, prepared_store: Path, records: list[dict[str, Any]], rule: str, path: str
+) -> None:
+    """Both ways of computing the pair view (the raw tables, the prepared pair tables) against the JSON."""
+    store = prepared_store if path == "prepared" else kfupm_store
     pairs = [*_top_pairs(records, 6), (CNRS, IMPERIAL)]
     checked = 0
     unaffiliated = 0.0
     for a, b in pairs:
         expected = _expected(records, a, b, rule)
-        with reader(kfupm_store) as con:
-            rows = {r.year: r for r in compute_pair(con, PairQuery((a, b), rule=rule))}
+        with reader(store) as con:
+            rows = {
+                r.year: r
+                for r in compute_pair(con, PairQuery((a, b), rule=rule), prepared=path == "prepared")
+            }
         for year, exp in expected.items():
             got = rows[year]
             assert got.joint == exp["joint"], (a, b, year)
@@ -147,6 +167,51 @@ def test_other_pairs_match_raw_json(kfupm_store: Path, records: list[dict[str, A
         assert sum(r.joint for r in rows.values()) == sum(e["joint"] for e in expected.values())
     assert checked > 100  # the pairs really overlap: the test is not vacuous
     assert unaffiliated > 0  # some joint works have authorships without an institution
+
+
+def test_prepared_pair_tables_give_exactly_the_raw_rows(
+    prepared_store: Path, records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every field of every year, for the top pairs, both rules, and narrowed scopes; the default reads the
+    prepared tables only while they are fresh."""
+    import cordiale.indicators.pair as pair_mod
+
+    scopes: list[dict[str, Any]] = [
+        {},
+        {"years": (2015, 2020)},
+        {"types": ("article",), "include_retracted": True},
+        {"types": ("journal-article", "monograph")},  # legacy values: nothing in scope, every year 0
+    ]
+    compared = 0
+    with reader(prepared_store) as con:
+        for a, b in [*_top_pairs(records, 6), (CNRS, IMPERIAL)]:
+            for rule in ("direct", "lineage"):
+                for scope in scopes:
+                    q = PairQuery((a, b), rule=rule, **scope)
+                    fast, raw = compute_pair(con, q, prepared=True), compute_pair(con, q, prepared=False)
+                    assert fast == raw, (a, b, rule, scope)
+                    compared += sum(r.joint for r in raw)
+    assert compared > 500
+    used: list[str] = []
+    real = pair_mod._prepared_rows
+    monkeypatch.setattr(pair_mod, "_prepared_rows", lambda con, q: used.append("prepared") or real(con, q))
+    with reader(prepared_store) as con:
+        compute_pair(con, PairQuery((CNRS, IMPERIAL)))
+    assert used == ["prepared"]
+
+
+def test_a_stale_store_reads_the_raw_tables(
+    prepared_store: Path, fixtures_2025: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cordiale.indicators.pair as pair_mod
+
+    db = tmp_path / "store.duckdb"
+    shutil.copyfile(prepared_store, db)
+    ingest([fixtures_2025], db, workers=1)  # the pair tables no longer describe the store
+    monkeypatch.setattr(pair_mod, "_prepared_rows", lambda con, q: pytest.fail("read stale pair tables"))
+    with reader(db) as con:
+        rows = compute_pair(con, PairQuery((CNRS, IMPERIAL)))
+    assert sum(r.joint for r in rows) == 2
 
 
 def test_pair_cli_json_shape(kfupm_store: Path) -> None:

@@ -19,11 +19,19 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.text import Text
 
 from cordiale.errors import CordialeError, ExitCode, InstitutionError, UsageError
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# No console markup: data values (names, paths with "[…]") are printed as they are; styles are explicit.
+out = Console(soft_wrap=True, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
+
+
+def tagged(tag: str, style: str, message: str) -> Text:
+    """``tag`` in ``style``, then the message as plain text (e.g. ``error: …`` in bold red)."""
+    return Text.assemble((tag, style), " ", message)
+
 
 DbOption = Annotated[
     Path | None,
@@ -46,11 +54,11 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except CordialeError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err.print(tagged("error:", "bold red", str(exc)), highlight=False)
             if isinstance(exc, InstitutionError) and exc.candidates:
                 err.print("candidates:")
                 for cid, name, detail in exc.candidates:
-                    err.print(f"  {cid:<14} {name}  [dim]{detail}[/]", highlight=False)
+                    err.print(Text.assemble(f"  {cid:<14} {name}  ", (detail, "dim")), highlight=False)
             raise typer.Exit(int(exc.exit_code)) from None
 
     return wrapper
@@ -65,13 +73,13 @@ def parse_types(text: str) -> tuple[str, ...]:
 
 
 def notice(message: str) -> None:
-    err.print(f"[yellow]notice:[/] {message}", highlight=False)
+    err.print(tagged("notice:", "yellow", message), highlight=False)
 
 
 def byte_progress(transient: bool = False) -> Progress:
     """A progress bar over bytes of input (files ingest at different speeds, bytes tell the truth)."""
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
@@ -84,7 +92,7 @@ def byte_progress(transient: bool = False) -> Progress:
 
 def count_progress(transient: bool = False) -> Progress:
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

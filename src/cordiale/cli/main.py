@@ -9,7 +9,16 @@ import typer
 from rich.table import Table
 
 from cordiale import __version__
-from cordiale.cli.common import DbOption, byte_progress, count_progress, err, handle_errors, notice, out
+from cordiale.cli.common import (
+    DbOption,
+    byte_progress,
+    count_progress,
+    err,
+    handle_errors,
+    notice,
+    out,
+    tagged,
+)
 from cordiale.cli.match import match_app
 from cordiale.cli.observe import observe_app
 from cordiale.cli.pair import pair_command
@@ -129,7 +138,7 @@ def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
     )
     err.print(table)
     for message in summary.errors:
-        err.print(f"[bold red]error:[/] {message}", highlight=False)
+        err.print(tagged("error:", "bold red", message), highlight=False)
     for f in summary.files:
         for line, reason in f.samples:
             if (line, reason) != f.cut:

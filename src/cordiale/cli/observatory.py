@@ -187,7 +187,7 @@ def emit(obs: Observation, fmt: str, out_dir: Path | None) -> None:
             _write_files(obs, fmt, out_dir)
         except OSError as exc:
             raise UsageError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from exc
-        err.print(f"wrote {sum(len(s) for s in obs.sections.values())} sections to {out_dir}")
+        err.print(f"wrote {sum(len(s) for s in obs.sections.values())} sections to {out_dir}", markup=False)
         return
     if fmt == "parquet":
         raise UsageError("--format parquet writes files: give --out DIR")

@@ -117,4 +117,4 @@ def _report(
     )
     with err.status("rendering the report"):
         path = write_report(db_path, req, out)
-    err.print(f"wrote {path}", highlight=False)
+    err.print(f"wrote {path}", highlight=False, markup=False)

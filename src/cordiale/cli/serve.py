@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cordiale.cli.common import err
+from cordiale.cli.common import err, tagged
 from cordiale.errors import ExitCode
 
 
@@ -27,7 +27,7 @@ def serve_command(
             raise
         # the port is taken, or the address cannot be bound on this machine
         reason = exc.strerror or exc
-        err.print(f"[bold red]error:[/] cannot listen on {host}:{port}: {reason}", highlight=False)
+        err.print(tagged("error:", "bold red", f"cannot listen on {host}:{port}: {reason}"), highlight=False)
         raise typer.Exit(int(ExitCode.USAGE)) from exc
 
 

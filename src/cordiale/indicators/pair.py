@@ -126,8 +126,70 @@ def warn_unknown_types(con: duckdb.DuckDBPyConnection, types: tuple[str, ...]) -
     return unknown
 
 
-def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
-    """Run the pipeline on an open store connection; one row per year (every year in the store by default)."""
+def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery, prepared: bool | None = None) -> list[YearRow]:
+    """Run the pipeline on an open store connection; one row per year (every year in the store by default).
+
+    ``prepared``: read the pair tables that ``cordiale observe prepare`` built (two unit ranges, joined)
+    instead of the raw tables; by default when the store's reference tables are fresh. Both give the same
+    rows (tests compare them on real works)."""
+    if prepared is None:
+        from cordiale.observatory.reference import is_fresh
+
+        prepared = is_fresh(con)
+    rows = _prepared_rows(con, q) if prepared else _raw_rows(con, q)
+    return _year_rows(con, q, rows)
+
+
+def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[Any, ...]]:
+    """The per-year rows from ``obs_ref_pair_<rule>``: each partner's (unit, work) range in scope, the
+    joint works as the join of the two ranges on the work's integer key. Each (unit, work) is one row
+    with its capped weight (``prepare`` checks both), so the pipeline's invariants hold by construction."""
+    a, b = q.partners
+    first, last = q.years if q.years else (None, None)
+    return con.execute(
+        f"""WITH scoped AS (
+            SELECT unit, wk, w, year, trunc, unaffiliated_share
+            FROM obs_ref_pair_{q.rule}
+            WHERE unit IN ($a, $b) AND type IN (SELECT unnest($types))
+              AND ($incl OR NOT retracted)
+              AND ($first IS NULL OR year BETWEEN $first AND $last)
+        ),
+        sa AS (SELECT * FROM scoped WHERE unit = $a),
+        sb AS (SELECT * FROM scoped WHERE unit = $b),
+        joint AS (
+            SELECT sa.year, count(*) AS joint, sum(sa.w + sb.w) AS joint_frac, sum(sa.w) AS frac_a,
+                   sum(sb.w) AS frac_b, sum(sa.unaffiliated_share) AS unaff,
+                   count(*) FILTER (WHERE sa.trunc) AS approx
+            FROM sa JOIN sb ON sb.wk = sa.wk
+            GROUP BY sa.year
+        ),
+        totals AS (
+            SELECT year, count(*) FILTER (WHERE unit = $a) AS total_a,
+                   count(*) FILTER (WHERE unit = $b) AS total_b
+            FROM scoped GROUP BY year
+        ),
+        years AS (
+            SELECT DISTINCT publication_year AS year FROM works
+            WHERE publication_year IS NOT NULL
+              AND ($first IS NULL OR publication_year BETWEEN $first AND $last)
+        )
+        SELECT y.year, coalesce(joint, 0), coalesce(joint_frac, 0), coalesce(frac_a, 0), coalesce(frac_b, 0),
+               coalesce(total_a, 0), coalesce(total_b, 0), coalesce(unaff, 0), coalesce(approx, 0)
+        FROM years y LEFT JOIN joint USING (year) LEFT JOIN totals USING (year)
+        ORDER BY y.year""",
+        {
+            "a": a,
+            "b": b,
+            "types": list(q.types),
+            "incl": q.include_retracted,
+            "first": first,
+            "last": last,
+        },
+    ).fetchall()
+
+
+def _raw_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[Any, ...]]:
+    """The per-year rows from the raw tables: scope, shares, roll-up, weights, then the aggregate."""
     a, b = q.partners
     year_clause = ""
     params: list[Any] = [list(q.types)]
@@ -194,7 +256,7 @@ def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
     assert dup == 0 and over == 0, "pair pipeline invariant broken"
 
     # The result: one row per year (every year in the store, or in --years), joint and each side's counts.
-    rows = con.execute(
+    return con.execute(
         """WITH years AS (
             SELECT DISTINCT publication_year AS year FROM works
             WHERE publication_year IS NOT NULL
@@ -229,6 +291,10 @@ def compute_pair(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[YearRow]:
         ORDER BY y.year""",
         {"first": q.years[0] if q.years else None, "last": q.years[1] if q.years else None},
     ).fetchall()
+
+
+def _year_rows(con: duckdb.DuckDBPyConnection, q: PairQuery, rows: list[tuple[Any, ...]]) -> list[YearRow]:
+    a, b = q.partners
     api = _api_totals(con, q)
     out = []
     for year, joint, jf, fa, fb, ta, tb, unaff, approx in rows:

@@ -42,6 +42,7 @@ from cordiale.observatory.pipeline import (
 from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
 
 STATE_TABLE = "obs_ref_state"
+PAIR_RULES = ("direct", "lineage")  # the foundation pair view's rules (``indicators.pair.RULES``)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,43 @@ def reference_steps() -> list[RefStep]:
     return steps
 
 
+def pair_steps() -> list[RefStep]:
+    """Store-only tables for the foundation's pair view (``indicators.pair.compute_pair``).
+
+    Each row in obs_ref_work_keys is one work with a dense integer key. Each row in obs_ref_pair_<rule> is
+    one (unit, work) with the unit's weight on the work (capped at 1) and the work's scope columns, keyed
+    by the integer and sorted by unit and key: a pair's summary reads the two partners' ranges and joins
+    them on integers, never reading the whole store or comparing id strings. Built from the reference
+    tables above, so the weights are the observatory's; Spark does not run the pair view and does not
+    build them."""
+    steps = [
+        RefStep("obs_ref_work_keys", "SELECT id AS work_id, row_number() OVER (ORDER BY id) AS wk FROM works")
+    ]
+    for rule in PAIR_RULES:
+        steps.append(
+            RefStep(
+                f"obs_ref_pair_{rule}",
+                f"""
+                SELECT u.unit, k.wk, LEAST(CAST(1 AS DOUBLE), SUM(u.share)) AS w,
+                       w.publication_year AS year, w.type, COALESCE(w.is_retracted, FALSE) AS retracted,
+                       COALESCE(w.is_authors_truncated, FALSE) AS trunc,
+                       CAST(w.authors_count - w.n_linked AS DOUBLE) / w.authors_count AS unaffiliated_share
+                FROM obs_ref_units_{rule} u JOIN obs_ref_works w ON w.id = u.work_id
+                JOIN obs_ref_work_keys k ON k.work_id = u.work_id
+                WHERE w.publication_year IS NOT NULL
+                GROUP BY u.unit, k.wk, w.publication_year, w.type, w.is_retracted, w.is_authors_truncated,
+                         w.authors_count, w.n_linked""",
+                sort="unit, wk",
+            )
+        )
+    return steps
+
+
+def all_steps() -> list[RefStep]:
+    """What ``prepare`` builds in the DuckDB store: the reference tables, then the pair view's."""
+    return reference_steps() + pair_steps()
+
+
 def reference_checks() -> list[tuple[str, str]]:
     """(what, SQL counting violations) over the whole store, run after ``prepare``: each must be zero.
 
@@ -139,6 +177,14 @@ def reference_checks() -> list[tuple[str, str]]:
                 GROUP BY w.id, w.authors_count, w.n_linked
             ) t WHERE ABS(t.total - 1) > 1e-9""",
         ),
+    ] + [
+        (
+            f"{step.name}: a (unit, work) twice or a weight outside (0, 1]",
+            f"""SELECT (COUNT(*) - COUNT(DISTINCT (unit, wk)))
+                       + COUNT(*) FILTER (WHERE w <= 0 OR w > 1) FROM {step.name}""",
+        )
+        for step in pair_steps()
+        if step.name != "obs_ref_work_keys"
     ]
 
 
@@ -218,7 +264,7 @@ _COUNTED = (
 
 def _definition_hash() -> str:
     """Changes when the reference SQL changes (a new cordiale version rebuilds what it must)."""
-    text = "\n".join(f"{s.name}\n{s.sql}\n{s.sort}" for s in reference_steps())
+    text = "\n".join(f"{s.name}\n{s.sql}\n{s.sort}" for s in all_steps())
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -293,7 +339,7 @@ def prepare(
         if not force and recorded_state(con).get("store_state") == state:
             tables = {
                 s.name: int(con.execute(f"SELECT COUNT(*) FROM {s.name}").fetchall()[0][0])
-                for s in reference_steps()
+                for s in all_steps()
             }
             return PrepareReport(False, 0.0, tables, state)
         t0 = time.perf_counter()
@@ -301,7 +347,7 @@ def prepare(
         try:
             con.execute(f"DROP TABLE IF EXISTS {STATE_TABLE}")
             tables = {}
-            steps = reference_steps()
+            steps = all_steps()
             for done, step in enumerate(steps):
                 if on_step is not None:
                     on_step(step.name, done, len(steps))
