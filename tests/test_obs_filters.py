@@ -17,6 +17,7 @@ from cordiale.ids import field_id
 from cordiale.indicators import ObsQuery, observe_store
 from cordiale.observatory.growth import window_growth
 from cordiale.store.connection import reader
+from tests.shared_data import require_pyspark
 
 KFUPM, ARAMCO = "I134085113", "I4210143841"
 runner = CliRunner()
@@ -84,7 +85,7 @@ def test_an_unbounded_poisson_slope_gives_no_value() -> None:
 
 
 def test_filters_are_equal_on_duckdb_and_spark(kfupm_store: Path, tmp_path: Path) -> None:
-    pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: uv sync --extra spark")
+    require_pyspark()
     from cordiale.store.export import export_parquet
     from tests.test_observatory_spark import assert_same
 

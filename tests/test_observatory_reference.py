@@ -21,6 +21,7 @@ from cordiale.observatory.reference import all_steps, prepare
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from tests.obs_stores import Inst, Work, build_store
+from tests.shared_data import require_pyspark
 from tests.test_observatory import fractions_store, impact_store  # noqa: F401  (fixtures)
 
 runner = CliRunner()
@@ -228,7 +229,7 @@ def test_spark_reads_its_own_reference_tables_and_agrees_with_duckdb(
 ) -> None:
     """Without curation Spark builds the reference tables in its session (the same SQL) and runs the
     prepared per-work steps; every family equals DuckDB's raw computation."""
-    pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: uv sync --extra spark")
+    require_pyspark()
     from cordiale.store.export import export_parquet
     from tests.test_observatory_spark import assert_same
 

@@ -21,8 +21,9 @@ from cordiale.indicators import FAMILIES, ObsQuery, load_curation, observe_store
 from cordiale.observatory.engines import to_spark
 from cordiale.store.export import export_parquet
 from tests.obs_stores import ror_hierarchy_store
+from tests.shared_data import require_pyspark
 
-pytest.importorskip("pyspark", reason="the Spark engine is an optional extra: uv sync --extra spark")
+require_pyspark()
 
 KFUPM, ARAMCO, KAUST = "I134085113", "I4210143841", "I71920554"
 
