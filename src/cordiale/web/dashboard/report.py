@@ -23,6 +23,7 @@ from cordiale import __version__
 from cordiale.errors import StoreError, UsageError
 from cordiale.observatory.query import DEFAULT_TYPES
 from cordiale.web.dashboard import charts
+from cordiale.web.dashboard.labels import counting_rules
 from cordiale.web.dashboard.overview import (
     Filters,
     Overview,
@@ -160,7 +161,7 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
         programmes, programme_note = programme_figures(req)
         if programmes is not None and programmes.money:
             chart_uris["money"] = svg_data_uri(charts.money(programmes))
-        counting = json.loads(ov.counting_note) if ov.counting_note else {}
+        counting = counting_rules(ov.counting_note)
         return render_to_string(
             "dashboard/report.html",
             {
