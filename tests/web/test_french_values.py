@@ -100,8 +100,14 @@ def test_every_observatory_value_has_a_french_label_and_english_is_the_value() -
         "strength": ["strong", "weak", "neutral"],  # families.py's CASE
         "oa": [*OA_COLORS],  # OpenAlex's oa_status and the family's "unknown"
         "continent": [*CONTINENT_NAMES.values(), "unknown", "global south", "global north"],
-        "method": ["cagr", "poisson log-linear slope", "poisson (all zero)", "poisson (no finite slope)"]
-        + [window_growth({}, 2020, 2020)[1], "share"],
+        "method": [
+            "cagr",
+            "poisson log-linear slope",
+            "poisson (all zero)",
+            "poisson (no finite slope)",
+            window_growth({}, 2020, 2020)[1],  # "window too short"
+            "share",
+        ],
         "measure": ["joint works growth", "joint share of the partner's output"],
         "collaboration": [*labels.COLLABORATIONS],
         "counting": ["full", "fractional"],
@@ -182,6 +188,8 @@ def test_strengths_and_levels_in_french(fr: Client, store: Path) -> None:
     strengths = {r[4] for r in rows}
     assert strengths <= {"fort", "faible", "neutre"} and {"fort", "faible"} <= strengths, strengths
     assert '<option value="subfield" >sous-domaine</option>' in html.replace("selected", "")
+    text, _ = visible(html)
+    assert "référence: l’entrepôt" in text or "référence: les partenaires" in text, text[-400:]
     spec = specs_of(html)["strengths"]
     values = _values(spec, "strengths")
     assert {v["strength_label"] for v in values} <= {"fort", "faible", "neutre"}
@@ -209,7 +217,9 @@ def test_continents_in_french(fr: Client, store: Path) -> None:
     html = fr.get(f"{BASE}/third-parties/?from=2012").content.decode()
     _, rows = visible(html, "continent-row")
     names = {r[0] for r in rows}
-    assert "Afrique" in names and "Asie" in names and not names & (set(CONTINENT_NAMES.values()) - {"Europe"}), names
+    assert (
+        "Afrique" in names and "Asie" in names and not names & (set(CONTINENT_NAMES.values()) - {"Europe"})
+    ), names
     keys = {d["data-key"] for d in _data(html) if "continent-row" in d.get("class", "")}
     assert "Africa" in keys  # the rows keep the observatory's keys
     specs = specs_of(html)
@@ -217,6 +227,22 @@ def test_continents_in_french(fr: Client, store: Path) -> None:
     assert {(v["continent"], v["continent_label"]) for v in bars} >= {("Africa", "Afrique")}
     assert "datum.continent === 'Africa'" in json.dumps(specs["continents"])  # Africa's colour, by key
     assert {v["continent_label"] for v in _values(specs["trend"], "trend")} & {"Asie", "Europe"}
+
+
+def test_country_names_in_french(fr: Client, en: Client, store: Path, settings: Any) -> None:
+    html = fr.get(f"{BASE}/third-parties/?from=2012").content.decode()
+    _, rows = visible(html, "country-row")
+    keys = [d["data-key"] for d in _data(html) if "country-row" in d.get("class", "")]
+    names = dict(zip(keys, (r[0] for r in rows), strict=True))
+    assert names["US"] == "États-Unis" and names["GB"] == "Royaume-Uni", names
+    drawn = _values(specs_of(html)["map"], "countries")
+    assert {(v["key"], v["country_label"]) for v in drawn} >= {("US", "États-Unis")}
+    assert "country_label" in json.dumps(specs_of(html)["map"]["layer"][1]["encoding"]["tooltip"])
+    # English: GeoNames' names, as before
+    en.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = en.get(f"{BASE}/third-parties/?from=2012").content.decode()
+    _, rows = visible(html, "country-row")
+    assert "United States" in {r[0] for r in rows}
 
 
 @pytest.mark.parametrize(
@@ -228,7 +254,11 @@ def test_continents_in_french(fr: Client, store: Path) -> None:
         ("/?from=abc", "from must be a year, not 'abc'", "from doit être une année, pas 'abc'"),
         ("/?goal=x", "goal (SDG) must be a goal from 1 to 17", "l’objectif (ODD) doit être"),
         ("/?goal=19", "sdg must be a goal from 1 to 17, not 19", "l’ODD doit être un objectif de 1 à 17"),
-        ("/?event=1900", "--event 1900 is outside the range", "l’année d’événement 1900 est hors de la plage"),
+        (
+            "/?event=1900",
+            "--event 1900 is outside the range",
+            "l’année d’événement 1900 est hors de la plage",
+        ),
         ("/fields/?level=class", "level must be one of", "le niveau doit être l’un de"),
         ("/sdg/?source=mine", "sdg source must be openalex or cordiale", "la source des ODD doit être"),
         ("/works/?year=abc", "year must be a year, not 'abc'", "year doit être une année, pas 'abc'"),
@@ -275,8 +305,11 @@ def test_programme_drill_down_errors_in_french(world: World, settings: Any) -> N
 # --- the report, HTML and PDF
 
 
-def test_report_in_french_says_the_values_and_counting_rules_in_french(kfupm_store: Path, tmp_path: Path) -> None:
-    req = ReportRequest(partners=(KFUPM, ARAMCO), year=2024, lang="fr", event=2019)
+def test_report_in_french_says_the_values_and_counting_rules_in_french(
+    kfupm_store: Path, tmp_path: Path
+) -> None:
+    types = ("article", "review", "book-chapter")
+    req = ReportRequest(partners=(KFUPM, ARAMCO), year=2024, lang="fr", event=2019, types=types)
     html = report_html(kfupm_store, req)
     text, _ = visible(html)
     flat = text.replace("\xa0", " ")
@@ -287,15 +320,18 @@ def test_report_in_french_says_the_values_and_counting_rules_in_french(kfupm_sto
     for english in [*COUNTING.values(), "before (", "after (", "complete years (", "counting: full"]:
         assert english not in flat, english
     assert "avant (2015–2018)" in flat and "après (2019–2024)" in flat and "comptage: entier" in flat
-    assert "Afrique" in flat and "Africa" not in flat
+    assert "Afrique" in flat and "Africa" not in flat and "États-Unis" in flat
     assert " fort " in f" {flat} " or "faible" in flat
+    assert "types de documents : article, revue de littérature, chapitre de livre" in flat
     assert not any(f">{s}<" in html for s in ("strong", "weak", "neutral", "cagr"))
     # the PDF says the same
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext missing: run scripts/report_deps.sh (poppler-utils)")
     pdf = write_report(kfupm_store, req, tmp_path / "rapport.pdf")
     pdf_text = " ".join(
-        subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout.split()
+        subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
     )
     assert "Méthodes" in pdf_text and "avant (2015–2018)" in pdf_text and "Afrique" in pdf_text
     assert " ".join(rules[0].split()) in pdf_text and "year NULL is the total" not in pdf_text

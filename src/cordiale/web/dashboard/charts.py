@@ -12,7 +12,7 @@ from typing import Any
 import altair as alt
 from django.utils.translation import gettext as _
 
-from cordiale.web.dashboard.labels import label
+from cordiale.web.dashboard.labels import country_name, label
 from cordiale.web.dashboard.overview import Overview
 
 WIDTH = 640
@@ -327,7 +327,13 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
     """A world map (Equal Earth): countries shaded by the joint works with a third party there; a click on a
     country opens its works. The shapes are the ``world-atlas`` package's TopoJSON, served locally."""
     rows = [
-        {"numeric": r["numeric"], "key": r["key"], "country": r["country"], "works": r["works"]}
+        {
+            "numeric": r["numeric"],
+            "key": r["key"],
+            "country": r["country"],
+            "country_label": country_name(r["key"], r["country"]),
+            "works": r["works"],
+        }
         for r in tp.countries
         if r["numeric"]
     ]
@@ -340,7 +346,9 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
         .transform_lookup(
             lookup="id",
             from_=alt.LookupData(
-                alt.InlineData(values=rows, name="countries"), "numeric", ["key", "country", "works"]
+                alt.InlineData(values=rows, name="countries"),
+                "numeric",
+                ["key", "country", "country_label", "works"],
             ),
         )
         .transform_filter("isValid(datum.works)")
@@ -351,7 +359,7 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
                 scale=alt.Scale(scheme="blues", type="log"),
                 legend=alt.Legend(orient="bottom"),
             ),
-            tooltip=_tips(("country:N", country_t), ("works:Q", works_t)),
+            tooltip=_tips(("country_label:N", country_t), ("works:Q", works_t)),
         )
     )
     spec: dict[str, Any] = (

@@ -9,10 +9,13 @@ free text such as an institution's name) is shown as it is.
 
 from __future__ import annotations
 
+import gettext
 import json
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 
+import pycountry
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -86,6 +89,12 @@ LEVELS: Labels = {
     "field": pgettext_lazy("topic level", "field"),
     "subfield": pgettext_lazy("topic level", "subfield"),
     "topic": pgettext_lazy("topic level", "topic"),
+}
+
+# The fields family's reference for the activity index: the whole store, or the partners' works only.
+REFERENCES: Labels = {
+    "store": pgettext_lazy("activity reference", "store"),
+    "partners": pgettext_lazy("activity reference", "partners"),
 }
 
 # OpenAlex's work types (the filter's check boxes, the works lists).
@@ -165,6 +174,7 @@ CATEGORIES: dict[str, Labels | Callable[[str], str]] = {
     "method": METHODS,
     "counting": COUNTINGS,
     "level": LEVELS,
+    "reference": REFERENCES,
     "type": DOC_TYPES,
     "counting_rule": COUNTING_RULES,
     "counting_name": COUNTING_NAMES,
@@ -186,6 +196,24 @@ def counting_rules(note: str) -> list[tuple[str, str, str]]:
             shown = str(COUNTING_RULES[key]) if same else text
         out.append((key, label(key, "counting_name"), shown))
     return out
+
+
+def country_name(code: str, english: str) -> str:
+    """A country's name in the active language: in English the page's own name (GeoNames', as the
+    observatory's tables and the map match them), otherwise the ISO 3166 name (its common form when it has
+    one: "South Korea") from pycountry's translations; ``english`` when the code or the language has none."""
+    lang = (translation.get_language() or "en").split("-")[0]
+    if lang == "en":
+        return english
+    return _iso_country_names(lang).get(code, english)
+
+
+@cache
+def _iso_country_names(lang: str) -> dict[str, str]:
+    catalogue = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang], fallback=True)
+    return {
+        c.alpha_2: catalogue.gettext(getattr(c, "common_name", None) or c.name) for c in pycountry.countries
+    }
 
 
 def label(value: object, category: str) -> str:

@@ -30,3 +30,12 @@ def label_filter(value: object, category: str) -> str:
     from cordiale.web.dashboard.labels import label
 
     return label(value, category)
+
+
+@register.filter(name="country")
+def country_filter(code: str, english: str) -> str:
+    """A country of the observatory (ISO alpha-2 ``code``) by name in the page's language:
+    ``{{ r.key|country:r.country }}``."""
+    from cordiale.web.dashboard.labels import country_name
+
+    return country_name(code, english)
