@@ -235,6 +235,7 @@ def test_country_names_in_french(fr: Client, en: Client, store: Path, settings: 
     keys = [d["data-key"] for d in _data(html) if "country-row" in d.get("class", "")]
     names = dict(zip(keys, (r[0] for r in rows), strict=True))
     assert names["US"] == "États-Unis" and names["GB"] == "Royaume-Uni", names
+    assert names["unknown"] == "inconnu"  # institutions without a country
     drawn = _values(specs_of(html)["map"], "countries")
     assert {(v["key"], v["country_label"]) for v in drawn} >= {("US", "États-Unis")}
     assert "country_label" in json.dumps(specs_of(html)["map"]["layer"][1]["encoding"]["tooltip"])

@@ -198,6 +198,9 @@ def counting_rules(note: str) -> list[tuple[str, str, str]]:
     return out
 
 
+UNKNOWN_COUNTRY = pgettext_lazy("country", "unknown")
+
+
 def country_name(code: str, english: str) -> str:
     """A country's name in the active language: in English the page's own name (GeoNames', as the
     observatory's tables and the map match them), otherwise the ISO 3166 name (its common form when it has
@@ -205,6 +208,8 @@ def country_name(code: str, english: str) -> str:
     lang = (translation.get_language() or "en").split("-")[0]
     if lang == "en":
         return english
+    if code == "unknown":  # the family's key for an institution without a country
+        return str(UNKNOWN_COUNTRY)
     return _iso_country_names(lang).get(code, english)
 
 
