@@ -17,6 +17,7 @@ def _po_entries(text: str) -> dict[str, str]:
         lines = [ln for ln in block.splitlines() if not ln.startswith("#")]
         joined = "\n".join(lines)
         m = re.search(r'^msgid ((?:".*"\n?)+)msgstr ((?:".*"\n?)+)', joined + "\n", re.M)
+        ctx = re.search(r'^msgctxt ((?:".*"\n?)+)msgid ', joined + "\n", re.M)
         if m:
 
             def unquote(chunk: str) -> str:
@@ -28,7 +29,9 @@ def _po_entries(text: str) -> dict[str, str]:
                     .decode()
                 )
 
-            entries[unquote(m.group(1))] = unquote(m.group(2))
+            # a msgid with a context is stored as "context\x04msgid" (how gettext looks it up)
+            prefix = unquote(ctx.group(1)) + "\x04" if ctx else ""
+            entries[prefix + unquote(m.group(1))] = unquote(m.group(2))
     entries.pop("", None)
     return entries
 

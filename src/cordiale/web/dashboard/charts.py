@@ -12,6 +12,7 @@ from typing import Any
 import altair as alt
 from django.utils.translation import gettext as _
 
+from cordiale.web.dashboard.labels import country_name, label
 from cordiale.web.dashboard.overview import Overview
 
 WIDTH = 640
@@ -115,6 +116,7 @@ def growth(ov: Overview) -> dict[str, Any]:
     rows = [
         {
             "window": r["window"],
+            "window_label": label(r["window"], "window"),
             "value": r["value"],
             "low": r["ci_low"],
             "high": r["ci_high"],
@@ -124,7 +126,7 @@ def growth(ov: Overview) -> dict[str, Any]:
     ]
     growth_t = _("Annual growth of joint works")
     data = alt.InlineData(values=rows, name="growth")
-    base = alt.Chart(data).encode(y=alt.Y("window:N", title=_("Window"), sort=None))
+    base = alt.Chart(data).encode(y=alt.Y("window_label:N", title=_("Window"), sort=None))
     bars = base.mark_errorbar(ticks=True).encode(
         x=alt.X("low:Q", title=growth_t, axis=alt.Axis(format="%")), x2="high:Q"
     )
@@ -135,7 +137,7 @@ def growth(ov: Overview) -> dict[str, Any]:
     points = base.mark_point(filled=True, size=80, color=FULL_COLOR).encode(
         x="value:Q",
         tooltip=_tips(
-            ("window:N", _("Window")),
+            ("window_label:N", _("Window")),
             ("value:Q", growth_t, ".1%"),
             ("low:Q", low_t, ".1%"),
             ("high:Q", high_t, ".1%"),
@@ -168,6 +170,7 @@ def strengths(st: Any) -> dict[str, Any]:
             "activity_index": r["activity_index"],
             "works": r["works"],
             "strength": r["strength"],
+            "strength_label": label(r["strength"], "strength"),
         }
         for r in st.rows
         if r["class_id"] in shown and r["activity_index"] is not None
@@ -186,7 +189,7 @@ def strengths(st: Any) -> dict[str, Any]:
                 ("partner:N", _("Partner")),
                 ("activity_index:Q", ai_t, ".2f"),
                 ("works:Q", _("Works")),
-                ("strength:N", _("Strength")),
+                ("strength_label:N", _("Strength")),
             ),
         )
     )
@@ -214,6 +217,7 @@ def open_access(oa: Any) -> dict[str, Any]:
         {
             "year": r["year"],
             "oa_status": r["oa_status"],
+            "oa_label": label(r["oa_status"], "oa"),
             "works": r["works"],
             "share": r["share"],
             "status": _("partial (still being indexed)") if r["partial"] else _("complete"),
@@ -226,9 +230,11 @@ def open_access(oa: Any) -> dict[str, Any]:
         x=alt.X("year:O", title=_("Year"), axis=alt.Axis(labelAngle=0)),
         y=alt.Y("works:Q", title=_("Joint works")),
         color=alt.Color(
-            "oa_status:N",
+            "oa_label:N",
             title=status_t,
-            scale=alt.Scale(domain=statuses, range=[OA_COLORS[s] for s in statuses]),
+            scale=alt.Scale(
+                domain=[label(s, "oa") for s in statuses], range=[OA_COLORS[s] for s in statuses]
+            ),
             legend=alt.Legend(orient="top"),
         ),
         order=alt.Order("oa_status:N"),
@@ -240,7 +246,7 @@ def open_access(oa: Any) -> dict[str, Any]:
         ),
         tooltip=_tips(
             ("year:O", _("Year")),
-            ("oa_status:N", status_t),
+            ("oa_label:N", status_t),
             ("works:Q", _("Joint works")),
             ("share:Q", _("Share"), ".1%"),
         ),
@@ -321,7 +327,13 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
     """A world map (Equal Earth): countries shaded by the joint works with a third party there; a click on a
     country opens its works. The shapes are the ``world-atlas`` package's TopoJSON, served locally."""
     rows = [
-        {"numeric": r["numeric"], "key": r["key"], "country": r["country"], "works": r["works"]}
+        {
+            "numeric": r["numeric"],
+            "key": r["key"],
+            "country": r["country"],
+            "country_label": country_name(r["key"], r["country"]),
+            "works": r["works"],
+        }
         for r in tp.countries
         if r["numeric"]
     ]
@@ -334,7 +346,9 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
         .transform_lookup(
             lookup="id",
             from_=alt.LookupData(
-                alt.InlineData(values=rows, name="countries"), "numeric", ["key", "country", "works"]
+                alt.InlineData(values=rows, name="countries"),
+                "numeric",
+                ["key", "country", "country_label", "works"],
             ),
         )
         .transform_filter("isValid(datum.works)")
@@ -345,7 +359,7 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
                 scale=alt.Scale(scheme="blues", type="log"),
                 legend=alt.Legend(orient="bottom"),
             ),
-            tooltip=_tips(("country:N", country_t), ("works:Q", works_t)),
+            tooltip=_tips(("country_label:N", country_t), ("works:Q", works_t)),
         )
     )
     spec: dict[str, Any] = (
@@ -359,20 +373,31 @@ def third_party_map(tp: Any, atlas_url: str) -> dict[str, Any]:
 
 def continents(tp: Any) -> dict[str, Any]:
     """Bars: joint works with a third party per continent (Africa always listed, highlighted)."""
-    rows = [{"continent": r["key"], "works": r["works"]} for r in tp.continents]
+    rows = [
+        {"continent": r["key"], "continent_label": label(r["key"], "continent"), "works": r["works"]}
+        for r in tp.continents
+    ]
     cont_t, works_t = _("Continent"), _("Joint works")
     chart = _bars(rows, "continents").encode(
-        y=alt.Y("continent:N", title=cont_t, sort="-x"),
+        y=alt.Y("continent_label:N", title=cont_t, sort="-x"),
         x=alt.X("works:Q", title=works_t),
         color=alt.condition("datum.continent === 'Africa'", alt.value(EVENT_COLOR), alt.value(FULL_COLOR)),
-        tooltip=_tips(("continent:N", cont_t), ("works:Q", works_t)),
+        tooltip=_tips(("continent_label:N", cont_t), ("works:Q", works_t)),
     )
     return _finish(chart, _("Joint works with a third party, per continent"), 30 * len(rows))
 
 
 def third_party_trend(tp: Any) -> dict[str, Any]:
     """Lines: joint works with a third party per year and continent."""
-    rows = [{"year": r["year"], "continent": r["key"], "works": r["works"]} for r in tp.trend]
+    rows = [
+        {
+            "year": r["year"],
+            "continent": r["key"],
+            "continent_label": label(r["key"], "continent"),
+            "works": r["works"],
+        }
+        for r in tp.trend
+    ]
     cont_t, works_t, year_t = _("Continent"), _("Joint works"), _("Year")
     chart = (
         alt.Chart(alt.InlineData(values=rows, name="trend"))
@@ -380,8 +405,8 @@ def third_party_trend(tp: Any) -> dict[str, Any]:
         .encode(
             x=alt.X("year:O", title=year_t, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("works:Q", title=works_t),
-            color=alt.Color("continent:N", title=cont_t, legend=alt.Legend(orient="top")),
-            tooltip=_tips(("year:O", year_t), ("continent:N", cont_t), ("works:Q", works_t)),
+            color=alt.Color("continent_label:N", title=cont_t, legend=alt.Legend(orient="top")),
+            tooltip=_tips(("year:O", year_t), ("continent_label:N", cont_t), ("works:Q", works_t)),
         )
     )
     return _finish(chart, _("Joint works with a third party per year, by continent"), 240)

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from cordiale.errors import UsageError
 from cordiale.ids import field_id
 from cordiale.indicators import ObsQuery, observe_store, per_work
@@ -39,15 +41,22 @@ class Filters:
 
     def __post_init__(self) -> None:
         if self.counting not in COUNTINGS:
-            raise UsageError(f"counting must be full or fractional, not {self.counting!r}")
+            raise UsageError(
+                _("counting must be full or fractional, not %(value)s") % {"value": repr(self.counting)}
+            )
         if self.rule not in RULES:
-            raise UsageError(f"rule must be one of {', '.join(RULES)}, not {self.rule!r}")
+            raise UsageError(
+                _("rule must be one of %(choices)s, not %(value)s")
+                % {"choices": ", ".join(RULES), "value": repr(self.rule)}
+            )
         if self.years is not None and self.years[0] > self.years[1]:
-            raise UsageError(f"years: {self.years[0]} is after {self.years[1]}")
+            raise UsageError(
+                _("years: %(first)s is after %(last)s") % {"first": self.years[0], "last": self.years[1]}
+            )
         if not self.types:
-            raise UsageError("types: choose at least one document type")
+            raise UsageError(_("types: choose at least one document type"))
         if self.sdg is not None and not 1 <= self.sdg <= 17:
-            raise UsageError(f"sdg must be a goal from 1 to 17, not {self.sdg}")
+            raise UsageError(_("sdg must be a goal from 1 to 17, not %(value)s") % {"value": self.sdg})
 
     def query(self) -> ObsQuery:
         """The observatory question (the CLI's defaults for everything the page does not set)."""
@@ -92,7 +101,7 @@ def _int(params: dict[str, str], name: str) -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise UsageError(f"{name} must be a year, not {raw!r}")
+        raise UsageError(_("%(name)s must be a year, not %(value)s") % {"name": name, "value": repr(raw)})
     return int(raw)
 
 
@@ -107,7 +116,9 @@ def filters_from(partners: tuple[str, str], params: dict[str, str]) -> Filters:
     types = tuple(t.strip() for t in types_raw.split(",") if t.strip()) if types_raw else DEFAULT_TYPES
     sdg_raw = (params.get("goal") or "").strip()
     if sdg_raw and not sdg_raw.isdigit():
-        raise UsageError(f"goal (SDG) must be a goal from 1 to 17, not {sdg_raw!r}")
+        raise UsageError(
+            _("goal (SDG) must be a goal from 1 to 17, not %(value)s") % {"value": repr(sdg_raw)}
+        )
     return Filters(
         partners=partners,
         rule=params.get("rule") or "lineage",
@@ -255,7 +266,10 @@ class Strengths:
 def load_strengths(db_path: Path, filters: Filters, level: str) -> Strengths:
     """The fields family at one level: activity index, strong/weak, complementary, joint works per class."""
     if level not in LEVELS:
-        raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+        raise UsageError(
+            _("level must be one of %(choices)s, not %(value)s")
+            % {"choices": ", ".join(LEVELS), "value": repr(level)}
+        )
     obs = observe_store(db_path, filters.query(), ["fields"])
     table = obs.sections["fields"]["fields"]
     rows = [r for r in table.to_pylist() if r["level"] == level]
@@ -321,7 +335,9 @@ class SdgGoals:
 def load_sdg(db_path: Path, filters: Filters, source: str) -> SdgGoals:
     """The sdg family for one source; the joint works' counts for all 17 goals (zeros kept)."""
     if source not in SDG_SOURCES:
-        raise UsageError(f"sdg source must be openalex or cordiale, not {source!r}")
+        raise UsageError(
+            _("sdg source must be openalex or cordiale, not %(value)s") % {"value": repr(source)}
+        )
     q = dataclasses.replace(filters.query(), sdg_source=source)
     obs = observe_store(db_path, q, ["sdg"])
     section = obs.sections.get("sdg", {}).get("sdg")
@@ -377,7 +393,10 @@ def joint_works(
         rows = [r for r in rows if (r["oa_status"] or "unknown") == oa_status]
     if level is not None:
         if level not in LEVELS:
-            raise UsageError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
+            raise UsageError(
+                _("level must be one of %(choices)s, not %(value)s")
+                % {"choices": ", ".join(LEVELS), "value": repr(level)}
+            )
         with reader(db_path) as con:
             in_class = {
                 str(w)
@@ -422,9 +441,11 @@ def joint_works(
 def _works_of_sdg(db_path: Path, sdg: int, source: str) -> set[str]:
     """The works assigned one SDG by a source (as the observatory's sdg family reads them)."""
     if source not in SDG_SOURCES:
-        raise UsageError(f"sdg source must be openalex or cordiale, not {source!r}")
+        raise UsageError(
+            _("sdg source must be openalex or cordiale, not %(value)s") % {"value": repr(source)}
+        )
     if not 1 <= sdg <= 17:
-        raise UsageError(f"sdg must be a goal from 1 to 17, not {sdg}")
+        raise UsageError(_("sdg must be a goal from 1 to 17, not %(value)s") % {"value": sdg})
     sql = (
         "SELECT DISTINCT work_id FROM work_sdgs WHERE sdg = ?"
         if source == "openalex"
@@ -501,7 +522,7 @@ def _works_with_third_party_in(db_path: Path, filters: Filters, country: str) ->
     """Works with an institution in ``country`` that does not count for either partner under the rule
     (direct: not a partner; lineage: neither a partner nor under one). Store links, before curation."""
     if filters.rule not in ("direct", "lineage"):
-        raise UsageError("the country list is available under the direct and lineage rules")
+        raise UsageError(_("the country list is available under the direct and lineage rules"))
     partners = list(filters.partners)
     under = "" if filters.rule == "direct" else "AND NOT list_has_any(coalesce(i.lineage, []), ?)"
     sql = f"""SELECT DISTINCT ai.work_id FROM authorship_institutions ai

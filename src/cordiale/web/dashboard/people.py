@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from cordiale.errors import UsageError
 from cordiale.indicators import observe_store
 from cordiale.observatory.curation import EMPTY
@@ -95,7 +97,7 @@ def new_pair_work_ids(db_path: Path, filters: Filters, year: int, kind: str) -> 
     """The works of ``year`` on which a ``new`` pair (first co-authored that year) or a ``repeat`` pair
     (co-authored before) worked together."""
     if kind not in ("new", "repeat"):
-        raise UsageError(f"pairs must be new or repeat, not {kind!r}")
+        raise UsageError(_("pairs must be new or repeat, not %(value)s") % {"value": repr(kind)})
     op = "=" if kind == "new" else "<"
     return _ids(
         db_path,

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from cordiale.errors import UsageError
@@ -212,7 +213,7 @@ class DrillDown:
 def _int_param(get: Any, name: str) -> int:
     raw = str(get.get(name, "")).strip()
     if not raw.isdigit():
-        raise UsageError(f"{name} must be a number, not {raw!r}")
+        raise UsageError(_("%(name)s must be a number, not %(value)s") % {"name": name, "value": repr(raw)})
     return int(raw)
 
 
@@ -221,14 +222,15 @@ def drill_down(filters: Filters, get: Any) -> DrillDown:
     ``partner=ID&kind=``: one partner's ledger lines; ``phd=1``: the joint PhD projects;
     ``exchanges=YEAR``: that year's exchanges."""
     from django.urls import reverse
-    from django.utils.translation import gettext as _
 
     partners = partnership_partners(filters)
     if "call" in get:
         call_id = _int_param(get, "call")
         calls = [c for c in partnership_calls(filters, partners) if c.pk == call_id]
         if not calls:
-            raise UsageError(f"call {call_id} is not a call of this partnership for these years")
+            raise UsageError(
+                _("call %(call)s is not a call of this partnership for these years") % {"call": call_id}
+            )
         dd = DrillDown(
             _("Applications to “%(call)s”") % {"call": calls[0].title},
             [_("Application"), _("State"), _("Decision"), _("Amount awarded")],
@@ -251,7 +253,10 @@ def drill_down(filters: Filters, get: Any) -> DrillDown:
     if "status" in get:
         status = str(get.get("status"))
         if status not in CALL_STATUSES:
-            raise UsageError(f"status must be one of {', '.join(CALL_STATUSES)}, not {status!r}")
+            raise UsageError(
+                _("status must be one of %(choices)s, not %(value)s")
+                % {"choices": ", ".join(CALL_STATUSES), "value": repr(status)}
+            )
         dd = DrillDown(
             _("Calls: %(status)s") % {"status": STATUS_LABELS[status]}, [_("Call"), _("Opens"), _("Closes")]
         )
@@ -270,10 +275,12 @@ def drill_down(filters: Filters, get: Any) -> DrillDown:
         partner_id = _int_param(get, "partner")
         kind = get.get("kind") or None
         if kind is not None and kind not in MONEY_KINDS:
-            raise UsageError(f"kind must be commitment or payment, not {kind!r}")
+            raise UsageError(_("kind must be commitment or payment, not %(value)s") % {"value": repr(kind)})
         names = {p.pk: str(p) for p in partners}
         if partner_id not in names:
-            raise UsageError(f"partner {partner_id} is not a partner of this partnership")
+            raise UsageError(
+                _("partner %(partner)s is not a partner of this partnership") % {"partner": partner_id}
+            )
         dd = DrillDown(
             _("Budget lines of %(partner)s") % {"partner": names[partner_id]},
             [_("Project"), _("Kind"), _("Amount"), _("Date")],
@@ -335,4 +342,4 @@ def drill_down(filters: Filters, get: Any) -> DrillDown:
                     }
                 )
         return dd
-    raise UsageError("say which figure: call=, status=, partner=, phd=1 or exchanges=")
+    raise UsageError(_("say which figure: call=, status=, partner=, phd=1 or exchanges="))

@@ -23,6 +23,7 @@ from cordiale import __version__
 from cordiale.errors import StoreError, UsageError
 from cordiale.observatory.query import DEFAULT_TYPES
 from cordiale.web.dashboard import charts
+from cordiale.web.dashboard.labels import counting_rules, label
 from cordiale.web.dashboard.overview import (
     Filters,
     Overview,
@@ -71,12 +72,14 @@ def filter_note(db_path: Path, req: ReportRequest) -> list[str]:
     """What the report is restricted to, for its first page (empty: the whole partnership)."""
     note: list[str] = []
     if req.types != DEFAULT_TYPES:
-        note.append(str(_("document types: %(types)s") % {"types": ", ".join(req.types)}))
+        note.append(
+            str(_("document types: %(types)s") % {"types": ", ".join(label(t, "type") for t in req.types)})
+        )
     if req.field is not None:
         names = dict(filter_choices(db_path).fields)
         name = names.get(req.field)
-        label = f"{name} ({req.field})" if name else req.field
-        note.append(str(_("field: %(field)s") % {"field": label}))
+        shown = f"{name} ({req.field})" if name else req.field
+        note.append(str(_("field: %(field)s") % {"field": shown}))
     if req.sdg is not None:
         note.append(str(_("SDG %(goal)d (OpenAlex's labels)") % {"goal": req.sdg}))
     return note
@@ -160,7 +163,7 @@ def report_html(db_path: Path, req: ReportRequest) -> str:
         programmes, programme_note = programme_figures(req)
         if programmes is not None and programmes.money:
             chart_uris["money"] = svg_data_uri(charts.money(programmes))
-        counting = json.loads(ov.counting_note) if ov.counting_note else {}
+        counting = counting_rules(ov.counting_note)
         return render_to_string(
             "dashboard/report.html",
             {

@@ -27,6 +27,7 @@ from cordiale.errors import CordialeError, InstitutionError, StoreError, UsageEr
 from cordiale.ids import short_openalex_id
 from cordiale.observatory.query import RULES
 from cordiale.web.dashboard import charts
+from cordiale.web.dashboard.labels import error_message
 from cordiale.web.dashboard.overview import (
     COUNTINGS,
     LEVELS,
@@ -81,7 +82,7 @@ def _problem(request: HttpRequest, partners: tuple[str, str], err: CordialeError
     return render(
         request,
         "dashboard/problem.html",
-        {"partners": partners, "message": str(err), "params": request.GET},
+        {"partners": partners, "message": error_message(err), "params": request.GET},
         status=status,
     )
 
@@ -278,7 +279,9 @@ def _goal(raw: str, what: str = "sdg") -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise UsageError(f"{what} must be a goal from 1 to 17, not {raw!r}")
+        raise UsageError(
+            _("%(what)s must be a goal from 1 to 17, not %(value)s") % {"what": what, "value": repr(raw)}
+        )
     return int(raw)
 
 
@@ -305,7 +308,7 @@ def works(request: HttpRequest, a: str, b: str) -> HttpResponse:
         year: int | None = None
         if (class_id is None and sdg_goal is None and country is None and not by_person) or year_raw:
             if not year_raw.isdigit():
-                raise UsageError(f"year must be a year, not {year_raw!r}")
+                raise UsageError(_("year must be a year, not %(value)s") % {"value": repr(year_raw)})
             year = int(year_raw)
         only: set[str] | None = None
         title = get.get("name") or class_id or (f"{_('SDG')} {sdg_goal}" if sdg_goal is not None else None)

@@ -21,3 +21,21 @@ def percent(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{number_format(value * 100, 1)} %"
+
+
+@register.filter(name="label")
+def label_filter(value: object, category: str) -> str:
+    """An observatory value shown to people, in the page's language: ``{{ r.strength|label:"strength" }}``
+    (categories: ``cordiale.web.dashboard.labels.CATEGORIES``)."""
+    from cordiale.web.dashboard.labels import label
+
+    return label(value, category)
+
+
+@register.filter(name="country")
+def country_filter(code: str, english: str) -> str:
+    """A country of the observatory (ISO alpha-2 ``code``) by name in the page's language:
+    ``{{ r.key|country:r.country }}``."""
+    from cordiale.web.dashboard.labels import country_name
+
+    return country_name(code, english)
