@@ -142,15 +142,17 @@ def pair_steps() -> list[RefStep]:
             RefStep(
                 f"obs_ref_pair_{rule}",
                 f"""
-                SELECT u.unit, k.wk, LEAST(CAST(1 AS DOUBLE), SUM(u.share)) AS w,
-                       w.publication_year AS year, w.type, COALESCE(w.is_retracted, FALSE) AS retracted,
+                SELECT x.unit, k.wk, x.w, w.publication_year AS year, w.type,
+                       COALESCE(w.is_retracted, FALSE) AS retracted,
                        COALESCE(w.is_authors_truncated, FALSE) AS trunc,
                        CAST(w.authors_count - w.n_linked AS DOUBLE) / w.authors_count AS unaffiliated_share
-                FROM obs_ref_units_{rule} u JOIN obs_ref_works w ON w.id = u.work_id
-                JOIN obs_ref_work_keys k ON k.work_id = u.work_id
-                WHERE w.publication_year IS NOT NULL
-                GROUP BY u.unit, k.wk, w.publication_year, w.type, w.is_retracted, w.is_authors_truncated,
-                         w.authors_count, w.n_linked""",
+                FROM (
+                    SELECT unit, work_id, LEAST(CAST(1 AS DOUBLE), SUM(share)) AS w
+                    FROM obs_ref_units_{rule} GROUP BY unit, work_id
+                ) x
+                JOIN obs_ref_works w ON w.id = x.work_id
+                JOIN obs_ref_work_keys k ON k.work_id = x.work_id
+                WHERE w.publication_year IS NOT NULL""",
                 sort="unit, wk",
             )
         )
