@@ -144,13 +144,15 @@ def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[A
     """The per-year rows from ``obs_ref_pair_<rule>``: each partner's (unit, work) range in scope, the
     joint works as the join of the two ranges on the work's integer key. Each (unit, work) is one row
     with its capped weight (``prepare`` checks both), so the pipeline's invariants hold by construction."""
+    from cordiale.observatory.query import lit_list  # quoted literals: DuckDB plans a constant IN list faster
+
     a, b = q.partners
     first, last = q.years if q.years else (None, None)
     return con.execute(
         f"""WITH scoped AS (
             SELECT unit, wk, w, year, trunc, unaffiliated_share
             FROM obs_ref_pair_{q.rule}
-            WHERE unit IN ($a, $b) AND type IN (SELECT unnest($types))
+            WHERE unit IN ($a, $b) AND type IN ({lit_list(q.types)})
               AND ($incl OR NOT retracted)
               AND ($first IS NULL OR year BETWEEN $first AND $last)
         ),
@@ -180,7 +182,6 @@ def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[A
         {
             "a": a,
             "b": b,
-            "types": list(q.types),
             "incl": q.include_retracted,
             "first": first,
             "last": last,
