@@ -72,9 +72,8 @@ def test_every_fixture_record_stored_or_quarantined(tmp_path: Path, fixtures_202
     # the same file with two bad lines appended: still exact, the bad ones quarantined with a reason
     bad = tmp_path / "with-bad.jsonl.gz"
     broken = json.dumps(dict(records[0], id="https://openalex.org/W1", publication_year="soon"))
-    bad.write_bytes(
-        gzip.compress(gzip.decompress(fixtures_2025.read_bytes()).rstrip(b"\n") + f"\n{broken}\n{{oops\n".encode())
-    )
+    text = gzip.decompress(fixtures_2025.read_bytes()).rstrip(b"\n")
+    bad.write_bytes(gzip.compress(text + f"\n{broken}\n{{oops\n".encode()))
     assert _nonblank_lines(bad) == lines + 2
     summary = ingest([bad], tmp_path / "b.duckdb")
     with reader(tmp_path / "b.duckdb") as con:
@@ -539,7 +538,9 @@ def _kept_by_filter(records: list[dict[str, Any]], wanted: str, lineage: bool) -
     for r in records:
         for au in r.get("authorships") or []:
             for inst in au.get("institutions") or []:
-                ids = {short(inst.get("id"))} | ({short(x) for x in inst.get("lineage") or []} if lineage else set())
+                ids = {short(inst.get("id"))}
+                if lineage:
+                    ids |= {short(x) for x in inst.get("lineage") or []}
                 if wanted in ids:
                     kept.add(short(r["id"]))
     return kept
