@@ -713,6 +713,89 @@ def test_real_pair_matches_figures_computed_from_the_raw_json(
     assert got_sdg == dict(sdg)
 
 
+def _raw_side(latest: dict[str, dict[str, Any]], p: str) -> dict[str, dict[str, Any]]:
+    """The works in scope with ``p`` on them under ``lineage`` (from the raw JSON), with their year."""
+    out: dict[str, dict[str, Any]] = {}
+    for wid, rec in latest.items():
+        if rec.get("type") not in DEFAULT_TYPES or rec.get("is_retracted"):
+            continue
+        if rec.get("publication_year") is None:
+            continue
+        units = {
+            x.rsplit("/", 1)[-1]
+            for au in rec.get("authorships") or []
+            for i in au.get("institutions") or []
+            if i.get("id")
+            for x in [i["id"], *(i.get("lineage") or [])]
+        }
+        if p in units:
+            out[wid] = {"year": rec["publication_year"]}
+    return out
+
+
+def test_growth_windows_partial_years_and_intervals_on_real_works(
+    raw_latest: dict[str, dict[str, Any]], kfupm_store: Path
+) -> None:
+    """`--event 2018` on the real works: the after-window ends at the last complete year (the snapshot, the
+    latest updated_date in the raw JSON, at least six months past the year's end), later years are flagged
+    partial, and CAGR, joint share and PP(top 10%) carry strict 95% intervals around their values, which are
+    recomputed here from the raw JSON; raw counts carry none."""
+    from datetime import date
+
+    snapshot = date.fromisoformat(max(r["updated_date"] for r in raw_latest.values())[:10])
+    last_complete = snapshot.year - 1 if (snapshot.month, snapshot.day) >= (6, 30) else snapshot.year - 2
+    joint_raw = _raw_joint(raw_latest, KFUPM, ARAMCO, "lineage")
+    sides = {p: _raw_side(raw_latest, p) for p in (KFUPM, ARAMCO)}
+    assert set(joint_raw) == set(sides[KFUPM]) & set(sides[ARAMCO])
+    joint_by_year = Counter(v["year"] for v in joint_raw.values())
+    event = 2018
+    q = ObsQuery(partners=(KFUPM, ARAMCO), rule="lineage", event=event)
+    obs = observe_store(kfupm_store, q, ["growth", "impact", "summary", "oa", "collab"])
+    assert obs.facts.snapshot_date == snapshot.isoformat()
+    growth = rows(obs, "growth")
+    after = one(growth, measure="joint works growth", first_year=event)
+    before = one(growth, measure="joint works growth", last_year=event - 1)
+    assert after["last_year"] == last_complete  # the last complete year, never a partial one
+    assert before["first_year"] == event - 5
+    for w in (before, after):
+        start, end = joint_by_year[w["first_year"]], joint_by_year[w["last_year"]]
+        assert (w["start"], w["end"]) == (start, end) and start > 0 and w["method"] == "cagr"
+        assert w["value"] == pytest.approx((end / start) ** (1 / (w["last_year"] - w["first_year"])) - 1)
+        assert w["ci_low"] < w["value"] < w["ci_high"]
+    for p in (KFUPM, ARAMCO):
+        share = one(growth, measure="joint share of the partner's output", partner=p)
+        side = [v for v in sides[p].values() if v["year"] <= last_complete]
+        joint = [v for v in joint_raw.values() if v["year"] <= last_complete]
+        assert share["last_year"] == last_complete and len(side) >= 100
+        assert share["value"] == pytest.approx(len(joint) / len(side))
+        assert share["ci_low"] < share["value"] < share["ci_high"]
+    # partial years: flagged in every yearly section; the totals are not years
+    for fam, section in (("growth", "summary"), ("summary", None), ("impact", "impact"), ("oa", None)):
+        yearly = rows(obs, fam, section)
+        assert any(r["year"] is not None and r["year"] > last_complete for r in yearly), fam
+        for r in yearly:
+            want = None if r["year"] is None else r["year"] > last_complete
+            assert r["partial"] is want, (fam, r["year"])
+    # PP(top 10%) (OpenAlex's flag here: the store is filtered) with its interval, per unit
+    impact = rows(obs, "impact")
+    intervals = rows(obs, "impact", "impact-intervals")
+    units = {("joint", "all"): list(joint_raw), **{("side", p): list(sides[p]) for p in (KFUPM, ARAMCO)}}
+    for (kind, key), ids in units.items():
+        cnps = [raw_latest[w].get("citation_normalized_percentile") or {} for w in ids]
+        flags = [c["is_in_top_10_percent"] for c in cnps if c.get("is_in_top_10_percent") is not None]
+        total = one(impact, kind=kind, unit_key=key, year=None)
+        assert total["works_with_top10"] == len(flags) >= 100
+        assert total["pp_top10"] == pytest.approx(sum(flags) / len(flags))
+        iv = one(intervals, kind=kind, unit_key=key, measure="pp_top10")
+        assert iv["works"] == len(flags)
+        assert iv["ci_low"] < total["pp_top10"] < iv["ci_high"]
+        assert iv["ci_low_fractional"] < total["pp_top10_fractional"] < iv["ci_high_fractional"]
+    # raw counts (summary, open access, collaboration types) carry no interval columns
+    for fam, section in (("summary", None), ("growth", "summary"), ("oa", None), ("collab", None)):
+        cols = obs.sections[fam][section or fam].column_names
+        assert not [c for c in cols if c.startswith("ci_")], (fam, cols)
+
+
 CNRS, IMPERIAL, CNRS_ROR = "I1294671590", "I47508984", "02feahw73"
 
 
