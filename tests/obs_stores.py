@@ -29,6 +29,9 @@ class Work:
     authors: list[list[str]] = field(default_factory=list)
     author_ids: list[str | None] | None = None
     subfield: str = "sf1"
+    topic_id: str | None = None  # the primary topic; None: "T" + subfield
+    field_id: str = "f1"  # the primary topic's field and domain
+    domain_id: str = "d1"
     cites: list[str] = field(default_factory=list)  # works this work references
     oa_status: str | None = "gold"
     fwci: float | None = None
@@ -75,14 +78,24 @@ def build_store(
                 w.oa_status,
                 w.fwci,
                 w.top10,
-                f"T{w.subfield}",
+                w.topic_id or f"T{w.subfield}",
             ],
         )
         con.execute(
             """INSERT INTO work_topics (work_id, topic_id, topic_name, score, is_primary, subfield_id,
                    subfield_name, field_id, field_name, domain_id, domain_name)
-               VALUES (?, ?, ?, 1, true, ?, ?, 'f1', 'Field 1', 'd1', 'Domain 1')""",
-            [w.id, f"T{w.subfield}", f"Topic {w.subfield}", w.subfield, f"Subfield {w.subfield}"],
+               VALUES (?, ?, ?, 1, true, ?, ?, ?, ?, ?, ?)""",
+            [
+                w.id,
+                w.topic_id or f"T{w.subfield}",
+                f"Topic {w.topic_id or w.subfield}",
+                w.subfield,
+                f"Subfield {w.subfield}",
+                w.field_id,
+                "Field 1" if w.field_id == "f1" else f"Field {w.field_id}",
+                w.domain_id,
+                "Domain 1" if w.domain_id == "d1" else f"Domain {w.domain_id}",
+            ],
         )
         for pos, inst_ids in enumerate(w.authors):
             aid = w.author_ids[pos] if w.author_ids else f"A{w.id[1:]}{pos}"

@@ -45,18 +45,44 @@ def write_jsonl(path: Path, records: list[dict[str, Any]], gz: bool = False) -> 
     return path
 
 
+def _nonblank_lines(path: Path) -> int:
+    """The input's record lines, counted on the decompressed bytes (independently of any JSON parsing)."""
+    return sum(1 for line in gzip.decompress(path.read_bytes()).splitlines() if line.strip())
+
+
 def test_every_fixture_record_stored_or_quarantined(tmp_path: Path, fixtures_2025: Path) -> None:
+    """Exact: stored + quarantined equals the file's record lines. None is quarantined because every line
+    is a well-formed work with an id (checked on the raw JSON), and each is stored as that work."""
+    lines = _nonblank_lines(fixtures_2025)
+    records = list(raw_records(fixtures_2025))
+    assert len(records) == lines == 340
+    # the right reason for an empty quarantine: every record is a work with a W id, its year an integer
+    assert all(r["id"].rsplit("/", 1)[-1].startswith("W") for r in records)
+    assert all(isinstance(r.get("publication_year"), int | None) for r in records)
+    raw_years = {r["id"].rsplit("/", 1)[-1]: r.get("publication_year") for r in records}
     db = tmp_path / "s.duckdb"
     summary = ingest([fixtures_2025], db)
-    records = list(raw_records(fixtures_2025))
-    ids = {r["id"].rsplit("/", 1)[-1] for r in records}
     with reader(db) as con:
-        stored = {r[0] for r in con.execute("SELECT id FROM works").fetchall()}
+        stored = dict(con.execute("SELECT id, publication_year FROM works").fetchall())
         quarantined = con.execute("SELECT record_id, reason FROM quarantine").fetchall()
-    assert summary.read == len(records) == 340
-    assert stored | {q[0] for q in quarantined} == ids
-    assert all(reason for _, reason in quarantined)
-    assert len(stored) + len(quarantined) == len(ids)
+    assert summary.read == lines
+    assert len(stored) + len(quarantined) == lines
+    assert quarantined == [] and summary.rejected == 0
+    assert stored == raw_years  # every line stored as its own work (the ids are unique in the file)
+    # the same file with two bad lines appended: still exact, the bad ones quarantined with a reason
+    bad = tmp_path / "with-bad.jsonl.gz"
+    broken = json.dumps(dict(records[0], id="https://openalex.org/W1", publication_year="soon"))
+    text = gzip.decompress(fixtures_2025.read_bytes()).rstrip(b"\n")
+    bad.write_bytes(gzip.compress(text + f"\n{broken}\n{{oops\n".encode()))
+    assert _nonblank_lines(bad) == lines + 2
+    summary = ingest([bad], tmp_path / "b.duckdb")
+    with reader(tmp_path / "b.duckdb") as con:
+        n_stored = con.execute("SELECT count(*) FROM works").fetchone()[0]  # type: ignore[index]
+        quarantined = con.execute("SELECT line, reason FROM quarantine ORDER BY line").fetchall()
+    assert summary.read == lines + 2 and n_stored + len(quarantined) == lines + 2
+    assert [q[0] for q in quarantined] == [lines + 1, lines + 2]
+    assert all(reason and reason.strip() for _, reason in quarantined)
+    assert "publication_year" in quarantined[0][1]
 
 
 def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
@@ -499,6 +525,43 @@ def test_snapshot_layout_incremental_and_merged_ids(tmp_path: Path, kfupm: Path)
     assert filtered.stored < 100 and filtered.filtered > 0
     with reader(db2) as con:
         assert con.execute("SELECT reference_complete FROM ingest_log").fetchone()[0] is False  # type: ignore[index]
+
+
+def _kept_by_filter(records: list[dict[str, Any]], wanted: str, lineage: bool) -> set[str]:
+    """Works an institution filter keeps, from the raw JSON: any authorship institution whose id is
+    ``wanted`` (or, with ``lineage``, whose lineage holds it)."""
+
+    def short(x: str | None) -> str:
+        return (x or "").rsplit("/", 1)[-1]
+
+    kept = set()
+    for r in records:
+        for au in r.get("authorships") or []:
+            for inst in au.get("institutions") or []:
+                ids = {short(inst.get("id"))}
+                if lineage:
+                    ids |= {short(x) for x in inst.get("lineage") or []}
+                if wanted in ids:
+                    kept.add(short(r["id"]))
+    return kept
+
+
+def test_institution_filter_keeps_works_by_id_or_lineage(tmp_path: Path, kfupm: Path) -> None:
+    """The filter keeps exactly the works with the id on an authorship institution or in its lineage: for
+    CNRS (a parent whose units carry it only in their lineage) that is more than the direct-id works."""
+    cnrs = "I1294671590"
+    records = list(raw_records(kfupm))
+    with_lineage = _kept_by_filter(records, cnrs, lineage=True)
+    direct_only = _kept_by_filter(records, cnrs, lineage=False)
+    assert direct_only < with_lineage  # the lineage brings works a direct-id filter would miss
+    db = tmp_path / "f.duckdb"
+    summary = ingest([kfupm], db, institution_filter=[cnrs])
+    assert summary.stored == len(with_lineage) and summary.filtered == len(records) - len(with_lineage)
+    with reader(db) as con:
+        kept = {r[0] for r in con.execute("SELECT id FROM works").fetchall()}
+        assert con.execute("SELECT institution_filter FROM ingest_log").fetchone()[0] == [cnrs]  # type: ignore[index]
+    assert kept == with_lineage
+    assert len(kept) > len(direct_only)
 
 
 def test_export_parquet_and_reingest(tmp_path: Path, kfupm_store: Path) -> None:

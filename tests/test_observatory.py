@@ -125,6 +125,53 @@ def test_invariant_checks_catch_a_broken_table(fractions_store: Path) -> None:
     assert {"a partner's weight outside [0, 1]", "a work counted twice"} <= broken
 
 
+# Each corruption rewrites one per-work step's SQL (wrapping the real one) so that exactly one invariant
+# breaks: the run must stop with that invariant named.
+CORRUPTIONS = {
+    # a weight above 1: W2's lab gives both partners weight 1 under lineage, times 1.5
+    "a partner's weight outside [0, 1]": ("o_wp", "SELECT work_id, pidx, partner, w * 1.5 AS w FROM ({sql})"),
+    # W3 twice in the per-work table
+    "a work counted twice": (
+        "o_perwork",
+        "SELECT * FROM ({sql}) UNION ALL SELECT * FROM ({sql}) WHERE work_id = 'W3'",
+    ),
+    # a joint member row repeated (the per-work table itself stays right)
+    "a work counted twice for a unit": (
+        "o_members",
+        "SELECT * FROM ({sql}) UNION ALL SELECT * FROM ({sql}) WHERE kind = 'joint'",
+    ),
+    # the unaffiliated share off by 0.1: weights are unchanged, the sum to 1 is broken
+    "direct weights plus the unaffiliated share differ from 1": (
+        "o_perwork",
+        "SELECT * REPLACE (unaffiliated_share + 0.1 AS unaffiliated_share) FROM ({sql})",
+    ),
+}
+
+
+@pytest.mark.parametrize("what", list(CORRUPTIONS))
+def test_each_invariant_stops_the_run_when_its_rule_breaks(
+    fractions_store: Path, monkeypatch: pytest.MonkeyPatch, what: str
+) -> None:
+    from cordiale.observatory import run as run_module
+    from cordiale.observatory.pipeline import Step
+
+    q = ObsQuery(partners=("IA", "IB"), rule="lineage")
+    assert {name for name, _ in invariant_checks(q)} == set(CORRUPTIONS)  # every check is exercised
+    observe_store(fractions_store, q, ["summary"])  # the real steps pass every check
+    step_name, wrapper = CORRUPTIONS[what]
+    real_steps = run_module.per_work_steps
+
+    def corrupted(query: ObsQuery, cur: Any) -> list[Step]:
+        steps = real_steps(query, cur)
+        assert step_name in {s.name for s in steps}
+        return [Step(s.name, wrapper.format(sql=s.sql), s.view) if s.name == step_name else s for s in steps]
+
+    monkeypatch.setattr(run_module, "per_work_steps", corrupted)
+    with pytest.raises(AssertionError, match=r"per-work invariant broken: (.+) \(\d+ rows\)") as info:
+        observe_store(fractions_store, q, ["summary"])
+    assert str(info.value).startswith(f"per-work invariant broken: {what} (")
+
+
 def load_curation_empty() -> Any:
     from cordiale.observatory.curation import EMPTY
 
@@ -268,6 +315,138 @@ def test_collab_types_distance_and_third_parties(tmp_path: Path, ror_prefix: str
     s = [r for r in rows(obs, "sdg") if r["year"] is None and r["kind"] == "joint"]
     assert one(s, sdg=7)["works"] == 2 and one(s, sdg=13)["works"] == 1
     assert obs.sections["sdg"]["sdg"].schema.metadata[b"note"].startswith(b"a work counts once")
+
+
+def _units_store(path: Path) -> Path:
+    """Partners A (Paris) and B (London), each with a unit near Paris: L (a lab of A, in Paris) and P (a unit
+    of B in Orsay, ~18 km from L), by OpenAlex lineage and by ROR parents alike; K a company in Nairobi."""
+    insts = [
+        Inst("IA", "A", country="FR", ror="0aaaaaa00"),
+        Inst("IB", "B", country="GB", ror="0bbbbbb00"),
+        Inst("IL", "A lab", country="FR", lineage=("IA",), ror="0llllll00"),
+        Inst("IP", "B unit near Paris", country="FR", lineage=("IB",), ror="0pppppp00"),
+        Inst("IK", "K", country="KE", type="company", ror="0kkkkkk00"),
+    ]
+    works = [
+        Work("W1", year=2020, authors=[["IA"], ["IB"]]),  # joint: Paris–London, medium
+        Work("W2", year=2021, authors=[["IL"], ["IP"]]),  # joint through both units: Paris–Orsay, short
+        Work("W3", year=2021, authors=[["IA"], ["IP"], ["IK"]]),  # joint: Paris–Nairobi, long
+        Work("W4", year=2020, authors=[["IL"]]),  # A only
+        Work("W5", year=2021, authors=[["IB"], ["IB"]]),  # B only
+    ]
+    ror = [
+        ("0aaaaaa00", 48.8566, 2.3522, []),
+        ("0bbbbbb00", 51.4988, -0.1749, []),
+        ("0llllll00", 48.8462, 2.3447, ["0aaaaaa00"]),
+        ("0pppppp00", 48.7100, 2.1700, ["0bbbbbb00"]),
+        ("0kkkkkk00", -1.2921, 36.8219, []),
+    ]
+    return build_store(path, insts, works, ror=ror)
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    (la1, lo1), (la2, lo2) = (tuple(math.radians(x) for x in p) for p in (a, b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(math.sqrt(h))
+
+
+def test_collab_short_distance_when_every_institution_is_within_100_km(tmp_path: Path) -> None:
+    db = _units_store(tmp_path / "u.duckdb")
+    paris, london, nairobi = (48.8566, 2.3522), (51.4988, -0.1749), (-1.2921, 36.8219)
+    lab, orsay = (48.8462, 2.3447), (48.71, 2.17)
+    assert _km(lab, orsay) <= 100 < _km(paris, london) < 5000 <= _km(paris, nairobi)  # the premises
+    for rule in ("lineage", "ror"):
+        obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule=rule), ["collab"])
+        c = {r["collaboration"]: r["works"] for r in rows(obs, "collab") if r["year"] is None}
+        assert c["all joint works"] == 3, rule
+        assert c["short distance (<= 100 km)"] == 1, rule  # W2 alone: L and P, ~18 km apart
+        assert c["medium distance"] == 1 and c["long distance (>= 5,000 km)"] == 1, rule
+        assert "distance unknown" not in c and c["distance known (coverage)"] == 3, rule
+        by_year = {
+            r["year"]: r["works"]
+            for r in rows(obs, "collab")
+            if r["collaboration"] == "short distance (<= 100 km)" and r["year"] is not None
+        }
+        assert by_year == {2021: 1}, rule
+    # under direct neither unit counts for its partner: W1 is the only joint work, and it is not short
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["collab"])
+    c = {r["collaboration"]: r["works"] for r in rows(obs, "collab") if r["year"] is None}
+    assert c["all joint works"] == 1 and "short distance (<= 100 km)" not in c
+
+
+def test_people_units_list_each_side_s_labs_with_works_and_joint_works(tmp_path: Path) -> None:
+    db = _units_store(tmp_path / "u.duckdb")
+    # by hand: A's units are A itself (W1, W3: both joint) and its lab L (W2 joint, W4 not);
+    # B's are B itself (W1 joint, W5 not) and its unit P (W2, W3: both joint)
+    expected = [
+        ("IA", "IA", "A", 2, 2),
+        ("IA", "IL", "A lab", 2, 1),
+        ("IB", "IB", "B", 2, 1),
+        ("IB", "IP", "B unit near Paris", 2, 2),
+    ]
+    for rule in ("lineage", "ror"):  # the units through OpenAlex lineage, or through ROR children
+        obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule=rule), ["people"])
+        got = sorted(
+            (r["partner"], r["unit_id"], r["unit_name"], r["works"], r["joint_works"])
+            for r in rows(obs, "people", "units")
+        )
+        assert got == expected, rule
+    # under direct a partner's only unit is itself: W1 is the single joint work
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["people"])
+    units = rows(obs, "people", "units")
+    got = sorted((r["partner"], r["unit_id"], r["works"], r["joint_works"]) for r in units)
+    assert got == [("IA", "IA", 2, 1), ("IB", "IB", 2, 1)]
+
+
+def test_fields_at_all_four_levels_by_hand(tmp_path: Path) -> None:
+    """Domain, field, subfield and topic rows: works, activity index against the partners' union, strength,
+    complementarity and joint share, recomputed here from the works' classes."""
+    works = [
+        Work("W1", authors=[["IA"]], topic_id="t1", subfield="s1", field_id="f1", domain_id="d1"),
+        Work("W2", authors=[["IA"]], topic_id="t2", subfield="s2", field_id="f1", domain_id="d1"),
+        Work("W3", authors=[["IA"], ["IB"]], topic_id="t3", subfield="s3", field_id="f3", domain_id="d1"),
+        Work("W4", authors=[["IB"]], topic_id="t4", subfield="s4", field_id="f2", domain_id="d2"),
+        Work("W5", authors=[["IB"]], topic_id="t5", subfield="s4", field_id="f2", domain_id="d2"),
+        # not a partner: outside the reference
+        Work("W6", authors=[["IC"]], topic_id="t1", subfield="s1", field_id="f1", domain_id="d1"),
+    ]
+    db = build_store(tmp_path / "f.duckdb", [Inst("IA"), Inst("IB"), Inst("IC")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct"), ["fields"])
+    got = rows(obs, "fields")
+    sides = {p: [w for w in works if any(p in a for a in w.authors)] for p in ("IA", "IB")}
+    union = {w.id: w for ws in sides.values() for w in ws}  # the reference: the partners' works
+    joint = {w.id for w in sides["IA"]} & {w.id for w in sides["IB"]}
+    classes = {
+        "domain": lambda w: w.domain_id,
+        "field": lambda w: w.field_id,
+        "subfield": lambda w: w.subfield,
+        "topic": lambda w: w.topic_id,
+    }
+    for level, cls in classes.items():
+        level_rows = [r for r in got if r["level"] == level]
+        assert {r["class_id"] for r in level_rows} == {cls(w) for w in union.values()}, level
+        for c in {cls(w) for w in union.values()}:
+            in_union = [w for w in union.values() if cls(w) == c]
+            ai = {
+                p: (sum(cls(w) == c for w in sides[p]) / len(sides[p])) / (len(in_union) / len(union))
+                for p in sides
+            }
+            for p in sides:
+                r = one(level_rows, class_id=c, partner=p)
+                assert r["works"] == sum(cls(w) == c for w in sides[p]), (level, c, p)
+                assert r["activity_index"] == pytest.approx(ai[p]), (level, c, p)
+                strength = "strong" if ai[p] >= 1.2 else "weak" if ai[p] <= 0.8 else "neutral"
+                assert r["strength"] == strength, (level, c, p)
+                assert r["complementary"] == (max(ai.values()) >= 1.2 and min(ai.values()) <= 0.8)
+                assert r["joint_share"] == pytest.approx(sum(w.id in joint for w in in_union) / len(in_union))
+                assert r["reference"] == "partners"
+    # spot checks by hand: B holds both works of domain d2 (AI (2/3)/(2/5) = 5/3), A none: complementary
+    d2 = one(got, level="domain", class_id="d2", partner="IB")
+    assert d2["activity_index"] == pytest.approx(5 / 3) and d2["complementary"] is True
+    f3 = one(got, level="field", class_id="f3", partner="IA")  # the joint work's field: both strong
+    assert f3["activity_index"] == pytest.approx(5 / 3) and f3["joint_share"] == 1 and not f3["complementary"]
+    assert one(got, level="topic", class_id="t1", partner="IA")["class_name"] == "Topic t1"
 
 
 def test_sdg_cordiale_source_without_scores_is_an_empty_result_with_a_message(fractions_store: Path) -> None:
@@ -532,6 +711,89 @@ def test_real_pair_matches_figures_computed_from_the_raw_json(
     sdg = Counter(s for v in expected.values() for s in v["sdgs"])
     got_sdg = {r["sdg"]: r["works"] for r in rows(obs, "sdg") if r["kind"] == "joint" and r["year"] is None}
     assert got_sdg == dict(sdg)
+
+
+def _raw_side(latest: dict[str, dict[str, Any]], p: str) -> dict[str, dict[str, Any]]:
+    """The works in scope with ``p`` on them under ``lineage`` (from the raw JSON), with their year."""
+    out: dict[str, dict[str, Any]] = {}
+    for wid, rec in latest.items():
+        if rec.get("type") not in DEFAULT_TYPES or rec.get("is_retracted"):
+            continue
+        if rec.get("publication_year") is None:
+            continue
+        units = {
+            x.rsplit("/", 1)[-1]
+            for au in rec.get("authorships") or []
+            for i in au.get("institutions") or []
+            if i.get("id")
+            for x in [i["id"], *(i.get("lineage") or [])]
+        }
+        if p in units:
+            out[wid] = {"year": rec["publication_year"]}
+    return out
+
+
+def test_growth_windows_partial_years_and_intervals_on_real_works(
+    raw_latest: dict[str, dict[str, Any]], kfupm_store: Path
+) -> None:
+    """`--event 2018` on the real works: the after-window ends at the last complete year (the snapshot, the
+    latest updated_date in the raw JSON, at least six months past the year's end), later years are flagged
+    partial, and CAGR, joint share and PP(top 10%) carry strict 95% intervals around their values, which are
+    recomputed here from the raw JSON; raw counts carry none."""
+    from datetime import date
+
+    snapshot = date.fromisoformat(max(r["updated_date"] for r in raw_latest.values())[:10])
+    last_complete = snapshot.year - 1 if (snapshot.month, snapshot.day) >= (6, 30) else snapshot.year - 2
+    joint_raw = _raw_joint(raw_latest, KFUPM, ARAMCO, "lineage")
+    sides = {p: _raw_side(raw_latest, p) for p in (KFUPM, ARAMCO)}
+    assert set(joint_raw) == set(sides[KFUPM]) & set(sides[ARAMCO])
+    joint_by_year = Counter(v["year"] for v in joint_raw.values())
+    event = 2018
+    q = ObsQuery(partners=(KFUPM, ARAMCO), rule="lineage", event=event)
+    obs = observe_store(kfupm_store, q, ["growth", "impact", "summary", "oa", "collab"])
+    assert obs.facts.snapshot_date == snapshot.isoformat()
+    growth = rows(obs, "growth")
+    after = one(growth, measure="joint works growth", first_year=event)
+    before = one(growth, measure="joint works growth", last_year=event - 1)
+    assert after["last_year"] == last_complete  # the last complete year, never a partial one
+    assert before["first_year"] == event - 5
+    for w in (before, after):
+        start, end = joint_by_year[w["first_year"]], joint_by_year[w["last_year"]]
+        assert (w["start"], w["end"]) == (start, end) and start > 0 and w["method"] == "cagr"
+        assert w["value"] == pytest.approx((end / start) ** (1 / (w["last_year"] - w["first_year"])) - 1)
+        assert w["ci_low"] < w["value"] < w["ci_high"]
+    for p in (KFUPM, ARAMCO):
+        share = one(growth, measure="joint share of the partner's output", partner=p)
+        side = [v for v in sides[p].values() if v["year"] <= last_complete]
+        joint = [v for v in joint_raw.values() if v["year"] <= last_complete]
+        assert share["last_year"] == last_complete and len(side) >= 100
+        assert share["value"] == pytest.approx(len(joint) / len(side))
+        assert share["ci_low"] < share["value"] < share["ci_high"]
+    # partial years: flagged in every yearly section; the totals are not years
+    for fam, section in (("growth", "summary"), ("summary", None), ("impact", "impact"), ("oa", None)):
+        yearly = rows(obs, fam, section)
+        assert any(r["year"] is not None and r["year"] > last_complete for r in yearly), fam
+        for r in yearly:
+            want = None if r["year"] is None else r["year"] > last_complete
+            assert r["partial"] is want, (fam, r["year"])
+    # PP(top 10%) (OpenAlex's flag here: the store is filtered) with its interval, per unit
+    impact = rows(obs, "impact")
+    intervals = rows(obs, "impact", "impact-intervals")
+    units = {("joint", "all"): list(joint_raw), **{("side", p): list(sides[p]) for p in (KFUPM, ARAMCO)}}
+    for (kind, key), ids in units.items():
+        cnps = [raw_latest[w].get("citation_normalized_percentile") or {} for w in ids]
+        flags = [c["is_in_top_10_percent"] for c in cnps if c.get("is_in_top_10_percent") is not None]
+        total = one(impact, kind=kind, unit_key=key, year=None)
+        assert total["works_with_top10"] == len(flags) >= 100
+        assert total["pp_top10"] == pytest.approx(sum(flags) / len(flags))
+        iv = one(intervals, kind=kind, unit_key=key, measure="pp_top10")
+        assert iv["works"] == len(flags)
+        assert iv["ci_low"] < total["pp_top10"] < iv["ci_high"]
+        assert iv["ci_low_fractional"] < total["pp_top10_fractional"] < iv["ci_high_fractional"]
+    # raw counts (summary, open access, collaboration types) carry no interval columns
+    for fam, section in (("summary", None), ("growth", "summary"), ("oa", None), ("collab", None)):
+        cols = obs.sections[fam][section or fam].column_names
+        assert not [c for c in cols if c.startswith("ci_")], (fam, cols)
 
 
 CNRS, IMPERIAL, CNRS_ROR = "I1294671590", "I47508984", "02feahw73"

@@ -7,14 +7,17 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
+from tests.conftest import raw_records
 from tests.fake_openalex import Corpus, FakeOpenAlex
 from tests.shared_data import shared_path
 
@@ -105,3 +108,59 @@ def test_fetch_all_prints_the_cost_first(
             [CNRS],
         ).fetchone()[0]  # type: ignore[index]
     assert n > 2  # the partner's whole output (as far as the fake API holds it) is in the store
+
+
+FILTER_KEYS = {"direct": "authorships.institutions.id", "lineage": "authorships.institutions.lineage"}
+
+
+@pytest.mark.parametrize("rule", ["direct", "lineage"])
+def test_fetch_sends_the_rule_s_filter_and_stores_what_it_selects(
+    tmp_path: Path, fake_api: FakeOpenAlex, monkeypatch: pytest.MonkeyPatch, rule: str
+) -> None:
+    """`--rule direct` ANDs `authorships.institutions.id`, `--rule lineage` ANDs
+    `authorships.institutions.lineage`; the joint works stored and the yearly API counts are what that
+    filter selects in the raw records (computed here from the JSON)."""
+    monkeypatch.setenv("OPENALEX_API_URL", fake_api.url)
+    fake_api.clear()
+    db = tmp_path / "s.duckdb"
+    result = runner.invoke(
+        app, ["pair", CNRS, IMPERIAL, "--db", str(db), "--rule", rule, "--fetch", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    key = FILTER_KEYS[rule]
+    requests = fake_api.list_requests("works")
+    list_calls = [r for r in requests if "group_by" not in r.params]
+    group_calls = [r for r in requests if "group_by" in r.params]
+    assert list_calls
+    for r in list_calls:
+        assert sorted(r.params["filter"].split(",")) == sorted([f"{key}:{CNRS}", f"{key}:{IMPERIAL}"])
+    assert sorted(r.params["filter"] for r in group_calls) == sorted([f"{key}:{CNRS}", f"{key}:{IMPERIAL}"])
+
+    def units(inst: dict[str, Any]) -> set[str]:
+        own = {inst["id"].rsplit("/", 1)[-1]}
+        return own | {x.rsplit("/", 1)[-1] for x in inst.get("lineage") or []} if rule == "lineage" else own
+
+    selected: dict[str, set[str]] = {}  # work id -> the partners the rule's filter finds on it
+    years: dict[str, int] = {}
+    for rec in raw_records(shared_path("openalex", "works-kfupm-2026.jsonl.gz")):
+        wid = rec["id"].rsplit("/", 1)[-1]
+        found = {
+            p
+            for au in rec.get("authorships") or []
+            for inst in au.get("institutions") or []
+            if inst.get("id")
+            for p in units(inst) & {CNRS, IMPERIAL}
+        }
+        selected.setdefault(wid, set()).update(found)
+        years[wid] = rec["publication_year"]
+    joint = {w for w, ps in selected.items() if ps == {CNRS, IMPERIAL}}
+    assert joint == ({"W4400255569", "W4391670111"} if rule == "lineage" else {"W4400255569"})
+    with reader(db) as con:
+        assert {r[0] for r in con.execute("SELECT id FROM works").fetchall()} == joint
+        counts = con.execute(
+            "SELECT institution_id, year, works_count, filter, rule FROM api_counts"
+        ).fetchall()
+    for partner in (CNRS, IMPERIAL):
+        expected = Counter(years[w] for w, ps in selected.items() if partner in ps)
+        got = {y: n for p, y, n, f, ru in counts if p == partner and f == f"{key}:{partner}" and ru == rule}
+        assert got == dict(expected), partner
