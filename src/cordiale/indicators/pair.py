@@ -148,16 +148,18 @@ def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[A
 
     a, b = q.partners
     first, last = q.years if q.years else (None, None)
+    types = lit_list(q.types)
     return con.execute(
-        f"""WITH scoped AS (
-            SELECT unit, wk, w, year, trunc, unaffiliated_share
-            FROM obs_ref_pair_{q.rule}
-            WHERE unit IN ($a, $b) AND type IN ({lit_list(q.types)})
-              AND ($incl OR NOT retracted)
+        f"""WITH sa AS (
+            SELECT wk, w, year, trunc, unaffiliated_share FROM obs_ref_pair_{q.rule}
+            WHERE unit = $a AND type IN ({types}) AND ($incl OR NOT retracted)
               AND ($first IS NULL OR year BETWEEN $first AND $last)
         ),
-        sa AS (SELECT * FROM scoped WHERE unit = $a),
-        sb AS (SELECT * FROM scoped WHERE unit = $b),
+        sb AS (
+            SELECT wk, w, year FROM obs_ref_pair_{q.rule}
+            WHERE unit = $b AND type IN ({types}) AND ($incl OR NOT retracted)
+              AND ($first IS NULL OR year BETWEEN $first AND $last)
+        ),
         joint AS (
             SELECT sa.year, count(*) AS joint, sum(sa.w + sb.w) AS joint_frac, sum(sa.w) AS frac_a,
                    sum(sb.w) AS frac_b, sum(sa.unaffiliated_share) AS unaff,
@@ -165,19 +167,14 @@ def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[A
             FROM sa JOIN sb ON sb.wk = sa.wk
             GROUP BY sa.year
         ),
-        totals AS (
-            SELECT year, count(*) FILTER (WHERE unit = $a) AS total_a,
-                   count(*) FILTER (WHERE unit = $b) AS total_b
-            FROM scoped GROUP BY year
-        ),
+        ta AS (SELECT year, count(*) AS total_a FROM sa GROUP BY year),
+        tb AS (SELECT year, count(*) AS total_b FROM sb GROUP BY year),
         years AS (
-            SELECT DISTINCT publication_year AS year FROM works
-            WHERE publication_year IS NOT NULL
-              AND ($first IS NULL OR publication_year BETWEEN $first AND $last)
+            SELECT year FROM obs_ref_years WHERE $first IS NULL OR year BETWEEN $first AND $last
         )
         SELECT y.year, coalesce(joint, 0), coalesce(joint_frac, 0), coalesce(frac_a, 0), coalesce(frac_b, 0),
                coalesce(total_a, 0), coalesce(total_b, 0), coalesce(unaff, 0), coalesce(approx, 0)
-        FROM years y LEFT JOIN joint USING (year) LEFT JOIN totals USING (year)
+        FROM years y LEFT JOIN joint USING (year) LEFT JOIN ta USING (year) LEFT JOIN tb USING (year)
         ORDER BY y.year""",
         {
             "a": a,

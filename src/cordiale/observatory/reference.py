@@ -128,14 +128,24 @@ def reference_steps() -> list[RefStep]:
 def pair_steps() -> list[RefStep]:
     """Store-only tables for the foundation's pair view (``indicators.pair.compute_pair``).
 
-    Each row in obs_ref_work_keys is one work with a dense integer key. Each row in obs_ref_pair_<rule> is
+    Each row in obs_ref_work_keys is one work with a dense integer key; obs_ref_years holds the store's
+    publication years. Each row in obs_ref_pair_<rule> is
     one (unit, work) with the unit's weight on the work (capped at 1) and the work's scope columns, keyed
     by the integer and sorted by unit and key: a pair's summary reads the two partners' ranges and joins
     them on integers, never reading the whole store or comparing id strings. Built from the reference
     tables above, so the weights are the observatory's; Spark does not run the pair view and does not
     build them."""
     steps = [
-        RefStep("obs_ref_work_keys", "SELECT id AS work_id, row_number() OVER (ORDER BY id) AS wk FROM works")
+        RefStep(
+            "obs_ref_work_keys", "SELECT id AS work_id, row_number() OVER (ORDER BY id) AS wk FROM works"
+        ),
+        # Each row in obs_ref_years is one publication year of the store's works (the pair view has a row
+        # for each, partners' works or not).
+        RefStep(
+            "obs_ref_years",
+            "SELECT DISTINCT publication_year AS year FROM works WHERE publication_year IS NOT NULL",
+            sort="year",
+        ),
     ]
     for rule in PAIR_RULES:
         steps.append(
@@ -186,7 +196,7 @@ def reference_checks() -> list[tuple[str, str]]:
                        + COUNT(*) FILTER (WHERE w <= 0 OR w > 1) FROM {step.name}""",
         )
         for step in pair_steps()
-        if step.name != "obs_ref_work_keys"
+        if step.name.startswith("obs_ref_pair_")
     ]
 
 
