@@ -432,3 +432,19 @@ def test_partner_without_works_in_the_store_is_exit_4(match_store: Path) -> None
 def test_bad_format_is_exit_2(match_store: Path) -> None:
     result = _invoke("match", "people", KFUPM, ARAMCO, "--format", "xml", "--db", str(match_store))
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("top", ["0", "-5"])
+@pytest.mark.parametrize("command", ["people", "supervisors", "partners"])
+def test_top_below_one_is_exit_2_in_every_command(match_store: Path, command: str, top: str) -> None:
+    extra = {"supervisors": ["--text", "oil"], "partners": ["--region", "europe"]}.get(command, [])
+    result = _invoke("match", command, KFUPM, ARAMCO, *extra, "--top", top, "--db", str(match_store))
+    assert result.exit_code == 2, result.output
+    assert "--top must be at least 1" in result.output
+
+
+@pytest.mark.parametrize("years", ["0", "-1"])
+def test_inactive_years_below_one_is_exit_2(match_store: Path, years: str) -> None:
+    result = _invoke("match", "people", KFUPM, ARAMCO, "--inactive-years", years, "--db", str(match_store))
+    assert result.exit_code == 2, result.output
+    assert "--inactive-years must be at least 1" in result.output

@@ -147,6 +147,10 @@ def test_the_works_carry_cnrs_and_imperial(works_tables: tuple[pa.Table, pa.Tabl
         f"https://openalex.org/{CNRS}",
         f"https://openalex.org/{CNRS.lower()}",
         f"  {CNRS} ",
+        f"https://openalex.org/{CNRS}/",  # trailing slash
+        f"openalex.org/{CNRS}",  # host only, no scheme
+        f"openalex.org/institutions/{CNRS}//",
+        f"https://api.openalex.org/institutions/{CNRS}",
     ],
 )
 def test_openalex_id_forms(con: duckdb.DuckDBPyConnection, text: str) -> None:
@@ -166,7 +170,14 @@ def test_an_openalex_id_of_another_kind_is_refused(con: duckdb.DuckDBPyConnectio
 
 @pytest.mark.parametrize(
     "text",
-    [CNRS_ROR, f"https://ror.org/{CNRS_ROR}", f"ror.org/{CNRS_ROR}", f"HTTPS://ROR.ORG/{CNRS_ROR.upper()}"],
+    [
+        CNRS_ROR,
+        f"https://ror.org/{CNRS_ROR}",
+        f"ror.org/{CNRS_ROR}",
+        f"HTTPS://ROR.ORG/{CNRS_ROR.upper()}",
+        f"https://ror.org/{CNRS_ROR}/",  # trailing slash
+        f"{CNRS_ROR}/",
+    ],
 )
 def test_ror_id_forms(con: duckdb.DuckDBPyConnection, text: str) -> None:
     found = resolve_institution(con, text)
@@ -273,6 +284,8 @@ def test_search_by_id(con: duckdb.DuckDBPyConnection) -> None:
     by_openalex = search_institutions(con, IMPERIAL)
     assert [(c.openalex_id, c.ror) for c in by_ror] == [(IMPERIAL, IMPERIAL_ROR)]
     assert [(c.openalex_id, c.ror) for c in by_openalex] == [(IMPERIAL, IMPERIAL_ROR)]
+    for text in (f"https://ror.org/{IMPERIAL_ROR}/", f"openalex.org/{IMPERIAL}", f"https://openalex.org/{IMPERIAL}/"):
+        assert [(c.openalex_id, c.ror) for c in search_institutions(con, text)] == [(IMPERIAL, IMPERIAL_ROR)]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -41,6 +41,11 @@ def _check_format(fmt: str) -> None:
         raise UsageError(f"--format must be table or json, not {fmt!r}")
 
 
+def _check_top(top: int) -> None:
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+
+
 def _run_pairs(
     a: str,
     b: str,
@@ -51,8 +56,9 @@ def _run_pairs(
     from cordiale.match.suggest import MatchQuery, suggest_pairs
 
     _check_format(fmt)
-    if kwargs.get("top", 1) < 1:
-        raise UsageError("--top must be at least 1")
+    _check_top(kwargs.get("top", 1))
+    if kwargs.get("inactive_years", 1) < 1:
+        raise UsageError("--inactive-years must be at least 1")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = MatchQuery(partners=(ia.id, ib.id), **kwargs)
@@ -175,6 +181,7 @@ def partners_command(
     from cordiale.match.partners import PartnerQuery, suggest_partners
 
     _check_format(fmt)
+    _check_top(top)
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = PartnerQuery(partners=(ia.id, ib.id), region=region, theme=theme, top=top)
