@@ -448,3 +448,35 @@ def test_inactive_years_below_one_is_exit_2(match_store: Path, years: str) -> No
     result = _invoke("match", "people", KFUPM, ARAMCO, "--inactive-years", years, "--db", str(match_store))
     assert result.exit_code == 2, result.output
     assert "--inactive-years must be at least 1" in result.output
+
+
+@pytest.fixture(scope="module")
+def ror_only_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding two ROR records (CNRS, Imperial) and no works."""
+    from cordiale.sources.ror import load_ror
+    from tests.shared_data import shared_path
+
+    db = tmp_path_factory.mktemp("ror_only") / "store.duckdb"
+    load_ror([shared_path("ror", "cnrs_02feahw73.json"), shared_path("ror", "imperial_041kmwe10.json")], db)
+    return db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["match", "people"],
+        ["match", "supervisors", "--text", "ocean acidification"],
+        ["match", "partners", "--region", "europe"],
+    ],
+)
+def test_a_store_without_works_is_exit_4_before_resolution(ror_only_store: Path, args: list[str]) -> None:
+    result = _invoke(*args[:2], "02feahw73", "041kmwe10", *args[2:], "--db", str(ror_only_store))
+    assert result.exit_code == 4, result.output
+    assert "cordiale ingest" in result.output and "--fetch" not in result.output
+
+
+def test_a_ror_id_without_openalex_institution_points_to_pair_fetch(match_store: Path) -> None:
+    result = _invoke("match", "people", KFUPM, "https://ror.org/038b4c997/", "--db", str(match_store))
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "`cordiale pair A B --fetch`" in text and "(--fetch)" not in text

@@ -284,7 +284,11 @@ def test_search_by_id(con: duckdb.DuckDBPyConnection) -> None:
     by_openalex = search_institutions(con, IMPERIAL)
     assert [(c.openalex_id, c.ror) for c in by_ror] == [(IMPERIAL, IMPERIAL_ROR)]
     assert [(c.openalex_id, c.ror) for c in by_openalex] == [(IMPERIAL, IMPERIAL_ROR)]
-    for text in (f"https://ror.org/{IMPERIAL_ROR}/", f"openalex.org/{IMPERIAL}", f"https://openalex.org/{IMPERIAL}/"):
+    for text in (
+        f"https://ror.org/{IMPERIAL_ROR}/",
+        f"openalex.org/{IMPERIAL}",
+        f"https://openalex.org/{IMPERIAL}/",
+    ):
         assert [(c.openalex_id, c.ror) for c in search_institutions(con, text)] == [(IMPERIAL, IMPERIAL_ROR)]
 
 

@@ -293,7 +293,8 @@ def _ror_to_openalex(
     if lookup_ror is None:
         raise InstitutionError(
             f"{label} has no OpenAlex institution in the store: ingest works that carry it, "
-            "give its OpenAlex id (I…), or let cordiale ask the OpenAlex API (--fetch)"
+            "give its OpenAlex id (I…), or fetch the pair from the OpenAlex API first "
+            "(`cordiale pair A B --fetch`)"
         )
     found = lookup_ror(ror)
     openalex_id = short_openalex_id(found[0]) if found else None

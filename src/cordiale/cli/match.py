@@ -13,7 +13,7 @@ from cordiale.cli.common import DbOption, count_progress, handle_errors, notice,
 from cordiale.config import store_path
 from cordiale.errors import InputUnreadableError, UsageError
 from cordiale.resolve import Institution, resolve_institution
-from cordiale.store.connection import reader
+from cordiale.store.connection import reader, require_rows
 
 match_app = typer.Typer(
     help="Matchmaking: researchers to bring together, co-supervisors, third partners.", no_args_is_help=True
@@ -29,6 +29,8 @@ FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
 
 def _resolve_pair(db_path: Path, a: str, b: str) -> tuple[Institution, Institution]:
     with reader(db_path) as con:
+        # An empty store is exit 4 before any name is looked up (a ROR-only store cannot resolve to works)
+        require_rows(con, db_path, ("works",), "ingest works with `cordiale ingest FILES…` first")
         ia = resolve_institution(con, a)
         ib = resolve_institution(con, b)
     if ia.id == ib.id:

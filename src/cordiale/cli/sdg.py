@@ -212,13 +212,14 @@ def _institution_ids(db_path: Path, text: str) -> list[str]:
     works in the store (directly or through lineage), else exit 3."""
     from cordiale.errors import InstitutionError
     from cordiale.resolve import resolve_institution
-    from cordiale.store.connection import reader
+    from cordiale.store.connection import reader, require_rows
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise UsageError("--institutions: give at least one institution")
     ids: list[str] = []
     with reader(db_path) as con:
+        require_rows(con, db_path, ("works",), "run `cordiale ingest FILES…` first")
         for part in parts:
             inst = resolve_institution(con, part)
             found = con.execute(
