@@ -21,34 +21,56 @@ BATCH = 256
 COUNT_NOTE = "a work counts once under each SDG it is assigned (a work may count under several SDGs)"
 
 
+class BadLine(ValueError):
+    """A line that cannot be classified; ``rid`` is the id it gave when it parsed as a JSON object."""
+
+    def __init__(self, message: str, rid: Any = None) -> None:
+        super().__init__(message)
+        self.rid = rid
+
+
 def _parse_line(raw: str) -> tuple[Any, Any]:
-    """(id, WorkText) from one JSON line, or raise ValueError naming the field."""
-    from cordiale.sdg.text import WorkText
+    """(id, WorkText) from one JSON line, or raise BadLine naming the field.
+
+    Takes ``text``, or ``title`` and ``abstract``; a raw OpenAlex work also works: its ``display_name``
+    stands for a missing title and its ``abstract_inverted_index`` is rebuilt into the abstract."""
+    from cordiale.sdg.text import WorkText, abstract_from_inverted_index
 
     try:
         obj = json.loads(raw)
     except ValueError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
+        raise BadLine(f"not JSON ({exc})") from None
     if not isinstance(obj, dict):
-        raise ValueError("not a JSON object")
-    fields = {k: obj.get(k) for k in ("text", "title", "abstract")}
+        raise BadLine("not a JSON object")
+    rid = obj.get("id")
+    fields = {k: obj.get(k) for k in ("text", "title", "abstract", "display_name")}
     for name, value in fields.items():
         if value is not None and not isinstance(value, str):
-            raise ValueError(f"field {name!r} is not a string")
-    if fields["text"] is None and fields["title"] is None and fields["abstract"] is None:
-        raise ValueError("no 'text' (or 'title' / 'abstract') field")
+            raise BadLine(f"field {name!r} is not a string", rid)
+    index = obj.get("abstract_inverted_index")
+    if index is not None and not isinstance(index, dict):
+        raise BadLine("field 'abstract_inverted_index' is not an object", rid)
     if fields["text"] is not None:
-        return obj.get("id"), WorkText("", fields["text"])
-    return obj.get("id"), WorkText(fields["title"] or "", fields["abstract"] or "")
+        return rid, WorkText("", fields["text"])
+    title = fields["title"] if fields["title"] is not None else fields["display_name"]
+    abstract = fields["abstract"] if fields["abstract"] is not None else None
+    if abstract is None and index is not None:
+        abstract = abstract_from_inverted_index(index)
+    if title is None and abstract is None:
+        raise BadLine("no 'text' (or 'title' / 'abstract', or an OpenAlex work's fields) field", rid)
+    return rid, WorkText(title or "", abstract or "")
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
-        fh = sys.stdin if str(path) == "-" else path.open(encoding="utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not part of line 1
+        fh = sys.stdin if str(path) == "-" else path.open(encoding="utf-8-sig")
     except OSError as exc:
         raise InputUnreadableError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
         for n, line in enumerate(fh, start=1):
+            if n == 1:
+                line = line.removeprefix("\ufeff")
             if line.strip():
                 yield n, line
     except UnicodeDecodeError as exc:
@@ -77,12 +99,12 @@ def _classify_file(path: Path) -> tuple[int, int]:
             total += 1
             try:
                 rid, work = _parse_line(raw)
-            except ValueError as exc:
+            except BadLine as exc:
                 if batch:
                     flush()
                 bad += 1
                 err.print(f"{path}:{n}: {exc}", highlight=False, markup=False)
-                error = {"id": None, "line": n, "status": "error", "error": str(exc)}
+                error = {"id": exc.rid, "line": n, "status": "error", "error": str(exc)}
                 sys.stdout.write(json.dumps(error) + "\n")
                 continue
             batch.append((n, rid, work))
@@ -93,6 +115,11 @@ def _classify_file(path: Path) -> tuple[int, int]:
             flush()
     sys.stdout.flush()
     return bad, total
+
+
+def _un_text_label(label: str) -> str:
+    """``6`` is the UN goal text, ``6.1`` a target text."""
+    return f"UN target {label}" if "." in label else f"UN goal {label}"
 
 
 def _print_result(res: Any, fmt: str) -> None:
@@ -113,7 +140,7 @@ def _print_result(res: Any, fmt: str) -> None:
         why = "; ".join(
             f"query {r['target']}: {r['matched']}"
             if r["layer"] == "query"
-            else f"UN target {r['target']} (cosine {r['cosine']})"
+            else f"{_un_text_label(str(r['target']))} (cosine {r['cosine']})"
             for r in res.reasons.get(str(s + 1), [])
         )
         table.add_row(str(s + 1), f"{res.scores[s]:.3f}", "yes" if s + 1 in res.sdgs else "", why)
@@ -130,26 +157,40 @@ def classify_command(
         Path | None,
         typer.Option("--file", help="JSON Lines with id and text (or title and abstract); - = stdin."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (a single text).")] = "table",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="table or json, for a single TEXT (default table); --file always writes JSON Lines.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Classify a text, or every line of a JSON Lines file (one JSON line out per line in)."""
     from cordiale.sdg.classify import classify
 
     if (text is None) == (file is None):
         raise UsageError("give either a TEXT or --file IN.jsonl")
-    if fmt not in ("table", "json"):
+    if fmt not in (None, "table", "json"):
         raise UsageError(f"--format {fmt}: use table or json")
     if file is not None:
-        if str(file) != "-" and not file.is_file():
-            raise InputUnreadableError(f"no such file: {file}")
+        if fmt == "table":
+            raise UsageError("--format table is for a single TEXT: --file writes JSON Lines")
+        if str(file) != "-":
+            if file.is_dir():
+                raise InputUnreadableError(f"{file} is a directory: give a JSON Lines file")
+            if not file.is_file():
+                raise InputUnreadableError(f"no such file: {file}")
         # Like ``ingest`` (bad records quarantined, exit 0): a malformed line is answered, not fatal. Each
         # gets an error line in the output and its reason on stderr, with a count; exit 0. Only a file
         # that cannot be read at all (missing, not UTF-8) exits non-zero.
         bad, total = _classify_file(file)
+        if not total:
+            notice(f"{file} holds no lines: nothing to classify")
         if bad:
             notice(f"{bad} of {total} line(s) in {file} malformed: each got an error line in the output")
         return
-    _print_result(classify(text or ""), fmt)
+    _print_result(classify(text or ""), fmt or "table")
 
 
 @sdg_app.command("score")
