@@ -209,16 +209,21 @@ def score_command(
     if institutions and all_works:
         raise UsageError("give --institutions or --all, not both")
     db_path = store_path(db)
-    ids = _institution_ids(db_path, institutions) if institutions else None
+    # Every usage and store check runs before the progress bar is drawn.
+    ids = _scope(db_path, institutions, all_works)
     with count_progress() as progress:
         task = progress.add_task("sdg score", total=None)
         summary = score_store(
             db_path,
             ids,
-            use_asked=not institutions and not all_works,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
     table = Table(title=f"SDG scores in {db_path} (model {summary.model_version})", title_justify="left")
+    table.caption = (
+        "works: in scope · scored now / unchanged: this run · "
+        "no text, title only, with an SDG: every work in scope"
+    )
+    table.caption_justify = "left"
     for col in ("works", "scored now", "unchanged", "no text", "title only", "with an SDG"):
         table.add_column(col, justify="right")
     table.add_row(
@@ -248,27 +253,62 @@ def score_command(
     notice(COUNT_NOTE)
 
 
-def _institution_ids(db_path: Path, text: str) -> list[str]:
-    """``--institutions``: OpenAlex ids, ROR ids or names, as ``cordiale pair`` takes them; each must have
-    works in the store (directly or through lineage), else exit 3."""
-    from cordiale.errors import InstitutionError
-    from cordiale.resolve import resolve_institution
+def _scope(db_path: Path, institutions: str | None, all_works: bool) -> list[str] | None:
+    """The institutions whose works are scored (None = every work), checked before any scoring: the store
+    exists and holds works, ``--institutions`` resolve, or the store records partners asked about."""
+    from cordiale.sdg.store import asked_partners
     from cordiale.store.connection import reader, require_rows
+
+    with reader(db_path) as con:
+        require_rows(con, db_path, ("works",), "run `cordiale ingest FILES…` first")
+        if institutions is not None:
+            return _institution_ids(con, institutions)
+        if all_works:
+            return None
+        asked = asked_partners(con)
+    if not asked:
+        raise UsageError(
+            "no partner institution recorded in the store: name them with --institutions A,B "
+            "(or score every work with --all)"
+        )
+    return asked
+
+
+def _institution_ids(con: Any, text: str) -> list[str]:
+    """``--institutions``: OpenAlex ids, ROR ids or names, as ``cordiale pair`` takes them; each must have
+    works in the store (directly or through lineage), else exit 3.
+
+    Names may hold commas ("China University of Petroleum, Beijing"): from each position the longest run of
+    comma-separated pieces that resolves to one institution is taken (the whole text first), so the
+    text is split on a comma only where the pieces on both sides resolve on their own."""
+    from cordiale.errors import InstitutionError
+    from cordiale.resolve import Institution, resolve_institution
 
     parts = [p.strip() for p in text.split(",") if p.strip()]
     if not parts:
         raise UsageError("--institutions: give at least one institution")
+    resolved: list[tuple[str, Institution]] = []
+    i = 0
+    while i < len(parts):
+        for j in range(len(parts), i, -1):
+            name = ", ".join(parts[i:j])
+            if j > i + 1:
+                try:
+                    resolved.append((name, resolve_institution(con, name)))
+                except InstitutionError:
+                    continue
+            else:  # a single piece: its error (unknown, ambiguous) is the answer
+                resolved.append((name, resolve_institution(con, name)))
+            i = j
+            break
     ids: list[str] = []
-    with reader(db_path) as con:
-        require_rows(con, db_path, ("works",), "run `cordiale ingest FILES…` first")
-        for part in parts:
-            inst = resolve_institution(con, part)
-            found = con.execute(
-                "SELECT 1 FROM authorship_institutions ai JOIN institutions i ON i.id = ai.institution_id "
-                "WHERE ai.institution_id = ? OR list_contains(i.lineage, ?) LIMIT 1",
-                [inst.id, inst.id],
-            ).fetchall()
-            if not found:
-                raise InstitutionError(f"--institutions: the store holds no works of {part} ({inst.id})")
-            ids.append(inst.id)
+    for part, inst in resolved:
+        found = con.execute(
+            "SELECT 1 FROM authorship_institutions ai JOIN institutions i ON i.id = ai.institution_id "
+            "WHERE ai.institution_id = ? OR list_contains(i.lineage, ?) LIMIT 1",
+            [inst.id, inst.id],
+        ).fetchall()
+        if not found:
+            raise InstitutionError(f"--institutions: the store holds no works of {part} ({inst.id})")
+        ids.append(inst.id)
     return ids
