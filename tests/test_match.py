@@ -480,3 +480,19 @@ def test_a_ror_id_without_openalex_institution_points_to_pair_fetch(match_store:
     assert result.exit_code == 3, result.output
     text = " ".join(result.output.split())
     assert "`cordiale pair A B --fetch`" in text and "(--fetch)" not in text
+
+
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_a_long_project_text_is_cut_with_a_notice(match_store: Path, tmp_path: Path) -> None:
+    from cordiale.sdg.text import MAX_CHARS
+
+    sentence = "Surfactant flooding for enhanced oil recovery in carbonate reservoirs. "
+    text = tmp_path / "long.txt"
+    text.write_text(sentence * (MAX_CHARS // len(sentence) + 50), encoding="utf-8")
+    args = ["--top", "1", "--format", "json", "--db", str(match_store)]
+    result = _invoke("match", "supervisors", KFUPM, ARAMCO, "--file", str(text), *args)
+    assert result.exit_code == 0, result.output
+    assert f"only the first {MAX_CHARS:,} are used" in " ".join(result.stderr.split())
+    assert len(json.loads(result.stdout)["theme"]["text"]) == MAX_CHARS
+    short = _invoke("match", "supervisors", KFUPM, ARAMCO, "--text", sentence, *args)
+    assert short.exit_code == 0 and "are used" not in short.stderr

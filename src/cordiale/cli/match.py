@@ -43,6 +43,17 @@ def _check_format(fmt: str) -> None:
         raise UsageError(f"--format must be table or json, not {fmt!r}")
 
 
+def _cut(text: str | None, what: str) -> str | None:
+    """A theme or project text cut to the length SDG texts are cut to (a pasted full text would cost
+    minutes without changing the answer much), with a notice when it is cut."""
+    from cordiale.sdg.text import MAX_CHARS
+
+    if text is None or len(text) <= MAX_CHARS:
+        return text
+    notice(f"{what} has {len(text):,} characters: only the first {MAX_CHARS:,} are used")
+    return text[:MAX_CHARS]
+
+
 def _check_top(top: int) -> None:
     if top < 1:
         raise UsageError("--top must be at least 1")
@@ -123,6 +134,7 @@ def people_command(
     db: DbOption = None,
 ) -> None:
     """Pairs (one researcher at A, one at B) who do not co-author yet, ranked and explained."""
+    theme = _cut(theme, "--theme")
     _run_pairs(
         a,
         b,
@@ -159,6 +171,7 @@ def supervisors_command(
             raise InputUnreadableError(f"cannot read the project text {file}: {exc}") from exc
     if not (text or "").strip():
         raise UsageError("the project text is empty")
+    text = _cut(text, "the project text")
     _run_pairs(a, b, db, fmt, mode="supervisors", theme=text, top=top, include_existing=True)
 
 
@@ -184,6 +197,7 @@ def partners_command(
 
     _check_format(fmt)
     _check_top(top)
+    theme = _cut(theme, "--theme")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = PartnerQuery(partners=(ia.id, ib.id), region=region, theme=theme, top=top)
