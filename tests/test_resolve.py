@@ -14,6 +14,7 @@ import pytest
 from cordiale.errors import InstitutionError
 from cordiale.resolve import (
     EXACT,
+    Candidate,
     Institution,
     resolve_institution,
     ror_descendants,
@@ -368,3 +369,11 @@ def test_descendants_are_cycle_safe() -> None:
         assert ror_descendants(con, d) == []
         with pytest.raises(InstitutionError):
             ror_descendants(con, "not-a-ror-id")
+
+
+def test_candidate_lists_say_work_in_the_singular() -> None:
+    def detail(n: int) -> str:
+        return Candidate("I1", None, "X", None, works=n, rank=EXACT, matched="X").detail()
+
+    assert "· 1 work in the store ·" in detail(1)
+    assert "· 0 works in the store ·" in detail(0) and "· 2,345 works in the store ·" in detail(2345)
