@@ -496,3 +496,26 @@ def test_a_long_project_text_is_cut_with_a_notice(match_store: Path, tmp_path: P
     assert len(json.loads(result.stdout)["theme"]["text"]) == MAX_CHARS
     short = _invoke("match", "supervisors", KFUPM, ARAMCO, "--text", sentence, *args)
     assert short.exit_code == 0 and "are used" not in short.stderr
+
+
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model
+def test_partners_theme_has_the_object_shape_of_people(match_store: Path) -> None:
+    theme = "tomographie sismique"
+    common = [KFUPM, ARAMCO, "--theme", theme, "--top", "3", "--format", "json", "--db", str(match_store)]
+    partners = _invoke("match", "partners", *common[:2], "--region", "FR,GB,DE", *common[2:])
+    people = _invoke("match", "people", *common)
+    assert partners.exit_code == 0 and people.exit_code == 0, partners.output + people.output
+    pt, pe = json.loads(partners.stdout)["theme"], json.loads(people.stdout)["theme"]
+    assert isinstance(pt, dict) and isinstance(pe, dict)
+    assert pt["text"] == pe["text"] == theme
+    assert set(pt) >= {"text", "nearest_topics", "works_on_theme", "institutions_on_theme"}
+    # topics near the theme among each command's works (region's works vs the partners'), shaped alike
+    assert pt["nearest_topics"] and pe["nearest_topics"]
+    assert {frozenset(t) for t in pt["nearest_topics"] + pe["nearest_topics"]} == {
+        frozenset({"id", "name", "similarity"})
+    }
+    assert pt["works_on_theme"] >= 1 and pt["institutions_on_theme"] >= 1
+    without = _invoke(
+        "match", "partners", KFUPM, ARAMCO, "--region", "europe", "--format", "json", "--db", str(match_store)
+    )
+    assert json.loads(without.stdout)["theme"] is None
