@@ -432,3 +432,90 @@ def test_partner_without_works_in_the_store_is_exit_4(match_store: Path) -> None
 def test_bad_format_is_exit_2(match_store: Path) -> None:
     result = _invoke("match", "people", KFUPM, ARAMCO, "--format", "xml", "--db", str(match_store))
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("top", ["0", "-5"])
+@pytest.mark.parametrize("command", ["people", "supervisors", "partners"])
+def test_top_below_one_is_exit_2_in_every_command(match_store: Path, command: str, top: str) -> None:
+    extra = {"supervisors": ["--text", "oil"], "partners": ["--region", "europe"]}.get(command, [])
+    result = _invoke("match", command, KFUPM, ARAMCO, *extra, "--top", top, "--db", str(match_store))
+    assert result.exit_code == 2, result.output
+    assert "--top must be at least 1" in result.output
+
+
+@pytest.mark.parametrize("years", ["0", "-1"])
+def test_inactive_years_below_one_is_exit_2(match_store: Path, years: str) -> None:
+    result = _invoke("match", "people", KFUPM, ARAMCO, "--inactive-years", years, "--db", str(match_store))
+    assert result.exit_code == 2, result.output
+    assert "--inactive-years must be at least 1" in result.output
+
+
+@pytest.fixture(scope="module")
+def ror_only_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store holding two ROR records (CNRS, Imperial) and no works."""
+    from cordiale.sources.ror import load_ror
+    from tests.shared_data import shared_path
+
+    db = tmp_path_factory.mktemp("ror_only") / "store.duckdb"
+    load_ror([shared_path("ror", "cnrs_02feahw73.json"), shared_path("ror", "imperial_041kmwe10.json")], db)
+    return db
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["match", "people"],
+        ["match", "supervisors", "--text", "ocean acidification"],
+        ["match", "partners", "--region", "europe"],
+    ],
+)
+def test_a_store_without_works_is_exit_4_before_resolution(ror_only_store: Path, args: list[str]) -> None:
+    result = _invoke(*args[:2], "02feahw73", "041kmwe10", *args[2:], "--db", str(ror_only_store))
+    assert result.exit_code == 4, result.output
+    assert "cordiale ingest" in result.output and "--fetch" not in result.output
+
+
+def test_a_ror_id_without_openalex_institution_points_to_pair_fetch(match_store: Path) -> None:
+    result = _invoke("match", "people", KFUPM, "https://ror.org/038b4c997/", "--db", str(match_store))
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "`cordiale pair A B --fetch`" in text and "(--fetch)" not in text
+
+
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model (slow on a busy machine)
+def test_a_long_project_text_is_cut_with_a_notice(match_store: Path, tmp_path: Path) -> None:
+    from cordiale.sdg.text import MAX_CHARS
+
+    sentence = "Surfactant flooding for enhanced oil recovery in carbonate reservoirs. "
+    text = tmp_path / "long.txt"
+    text.write_text(sentence * (MAX_CHARS // len(sentence) + 50), encoding="utf-8")
+    args = ["--top", "1", "--format", "json", "--db", str(match_store)]
+    result = _invoke("match", "supervisors", KFUPM, ARAMCO, "--file", str(text), *args)
+    assert result.exit_code == 0, result.output
+    assert f"only the first {MAX_CHARS:,} are used" in " ".join(result.stderr.split())
+    assert len(json.loads(result.stdout)["theme"]["text"]) == MAX_CHARS
+    short = _invoke("match", "supervisors", KFUPM, ARAMCO, "--text", sentence, *args)
+    assert short.exit_code == 0 and "are used" not in short.stderr
+
+
+@pytest.mark.timeout(300)  # embeds titles with the multilingual model
+def test_partners_theme_has_the_object_shape_of_people(match_store: Path) -> None:
+    theme = "tomographie sismique"
+    common = [KFUPM, ARAMCO, "--theme", theme, "--top", "3", "--format", "json", "--db", str(match_store)]
+    partners = _invoke("match", "partners", *common[:2], "--region", "FR,GB,DE", *common[2:])
+    people = _invoke("match", "people", *common)
+    assert partners.exit_code == 0 and people.exit_code == 0, partners.output + people.output
+    pt, pe = json.loads(partners.stdout)["theme"], json.loads(people.stdout)["theme"]
+    assert isinstance(pt, dict) and isinstance(pe, dict)
+    assert pt["text"] == pe["text"] == theme
+    assert set(pt) >= {"text", "nearest_topics", "works_on_theme", "institutions_on_theme"}
+    # topics near the theme among each command's works (region's works vs the partners'), shaped alike
+    assert pt["nearest_topics"] and pe["nearest_topics"]
+    assert {frozenset(t) for t in pt["nearest_topics"] + pe["nearest_topics"]} == {
+        frozenset({"id", "name", "similarity"})
+    }
+    assert pt["works_on_theme"] >= 1 and pt["institutions_on_theme"] >= 1
+    without = _invoke(
+        "match", "partners", KFUPM, ARAMCO, "--region", "europe", "--format", "json", "--db", str(match_store)
+    )
+    assert json.loads(without.stdout)["theme"] is None

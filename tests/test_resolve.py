@@ -14,6 +14,7 @@ import pytest
 from cordiale.errors import InstitutionError
 from cordiale.resolve import (
     EXACT,
+    Candidate,
     Institution,
     resolve_institution,
     ror_descendants,
@@ -147,6 +148,10 @@ def test_the_works_carry_cnrs_and_imperial(works_tables: tuple[pa.Table, pa.Tabl
         f"https://openalex.org/{CNRS}",
         f"https://openalex.org/{CNRS.lower()}",
         f"  {CNRS} ",
+        f"https://openalex.org/{CNRS}/",  # trailing slash
+        f"openalex.org/{CNRS}",  # host only, no scheme
+        f"openalex.org/institutions/{CNRS}//",
+        f"https://api.openalex.org/institutions/{CNRS}",
     ],
 )
 def test_openalex_id_forms(con: duckdb.DuckDBPyConnection, text: str) -> None:
@@ -166,7 +171,14 @@ def test_an_openalex_id_of_another_kind_is_refused(con: duckdb.DuckDBPyConnectio
 
 @pytest.mark.parametrize(
     "text",
-    [CNRS_ROR, f"https://ror.org/{CNRS_ROR}", f"ror.org/{CNRS_ROR}", f"HTTPS://ROR.ORG/{CNRS_ROR.upper()}"],
+    [
+        CNRS_ROR,
+        f"https://ror.org/{CNRS_ROR}",
+        f"ror.org/{CNRS_ROR}",
+        f"HTTPS://ROR.ORG/{CNRS_ROR.upper()}",
+        f"https://ror.org/{CNRS_ROR}/",  # trailing slash
+        f"{CNRS_ROR}/",
+    ],
 )
 def test_ror_id_forms(con: duckdb.DuckDBPyConnection, text: str) -> None:
     found = resolve_institution(con, text)
@@ -273,6 +285,12 @@ def test_search_by_id(con: duckdb.DuckDBPyConnection) -> None:
     by_openalex = search_institutions(con, IMPERIAL)
     assert [(c.openalex_id, c.ror) for c in by_ror] == [(IMPERIAL, IMPERIAL_ROR)]
     assert [(c.openalex_id, c.ror) for c in by_openalex] == [(IMPERIAL, IMPERIAL_ROR)]
+    for text in (
+        f"https://ror.org/{IMPERIAL_ROR}/",
+        f"openalex.org/{IMPERIAL}",
+        f"https://openalex.org/{IMPERIAL}/",
+    ):
+        assert [(c.openalex_id, c.ror) for c in search_institutions(con, text)] == [(IMPERIAL, IMPERIAL_ROR)]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -351,3 +369,11 @@ def test_descendants_are_cycle_safe() -> None:
         assert ror_descendants(con, d) == []
         with pytest.raises(InstitutionError):
             ror_descendants(con, "not-a-ror-id")
+
+
+def test_candidate_lists_say_work_in_the_singular() -> None:
+    def detail(n: int) -> str:
+        return Candidate("I1", None, "X", None, works=n, rank=EXACT, matched="X").detail()
+
+    assert detail(1).startswith("1 work in the store ·")
+    assert detail(0).startswith("0 works in") and detail(2345).startswith("2,345 works in")

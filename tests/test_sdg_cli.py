@@ -71,3 +71,77 @@ def test_classify_text_and_usage_errors(tmp_path: Path) -> None:
     bad = tmp_path / "latin1.jsonl"
     bad.write_bytes(b'{"id": 1, "text": "caf\xe9"}\n')
     assert runner.invoke(app, ["sdg", "classify", "--file", str(bad)]).exit_code == 2
+
+
+def test_an_error_line_keeps_the_id_it_gave(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "t6", "text": 42}\n{"id": "t7", "abstract_inverted_index": [1]}\nnot json\n')
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 0, result.output
+    assert [(o["id"], o["status"]) for o in _lines(result.stdout)] == [
+        ("t6", "error"),
+        ("t7", "error"),
+        (None, "error"),  # not JSON: no id to keep
+    ]
+
+
+def test_a_byte_order_mark_is_not_part_of_line_1(tmp_path: Path) -> None:
+    src = tmp_path / "bom.jsonl"
+    src.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"id": "w", "text": "Clean drinking water."}).encode() + b"\n"
+    )
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 0, result.output
+    (line,) = _lines(result.stdout)
+    assert line["id"] == "w" and line["status"] != "error" and "malformed" not in result.stderr
+
+
+def test_an_empty_file_is_a_success_with_a_notice(tmp_path: Path) -> None:
+    src = tmp_path / "empty.jsonl"
+    src.write_text("\n  \n")
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert "notice:" in result.stderr and "nothing to classify" in result.stderr
+
+
+def test_a_directory_is_named_as_such(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "is a directory" in result.stderr and "no such file" not in result.stderr
+
+
+def test_format_table_with_a_file_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 1, "text": "Clean drinking water."}) + "\n")
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src), "--format", "table"])
+    assert result.exit_code == 2 and "JSON Lines" in result.stderr
+    assert result.stdout == ""
+    ok = runner.invoke(app, ["sdg", "classify", "--file", str(src), "--format", "json"])
+    assert ok.exit_code == 0 and _lines(ok.stdout)[0]["id"] == 1
+
+
+def test_a_raw_openalex_work_is_scored_on_its_rebuilt_abstract(tmp_path: Path) -> None:
+    abstract = "We measure arsenic in groundwater wells used for drinking water in rural villages."
+    index: dict[str, list[int]] = {}
+    for pos, word in enumerate(abstract.split()):
+        index.setdefault(word, []).append(pos)
+    work = {
+        "id": "https://openalex.org/W1",
+        "display_name": "A field survey",
+        "abstract_inverted_index": index,
+    }
+    src = tmp_path / "works.jsonl"
+    src.write_text(json.dumps(work) + "\n")
+    result = runner.invoke(app, ["sdg", "classify", "--file", str(src)])
+    assert result.exit_code == 0, result.output
+    (line,) = _lines(result.stdout)
+    assert line["id"] == "https://openalex.org/W1"
+    assert line["status"] == "scored", line  # not "title only"
+    assert 6 in line["sdgs"]  # type: ignore[operator]
+
+
+def test_why_names_goal_texts_as_goals() -> None:
+    result = runner.invoke(app, ["sdg", "classify", "Sustainable cities and communities"])
+    assert result.exit_code == 0, result.output
+    why = " ".join(result.stdout.split())
+    assert "UN goal 11" in why and "UN target 11 " not in why

@@ -73,3 +73,26 @@ def _sdg_rows(doc: Any) -> list[dict[str, Any]]:
     if isinstance(doc, dict):
         return [r for v in doc.values() for r in _sdg_rows(v)]
     return []
+
+
+def test_a_partly_scored_store_says_how_many_works_lack_a_score(tmp_path: Path, kfupm_store: Path) -> None:
+    import re
+    import shutil
+
+    db = tmp_path / "s.duckdb"
+    shutil.copy(kfupm_store, db)
+    assert runner.invoke(app, ["sdg", "score", "--db", str(db), "--institutions", ARAMCO]).exit_code == 0
+    args = ["pair", KFUPM, ARAMCO, "--db", str(db), "--show", "sdg", "--sdg-source", "cordiale"]
+    result = runner.invoke(app, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    notices = [n for n in json.loads(result.stdout)["notices"] if "no cordiale SDG score" in n]
+    assert len(notices) == 1, result.stdout[:2000]
+    found = re.match(r"([\d,]+) of ([\d,]+) works in scope", notices[0])
+    assert found is not None
+    missing, total = (int(x.replace(",", "")) for x in found.groups())
+    assert 0 < missing < total
+    assert "notice:" in result.stderr and "no cordiale SDG score" in " ".join(result.stderr.split())
+    # once every work is scored, no such notice
+    assert runner.invoke(app, ["sdg", "score", "--db", str(db), "--all"]).exit_code == 0
+    again = runner.invoke(app, [*args, "--format", "json"])
+    assert again.exit_code == 0 and "no cordiale SDG score" not in again.stdout

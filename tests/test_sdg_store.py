@@ -119,3 +119,98 @@ def test_score_errors(tmp_path: Path, kfupm_store: Path) -> None:
     assert result.exit_code == 4
     result = runner.invoke(app, ["sdg", "score", "--db", str(kfupm_store), "--institutions", "no such place"])
     assert result.exit_code == 3 and "no institution matches" in result.output
+
+
+@pytest.fixture(scope="module")
+def kfupm_copy(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the real KFUPM store (scoring writes into it)."""
+    import shutil
+
+    db = tmp_path_factory.mktemp("sdg_kfupm") / "store.duckdb"
+    shutil.copy(kfupm_store, db)
+    return db
+
+
+def _works_of(db: Path, *insts: str) -> int:
+    with reader(db) as con:
+        row = con.execute(  # lineage counts: the institution or one of its units
+            "SELECT count(DISTINCT ai.work_id) FROM authorship_institutions ai "
+            "LEFT JOIN institutions i ON i.id = ai.institution_id "
+            "WHERE ai.institution_id IN (SELECT unnest($i)) OR list_has_any(i.lineage, $i)",
+            {"i": list(insts)},
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_name_with_a_comma_is_one_institution(kfupm_copy: Path) -> None:
+    beijing = "I204553293"  # China University of Petroleum, Beijing
+    result = runner.invoke(
+        app,
+        ["sdg", "score", "--db", str(kfupm_copy), "--institutions", "China University of Petroleum, Beijing"],
+    )
+    assert result.exit_code == 0, result.output
+    with reader(kfupm_copy) as con:
+        scored = con.execute("SELECT count(DISTINCT work_id) FROM sdg_scores").fetchone()
+    assert scored == (_works_of(kfupm_copy, beijing),)
+    # in a list: the comma inside the name is kept, the one between the items splits
+    both = runner.invoke(
+        app,
+        [
+            "sdg",
+            "score",
+            "--db",
+            str(kfupm_copy),
+            "--institutions",
+            "China University of Petroleum, Beijing, I4210143841",
+        ],
+    )
+    assert both.exit_code == 0, both.output
+    summary = " ".join(both.stderr.split())
+    expected = _works_of(kfupm_copy, beijing, "I4210143841")
+    assert f"│ {expected} │" in summary or f"│ {expected:,} │" in summary
+
+
+@pytest.mark.parametrize(
+    "form", ["https://openalex.org/I4210143841/", "openalex.org/I4210143841", "03ypap427/"]
+)
+def test_institution_id_forms(kfupm_copy: Path, form: str) -> None:
+    result = runner.invoke(app, ["sdg", "score", "--db", str(kfupm_copy), "--institutions", form])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_rerun_reports_the_works_in_scope(kfupm_copy: Path) -> None:
+    aramco = "I4210143841"
+    first = score_store(kfupm_copy, [aramco])
+    again = score_store(kfupm_copy, [aramco])
+    assert again.scored == 0 and again.unchanged == again.candidates == _works_of(kfupm_copy, aramco)
+    with reader(kfupm_copy) as con:
+        with_sdg = con.execute(
+            "SELECT count(DISTINCT s.work_id) FROM sdg_scores s JOIN authorship_institutions a "
+            "ON a.work_id = s.work_id LEFT JOIN institutions i ON i.id = a.institution_id "
+            "WHERE (a.institution_id = $i OR list_contains(i.lineage, $i)) AND s.assigned",
+            {"i": aramco},
+        ).fetchone()
+    assert with_sdg is not None and with_sdg[0] > 0
+    assert again.assigned == first.assigned == with_sdg[0]
+    assert again.title_only == first.title_only > 0
+    result = runner.invoke(app, ["sdg", "score", "--db", str(kfupm_copy), "--institutions", aramco])
+    assert "every work in scope" in " ".join(result.stderr.split())
+
+
+def test_usage_errors_come_before_the_progress_bar(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    db = tmp_path / "s.duckdb"
+    ingest([_write(tmp_path / "works.jsonl", records)], db, workers=1)
+    result = runner.invoke(app, ["sdg", "score", "--db", str(db)])
+    assert result.exit_code == 2 and "no partner institution recorded" in result.stderr
+    assert "sdg score" not in result.stderr  # no progress bar drawn
+
+
+def test_a_store_without_works_is_exit_4(tmp_path: Path) -> None:
+    from cordiale.sources.ror import load_ror
+
+    db = tmp_path / "ror.duckdb"
+    load_ror([shared_path("ror", "cnrs_02feahw73.json")], db)
+    result = runner.invoke(app, ["sdg", "score", "--db", str(db), "--institutions", "02feahw73"])
+    assert result.exit_code == 4, result.output
+    assert "cordiale ingest" in result.stderr and "--fetch" not in result.stderr

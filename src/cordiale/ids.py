@@ -6,8 +6,11 @@ import re
 
 from cordiale.errors import UsageError
 
-_OPENALEX = re.compile(r"^(?:https?://(?:api\.)?openalex\.org/(?:\w+/)?)?([WAISPFTCK]\d+)$", re.IGNORECASE)
-_ROR = re.compile(r"^(?:https?://)?(?:ror\.org/)?(0[a-hj-km-np-tv-z0-9]{6}\d{2})$", re.IGNORECASE)
+# Scheme optional (``openalex.org/I…`` as pasted from an address bar), trailing slashes ignored.
+_OPENALEX = re.compile(
+    r"^(?:(?:https?://)?(?:www\.|api\.)?openalex\.org/(?:\w+/)?)?([WAISPFTCK]\d+)/*$", re.IGNORECASE
+)
+_ROR = re.compile(r"^(?:https?://)?(?:www\.)?(?:ror\.org/)?(0[a-hj-km-np-tv-z0-9]{6}\d{2})/*$", re.IGNORECASE)
 
 
 def short_openalex_id(value: str | None) -> str | None:

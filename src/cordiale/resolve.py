@@ -30,6 +30,11 @@ EXACT, EXACT_ALIAS, PREFIX, SUBSTRING = 0, 1, 2, 3
 _MATCH_WORDS = {EXACT: "exact", EXACT_ALIAS: "exact alias", PREFIX: "prefix", SUBSTRING: "substring"}
 
 
+def works_phrase(n: int) -> str:
+    """``1 work``, ``2 works``, ``1,234 works``."""
+    return f"{n:,} work" if n == 1 else f"{n:,} works"
+
+
 @dataclass(frozen=True)
 class Institution:
     """One resolved OpenAlex institution."""
@@ -76,7 +81,7 @@ class Candidate:
             parts.append(f"ROR status {self.status}")
         if not self.openalex_id:
             parts.append("no OpenAlex id in the store")
-        parts.append(f"{self.works} works in the store")
+        parts.append(f"{works_phrase(self.works)} in the store")
         parts.append(f"{_MATCH_WORDS[self.rank]} match: {self.matched}")
         return " · ".join(parts)
 
@@ -275,7 +280,7 @@ def _by_ror(con: duckdb.DuckDBPyConnection, ror: str, lookup_ror: RorLookup | No
         return Institution(oid, name or oid, ror, country)
     if len(rows) > 1:
         candidates = [
-            (oid, name or oid, f"ROR {ror} · {country or '?'} · {works} works")
+            (oid, name or oid, f"ROR {ror} · {country or '?'} · {works_phrase(works)}")
             for oid, name, country, works in rows
         ]
         raise InstitutionError(
@@ -293,7 +298,8 @@ def _ror_to_openalex(
     if lookup_ror is None:
         raise InstitutionError(
             f"{label} has no OpenAlex institution in the store: ingest works that carry it, "
-            "give its OpenAlex id (I…), or let cordiale ask the OpenAlex API (--fetch)"
+            "give its OpenAlex id (I…), or fetch the pair from the OpenAlex API first "
+            "(`cordiale pair A B --fetch`)"
         )
     found = lookup_ror(ror)
     openalex_id = short_openalex_id(found[0]) if found else None

@@ -13,7 +13,7 @@ from cordiale.cli.common import DbOption, count_progress, handle_errors, notice,
 from cordiale.config import store_path
 from cordiale.errors import InputUnreadableError, UsageError
 from cordiale.resolve import Institution, resolve_institution
-from cordiale.store.connection import reader
+from cordiale.store.connection import reader, require_rows
 
 match_app = typer.Typer(
     help="Matchmaking: researchers to bring together, co-supervisors, third partners.", no_args_is_help=True
@@ -29,6 +29,8 @@ FormatOption = Annotated[str, typer.Option("--format", help="table or json")]
 
 def _resolve_pair(db_path: Path, a: str, b: str) -> tuple[Institution, Institution]:
     with reader(db_path) as con:
+        # An empty store is exit 4 before any name is looked up (a ROR-only store cannot resolve to works)
+        require_rows(con, db_path, ("works",), "ingest works with `cordiale ingest FILES…` first")
         ia = resolve_institution(con, a)
         ib = resolve_institution(con, b)
     if ia.id == ib.id:
@@ -41,6 +43,22 @@ def _check_format(fmt: str) -> None:
         raise UsageError(f"--format must be table or json, not {fmt!r}")
 
 
+def _cut(text: str | None, what: str) -> str | None:
+    """A theme or project text cut to the length SDG texts are cut to (a pasted full text would cost
+    minutes without changing the answer much), with a notice when it is cut."""
+    from cordiale.sdg.text import MAX_CHARS
+
+    if text is None or len(text) <= MAX_CHARS:
+        return text
+    notice(f"{what} has {len(text):,} characters: only the first {MAX_CHARS:,} are used")
+    return text[:MAX_CHARS]
+
+
+def _check_top(top: int) -> None:
+    if top < 1:
+        raise UsageError("--top must be at least 1")
+
+
 def _run_pairs(
     a: str,
     b: str,
@@ -51,8 +69,9 @@ def _run_pairs(
     from cordiale.match.suggest import MatchQuery, suggest_pairs
 
     _check_format(fmt)
-    if kwargs.get("top", 1) < 1:
-        raise UsageError("--top must be at least 1")
+    _check_top(kwargs.get("top", 1))
+    if kwargs.get("inactive_years", 1) < 1:
+        raise UsageError("--inactive-years must be at least 1")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = MatchQuery(partners=(ia.id, ib.id), **kwargs)
@@ -115,6 +134,7 @@ def people_command(
     db: DbOption = None,
 ) -> None:
     """Pairs (one researcher at A, one at B) who do not co-author yet, ranked and explained."""
+    theme = _cut(theme, "--theme")
     _run_pairs(
         a,
         b,
@@ -151,6 +171,7 @@ def supervisors_command(
             raise InputUnreadableError(f"cannot read the project text {file}: {exc}") from exc
     if not (text or "").strip():
         raise UsageError("the project text is empty")
+    text = _cut(text, "the project text")
     _run_pairs(a, b, db, fmt, mode="supervisors", theme=text, top=top, include_existing=True)
 
 
@@ -175,6 +196,8 @@ def partners_command(
     from cordiale.match.partners import PartnerQuery, suggest_partners
 
     _check_format(fmt)
+    _check_top(top)
+    theme = _cut(theme, "--theme")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = PartnerQuery(partners=(ia.id, ib.id), region=region, theme=theme, top=top)

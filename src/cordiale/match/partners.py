@@ -93,6 +93,7 @@ def suggest_partners(
         for inst, _, _, work, year in links:
             works_of[inst].append((work, int(year)))
         on_theme: dict[str, float] | None = None
+        nearest: list[tuple[str, str, float]] = []
         scores: dict[str, float] = {}
         if q.theme and q.theme.strip():
             step("theme")
@@ -100,7 +101,9 @@ def suggest_partners(
                 "SELECT id, title, abstract_inverted_index FROM works WHERE id IN (SELECT unnest($w))",
                 {"w": sorted({r[3] for r in links})},
             ).fetchall()
-            on_theme = works_on_theme(con, q.theme, [(r[0], r[1], work_text(r[1], r[2])) for r in rows])
+            on_theme = works_on_theme(
+                con, q.theme, [(r[0], r[1], work_text(r[1], r[2])) for r in rows], nearest
+            )
             for inst, ws in works_of.items():
                 hits = [y for w, y in ws if w in on_theme]
                 if hits:
@@ -139,7 +142,14 @@ def suggest_partners(
     return {
         "partners": {"a": {"id": a, "name": names.get(a) or a}, "b": {"id": b, "name": names.get(b) or b}},
         "region": {"name": region_name, "countries": sorted(countries)},
-        "theme": q.theme,
+        "theme": None
+        if on_theme is None
+        else {  # the shape of ``match people``'s theme, with institutions in place of authors
+            "text": q.theme,
+            "nearest_topics": [{"id": k, "name": n, "similarity": round(sim, 3)} for k, n, sim in nearest],
+            "works_on_theme": len(on_theme),
+            "institutions_on_theme": len(scores),
+        },
         "institutions": institutions,
         "notes": notes,
     }

@@ -216,9 +216,13 @@ LEXICAL_BAR = 0.10
 
 
 def works_on_theme(
-    con: duckdb.DuckDBPyConnection, text: str, works: Sequence[tuple[str, str | None, str]]
+    con: duckdb.DuckDBPyConnection,
+    text: str,
+    works: Sequence[tuple[str, str | None, str]],
+    nearest: list[tuple[str, str, float]] | None = None,
 ) -> dict[str, float]:
-    """Works (id, title, title+abstract) on the theme → their score; ``con`` must be a writer.
+    """Works (id, title, title+abstract) on the theme → their score; ``con`` must be a writer. ``nearest``
+    (optional) receives the theme's nearest topics, (feature, name, similarity), as ``ThemeMatch.topics``.
 
     A work is on the theme when its tf-idf cosine with the theme is at least 0.10 (same language), or when
     its title passes the cross-language bar (see the module's docstring); its score is the larger signal.
@@ -254,6 +258,9 @@ def works_on_theme(
     topic_vectors = cached_vectors(con, "topic", {k: n or k for k, n in topics})
     sims_t = sorted(((float(v @ theme), k) for k, v in topic_vectors.items()), reverse=True)
     near = [k for s, k in sims_t[:NEAREST_TOPICS] if s >= TOPIC_FLOOR]
+    if nearest is not None:
+        names = {k: n or k for k, n in topics}
+        nearest.extend((k, names[k], s) for s, k in sims_t[:NEAREST_TOPICS] if s >= TOPIC_FLOOR)
     if near:
         sims_near = dict((k, s) for s, k in sims_t[:NEAREST_TOPICS] if s >= TOPIC_FLOOR)
         on_topic = _nearest_works(con, [(k, "", s) for k, s in sims_near.items()], set(ids))

@@ -118,6 +118,24 @@ def check_partners(engine: Engine, q: ObsQuery) -> None:
         )
 
 
+def unscored_notice(engine: Engine, obs: Observation) -> None:
+    """With ``--sdg-source cordiale``: a notice giving how many in-scope works have no cordiale score (a
+    store scored for some institutions only would otherwise undercount the SDG table silently)."""
+    row = engine.query(
+        """
+        SELECT COUNT(*) AS total, COUNT(s.work_id) AS scored
+        FROM (SELECT DISTINCT work_id FROM o_members) m
+        LEFT JOIN (SELECT DISTINCT work_id FROM sdg_scores) s ON s.work_id = m.work_id
+        """
+    ).to_pylist()[0]
+    total, missing = int(row["total"]), int(row["total"]) - int(row["scored"])
+    if missing:
+        obs.notices.append(
+            f"{missing:,} of {total:,} works in scope have no cordiale SDG score and are not counted in the "
+            f"sdg table: score them with `cordiale sdg score --institutions {','.join(obs.query.partners)}`"
+        )
+
+
 def use_prepared(engine: Engine, cur: Curation) -> bool:
     """Whether the per-work tables can be read from fresh reference tables (never with a curation)."""
     return cur.size == 0 and engine.reference_state() == "fresh"
@@ -433,6 +451,8 @@ def observe(
             obs.notices.append("no cordiale SDG scores in the store: run `cordiale sdg score` first")
             obs.sections[fam] = {}
             continue
+        if fam == "sdg" and q.sdg_source == "cordiale":
+            unscored_notice(engine, obs)
         out: dict[str, pa.Table] = {}
         for name, sql in family_sections(fam, q, facts).items():
             with traced(f"{fam}.{name}"):

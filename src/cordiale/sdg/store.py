@@ -43,9 +43,10 @@ class ScoreSummary:
     candidates: int = 0  # works of the selected institutions
     scored: int = 0  # (re)scored in this run
     unchanged: int = 0  # skipped: same text hash and model version
-    no_text: int = 0  # scored works without title or abstract
+    # the three below count every work in scope (scored in this run or unchanged), not this run's only
+    no_text: int = 0  # works without title or abstract
     title_only: int = 0
-    assigned: int = 0  # scored works with at least one SDG assigned
+    assigned: int = 0  # works with at least one SDG assigned
     model_version: str = ""
 
 
@@ -172,12 +173,24 @@ def score_store(
                 con.execute("INSERT INTO sdg_scores SELECT * FROM sdg_new_rows")
                 con.unregister("sdg_new_rows")
                 con.execute("COMMIT")
-            for _, r in changed:
-                summary.scored += 1
-                summary.no_text += r.status == "no text"
-                summary.title_only += r.status == "title only"
-                summary.assigned += bool(r.sdgs)
+            summary.scored += len(changed)
             done += len(chunk)
             if on_progress is not None:
                 on_progress(done, len(ids))
+        _count_scope(session.con, ids, summary)
     return summary
+
+
+def _count_scope(con: duckdb.DuckDBPyConnection, ids: list[str], summary: ScoreSummary) -> None:
+    """No text, title only and with an SDG over every work in scope (scored now or unchanged), so a rerun
+    that finds every work unchanged still reports what the scope holds."""
+    ((no_text, title_only, assigned),) = con.execute(
+        """
+        SELECT count(DISTINCT work_id) FILTER (WHERE json_extract_string(reasons, '$.status') = 'no text'),
+               count(DISTINCT work_id) FILTER (WHERE json_extract_string(reasons, '$.status') = 'title only'),
+               count(DISTINCT work_id) FILTER (WHERE assigned)
+        FROM sdg_scores WHERE work_id IN (SELECT unnest($ids))
+        """,
+        {"ids": ids},
+    ).fetchall()
+    summary.no_text, summary.title_only, summary.assigned = int(no_text), int(title_only), int(assigned)
