@@ -23,6 +23,7 @@ import duckdb
 
 from cordiale import __version__
 from cordiale.errors import UsageError
+from cordiale.observatory.query import lit_list
 
 RULES = ("direct", "lineage")
 DEFAULT_TYPES: tuple[str, ...] = ("article", "review", "book-chapter", "book")
@@ -144,11 +145,9 @@ def _prepared_rows(con: duckdb.DuckDBPyConnection, q: PairQuery) -> list[tuple[A
     """The per-year rows from ``obs_ref_pair_<rule>``: each partner's (unit, work) range in scope, the
     joint works as the join of the two ranges on the work's integer key. Each (unit, work) is one row
     with its capped weight (``prepare`` checks both), so the pipeline's invariants hold by construction."""
-    from cordiale.observatory.query import lit_list  # quoted literals: DuckDB plans a constant IN list faster
-
     a, b = q.partners
     first, last = q.years if q.years else (None, None)
-    types = lit_list(q.types)
+    types = lit_list(q.types)  # quoted literals: DuckDB plans a constant IN list faster than a bound list
     return con.execute(
         f"""WITH sa AS (
             SELECT wk, w, year, trunc, unaffiliated_share FROM obs_ref_pair_{q.rule}

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from cordiale.indicators.pair import RULES as PAIR_RULES  # the foundation pair view's rules
 from cordiale.observatory.families import CITES_SQL, SELFCITE_SQL
 from cordiale.observatory.pipeline import (
     LEVELS,
@@ -42,7 +43,6 @@ from cordiale.observatory.pipeline import (
 from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
 
 STATE_TABLE = "obs_ref_state"
-PAIR_RULES = ("direct", "lineage")  # the foundation pair view's rules (``indicators.pair.RULES``)
 
 
 @dataclass(frozen=True)
