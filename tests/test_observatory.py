@@ -252,6 +252,24 @@ def test_impact_falls_back_to_openalex_values_and_says_so(fractions_store: Path,
     assert meta[b"source"] == b"openalex" and meta[b"seed"] == b"20260101"
 
 
+def test_openalex_impact_leaves_out_years_without_a_full_year_of_citations(tmp_path: Path) -> None:
+    # snapshot 2026-02-01: 2024 is the last year with a full calendar year of citations behind it
+    works = [
+        Work("W1", year=2024, authors=[["IA"], ["IB"]], fwci=2.0, top10=True),
+        Work("W2", year=2025, authors=[["IA"]], fwci=9.0, top10=True),
+        Work("W3", year=2026, authors=[["IA"], ["IB"]], fwci=7.0, top10=False),
+    ]
+    db = build_store(tmp_path / "recent.duckdb", [Inst("IA"), Inst("IB")], works)
+    obs = observe_store(db, ObsQuery(partners=("IA", "IB"), rule="direct", resamples=20), ["impact"])
+    impact = rows(obs, "impact")
+    assert {r["year"] for r in impact} == {2024, None}
+    a = one(impact, kind="side", unit_key="IA", year=None)
+    assert a["source"] == "openalex" and a["works_with_ncs"] == 1 and a["mncs"] == pytest.approx(2.0)
+    assert a["pp_top10"] == pytest.approx(1.0)
+    note = obs.sections["impact"]["impact"].schema.metadata[b"note"].decode()
+    assert "less than one full calendar year" in note and "2026-02-01" in note
+
+
 def test_fields_activity_index_against_partners_reference(tmp_path: Path) -> None:
     works = [
         Work("W1", authors=[["IA"]], subfield="s1"),
@@ -772,14 +790,21 @@ def test_growth_windows_partial_years_and_intervals_on_real_works(
     # partial years: flagged in every yearly section; the totals are not years
     for fam, section in (("growth", "summary"), ("summary", None), ("impact", "impact"), ("oa", None)):
         yearly = rows(obs, fam, section)
-        assert any(r["year"] is not None and r["year"] > last_complete for r in yearly), fam
+        if fam == "impact":  # years with less than a full calendar year of citations are left out
+            assert max(r["year"] for r in yearly if r["year"] is not None) == snapshot.year - 2
+        else:
+            assert any(r["year"] is not None and r["year"] > last_complete for r in yearly), fam
         for r in yearly:
             want = None if r["year"] is None else r["year"] > last_complete
             assert r["partial"] is want, (fam, r["year"])
     # PP(top 10%) (OpenAlex's flag here: the store is filtered) with its interval, per unit
     impact = rows(obs, "impact")
     intervals = rows(obs, "impact", "impact-intervals")
-    units = {("joint", "all"): list(joint_raw), **{("side", p): list(sides[p]) for p in (KFUPM, ARAMCO)}}
+    cited = snapshot.year - 2  # the last year with a full calendar year of citations
+    units = {
+        ("joint", "all"): [w for w, v in joint_raw.items() if v["year"] <= cited],
+        **{("side", p): [w for w, v in sides[p].items() if v["year"] <= cited] for p in (KFUPM, ARAMCO)},
+    }
     for (kind, key), ids in units.items():
         cnps = [raw_latest[w].get("citation_normalized_percentile") or {} for w in ids]
         flags = [c["is_in_top_10_percent"] for c in cnps if c.get("is_in_top_10_percent") is not None]

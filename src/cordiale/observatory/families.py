@@ -140,13 +140,14 @@ CITES_SQL = """
 def impact_value_sql(facts: Facts, world: bool = False) -> str:
     """Each row: one work in o_perwork with a citation value (ncs) and its top-10% share (top10);
     ``world``: every classified work in scope instead (a complete reference: MNCS 1, PP(top 10%) 10%)."""
-    if not facts.reference_complete:
-        return """
+    last_year = int(facts.snapshot_date[:4]) - 2  # at least one full calendar year of citations
+    if not facts.reference_complete:  # OpenAlex's values, under the same citation-window rule
+        return f"""
         SELECT work_id, year, fwci AS ncs,
                CASE WHEN top10_openalex IS NULL THEN CAST(NULL AS DOUBLE)
                     WHEN top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END AS top10
-        FROM o_perwork WHERE fwci IS NOT NULL OR top10_openalex IS NOT NULL"""
-    last_year = int(facts.snapshot_date[:4]) - 2  # at least one full calendar year of citations
+        FROM o_perwork
+        WHERE (fwci IS NOT NULL OR top10_openalex IS NOT NULL) AND year <= {last_year}"""
     cites = "SELECT work_id, c FROM obs_ref_cites" if facts.prepared else CITES_SQL
     return f"""
     WITH selfcite AS ({SELFCITE_SQL}),

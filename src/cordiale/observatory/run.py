@@ -199,7 +199,9 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
             f"publication to the snapshot ({f.snapshot_date}), years with less than one full calendar year "
             "left out; self-citations excluded; ties at the top-10% threshold shared fractionally"
             if f.reference_complete
-            else "OpenAlex fwci and is_in_top_10_percent (citation_normalized_percentile), source = openalex"
+            else "OpenAlex fwci and is_in_top_10_percent (citation_normalized_percentile), "
+            "source = openalex; years with less than one full calendar year of citations before the "
+            f"snapshot ({f.snapshot_date}) left out, as for the store's own values"
         )
     if family == "growth":
         meta["note"] = "partial years never enter growth; a window starting at zero uses a Poisson slope"
