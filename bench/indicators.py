@@ -347,6 +347,21 @@ def run_peer(works: int, q: ObsQuery) -> dict[str, Any]:
     }
 
 
+def peer_problems(p: dict[str, Any]) -> list[str]:
+    """What makes the comparison with openalex-metrics void or shows a defect of ours: the peer failed,
+    cordiale's world MNCS is not 1 or its world PP(top 10%) not exactly 10% (the CWTS construction
+    guarantees both), or either side found no joint works."""
+    problems = []
+    if not p["oam_ok"]:
+        problems.append("openalex-metrics did not complete every step")
+    mncs, pp, n = p["ours_world"]
+    if not n or abs(mncs - 1.0) > 1e-9 or abs(pp - 0.10) > 1e-9:
+        problems.append(f"cordiale's world MNCS {mncs} and PP(top 10%) {pp} over {n} works: want 1 and 0.10")
+    if not p["ours_pair"][2] or not p["oam_pair"][2]:
+        problems.append("no joint works with impact values on one side of the comparison")
+    return problems
+
+
 def print_peer(p: dict[str, Any]) -> None:
     ow, op, tw, tp = p["ours_world"], p["ours_pair"], p["oam_world"], p["oam_pair"]
     steps = ", ".join(f"{k} {v:.1f} s" for k, v in p["oam_steps"].items())
@@ -444,8 +459,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.keep and size != min(sizes):
             path.unlink(missing_ok=True)
             shutil.rmtree(OUT / f"export-{path.stem}", ignore_errors=True)
+    failed = False
     if args.peer_works:
-        print_peer(run_peer(args.peer_works, q))
+        peer = run_peer(args.peer_works, q)
+        print_peer(peer)
+        for problem in peer_problems(peer):
+            print(f"peer check FAILED: {problem}")
+            failed = True
     if len(sizes) > 1:
         first = min(sizes)
         for size in sorted(sizes)[1:]:
@@ -460,7 +480,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if "spark" in rs and "spark" in r0:
                 print(f"{'':>18}spark --all ×{rs['spark']['all'] / r0['spark']['all']:.1f}")
-    failed = False
     for gate, limit in GATES.items():
         size = 1_000_000 if gate.endswith("1M") else 10_000_000
         if size not in results:
