@@ -142,17 +142,18 @@ def classify_texts(
         sim = sims.get(i)
         if layers == "similarity" and sim is not None:
             path = weights.path(enc_name, "similarity")
-            probs = path.probabilities(similarity_features(sim))
+            x = similarity_features(sim)
             used = f"{enc_name} similarity only"
         elif sim is not None:
             path = weights.path(enc_name, "full")
-            probs = path.probabilities(np.hstack([query_features(hits[i]), similarity_features(sim)]))
+            x = np.hstack([query_features(hits[i]), similarity_features(sim)])
             used = enc_name
         else:
             path = weights.path(enc_name, "query")
-            probs = path.probabilities(query_features(hits[i]))
+            x = query_features(hits[i])
             used = "query"
-        assigned = [s + 1 for s in range(N_SDGS) if probs[s] >= path.threshold]
+        probs = path.probabilities(x)
+        assigned = path.assign(probs, x)
         if sim is None and not hits[i]:
             assigned = []  # no query evidence and no similarity computed: nothing to assign
         results.append(

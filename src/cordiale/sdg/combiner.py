@@ -53,10 +53,28 @@ class Path_:
     intercepts: npt.NDArray[np.float64]  # (17,)
     weights: npt.NDArray[np.float64]  # (17, n_features)
     threshold: float
+    # An SDG no query matched is assigned from similarity only when it is the text's most similar SDG by at
+    # least this cosine margin (None: no such rule, as on the query-only and similarity-only paths).
+    similarity_only_margin: float | None = None
 
     def probabilities(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         z = self.intercepts + (self.weights * x).sum(axis=1)
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+    def assign(self, probs: npt.NDArray[np.float64], x: npt.NDArray[np.float64]) -> list[int]:
+        """The SDGs (1-17) whose score reaches the threshold; on a path with ``similarity_only_margin``, an
+        SDG without a query hit also needs rank 0 and that margin in its similarity features ``x``."""
+        assigned = [s + 1 for s in range(N_SDGS) if probs[s] >= self.threshold]
+        if self.similarity_only_margin is None:
+            return assigned
+        col = {name: i for i, name in enumerate(self.features)}
+        hits, rank, margin = col["query_hits"], col["similarity_rank"], col["similarity_margin"]
+        return [
+            s
+            for s in assigned
+            if x[s - 1, hits] > 0
+            or (x[s - 1, rank] == 0 and x[s - 1, margin] >= self.similarity_only_margin - 1e-9)
+        ]
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,10 @@ def _parse_path(raw: dict[str, Any]) -> Path_:
     threshold = float(raw.get("threshold", 0.5))
     if not (0.0 < threshold < 1.0) or not all(math.isfinite(v) for v in weights.ravel()):
         raise ValueError("weights.json: bad threshold or weights")
-    return Path_(feats, intercepts, weights, threshold)
+    margin = raw.get("similarity_only", {}).get("min_margin")
+    if margin is not None and not set(FULL_FEATURES) <= set(feats):
+        raise ValueError("weights.json: similarity_only on a path without query and similarity features")
+    return Path_(feats, intercepts, weights, threshold, None if margin is None else float(margin))
 
 
 @lru_cache(maxsize=1)
