@@ -9,6 +9,7 @@ needs to be the text's most similar SDG by a margin calibrated on the benchmark'
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from cordiale.sdg import classify
 from cordiale.sdg.combiner import FULL_FEATURES, Path_, load_weights
 from cordiale.sdg.queries import N_SDGS, run_queries
 
-CONSTRUCTED = Path(__file__).resolve().parents[1] / "bench" / "sdg_french_constructed.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+CONSTRUCTED = ROOT / "bench" / "sdg_french_constructed.jsonl"
 
 FOOD_FR = (
     "L'insécurité alimentaire touche un ménage rural sur trois au Sahel. Nous mesurons la prévalence de la "
@@ -137,3 +139,31 @@ def test_the_multilingual_full_path_carries_the_similarity_only_margin() -> None
         assert weights.path(enc, "query").similarity_only_margin is None
         assert weights.path(enc, "similarity").similarity_only_margin is None
     assert weights.path("minilm", "full").similarity_only_margin is None  # English: see README
+
+
+def test_fit_script_calibrates_the_margin_on_precision() -> None:
+    """``scripts/sdg_fit.py`` picks the smallest margin at which similarity-only assignments are as precise
+    as query-backed ones (here 9 of 10 right): 0.005, where the no-query rank-0 rows left are 3 of 3 right."""
+    spec = importlib.util.spec_from_file_location("sdg_fit", ROOT / "scripts" / "sdg_fit.py")
+    assert spec is not None and spec.loader is not None
+    fit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fit)
+    one_hit = float(np.log1p(1))
+    rows = [[one_hit, 1.0, 0.5, 0.0, 3.0]] * 10  # query-backed
+    labels = [True] * 9 + [False]
+    for margin, label in ((0.0, False), (0.004, False), (0.012, True), (0.03, True), (0.05, True)):
+        rows.append([0.0, 0.0, 0.9, margin, 0.0])  # no query hit, most similar SDG
+        labels.append(label)
+    rows.append([0.0, 0.0, 0.9, -0.01, 1.0])  # no query hit, second most similar: never counted
+    labels.append(False)
+    fitted = {
+        "features": list(FULL_FEATURES),
+        "per_sdg": {
+            str(s): {"intercept": 10.0, "weights": dict.fromkeys(FULL_FEATURES, 0.0)}
+            for s in range(1, N_SDGS + 1)
+        },
+    }
+    rule = fit.similarity_only_margin(np.array(rows), np.array(labels), [1] * len(rows), fitted)
+    assert rule["min_margin"] == 0.005
+    assert (rule["fit_half_kept"], rule["fit_half_before"]) == (3, 6)
+    assert rule["fit_half_precision"] == 1.0 and rule["fit_half_query_supported_precision"] == 0.9
