@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from cordiale.cli.main import app
 from cordiale.sdg import classify
 from cordiale.sdg.combiner import FULL_FEATURES, Path_, load_weights
 from cordiale.sdg.queries import N_SDGS, run_queries
+from cordiale.sdg.store import _rows
 
 ROOT = Path(__file__).resolve().parents[1]
 CONSTRUCTED = ROOT / "bench" / "sdg_french_constructed.jsonl"
@@ -33,7 +37,7 @@ FOOD_EN = (
     "undernourishment among children under five and the effect of cereal transfers on seasonal hunger."
 )
 # Poverty and cash transfers, nothing on inequality: e5 finds goal 10 the most similar goal to it, by a
-# cosine margin of 0.015, and the old code assigned 10 (with 2, 12 and 16) from similarity alone.
+# cosine margin of 0.008, and the old code assigned 10 (with 2, 12 and 16) from similarity alone.
 POVERTY_FR = "Les transferts monétaires et la réduction de la pauvreté extrême dans les ménages ruraux."
 POVERTY_EN = "Cash transfers and the reduction of extreme poverty in rural households."
 PEACE_FR = (
@@ -81,6 +85,15 @@ def test_french_text_without_inequality_content_is_not_sdg_10() -> None:
     assert 1 in res.sdgs
     assert 10 not in res.sdgs
     assert res.sdgs == [1]  # nor 2, 12 or 16, which no query matched either
+    # held back, and said so: score kept, rank and margin given
+    assert {"10", "16"} <= set(res.held_back) and "ranks 1 of 17" in res.held_back["10"]
+    assert res.scores[9] >= 0.5 and res.as_json()["held_back"] == res.held_back
+
+
+def test_held_back_goals_are_shown_in_the_table() -> None:
+    result = CliRunner().invoke(app, ["sdg", "classify", POVERTY_FR])
+    assert result.exit_code == 0, result.output
+    assert "held back" in result.output and "margin" in result.output
 
 
 def test_english_equivalents_keep_their_goals() -> None:
@@ -124,11 +137,13 @@ def test_similarity_only_rule_keeps_query_backed_goals_and_the_clear_top_goal_on
     probs = np.full(N_SDGS, 0.9)  # every SDG over the threshold: only the rule decides
     cosines = [0.80] * N_SDGS
     cosines[9], cosines[0], cosines[1] = 0.88, 0.85, 0.84  # 10 top by 0.03, then 1, then 2
-    assert path.assign(probs, _features({2: 1}, cosines)) == [2, 10]
+    assigned, held = path.assign(probs, _features({2: 1}, cosines))
+    assert assigned == [2, 10] and sorted(held) == [s for s in range(1, N_SDGS + 1) if s not in (2, 10)]
     cosines[0] = 0.87  # 10 now leads by 0.01 only
-    assert path.assign(probs, _features({2: 1}, cosines)) == [2]
+    assigned, held = path.assign(probs, _features({2: 1}, cosines))
+    assert assigned == [2] and "ranks 1 of 17, margin +0.010" in held[10]
     without_rule = Path_(FULL_FEATURES, np.zeros(N_SDGS), np.zeros((N_SDGS, 5)), 0.5)
-    assert without_rule.assign(probs, _features({2: 1}, cosines)) == list(range(1, N_SDGS + 1))
+    assert without_rule.assign(probs, _features({2: 1}, cosines)) == (list(range(1, N_SDGS + 1)), {})
 
 
 def test_the_multilingual_full_path_carries_the_similarity_only_margin() -> None:
@@ -167,3 +182,11 @@ def test_fit_script_calibrates_the_margin_on_precision() -> None:
     assert rule["min_margin"] == 0.005
     assert (rule["fit_half_kept"], rule["fit_half_before"]) == (3, 6)
     assert rule["fit_half_precision"] == 1.0 and rule["fit_half_query_supported_precision"] == 0.9
+
+
+def test_held_back_goals_keep_their_reason_in_the_store_rows() -> None:
+    table = _rows(["W1"], [classify(POVERTY_FR)], "v", datetime.now(UTC)).to_pylist()
+    by_sdg = {r["sdg"]: r for r in table}
+    assert by_sdg[1]["assigned"] and "held_back" not in json.loads(by_sdg[1]["reasons"])
+    assert not by_sdg[10]["assigned"]
+    assert "ranks 1 of 17" in json.loads(by_sdg[10]["reasons"])["held_back"]

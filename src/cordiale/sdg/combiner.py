@@ -61,20 +61,30 @@ class Path_:
         z = self.intercepts + (self.weights * x).sum(axis=1)
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
 
-    def assign(self, probs: npt.NDArray[np.float64], x: npt.NDArray[np.float64]) -> list[int]:
-        """The SDGs (1-17) whose score reaches the threshold; on a path with ``similarity_only_margin``, an
-        SDG without a query hit also needs rank 0 and that margin in its similarity features ``x``."""
-        assigned = [s + 1 for s in range(N_SDGS) if probs[s] >= self.threshold]
+    def assign(
+        self, probs: npt.NDArray[np.float64], x: npt.NDArray[np.float64]
+    ) -> tuple[list[int], dict[int, str]]:
+        """The SDGs (1-17) whose score reaches the threshold, and those held back by the path's
+        ``similarity_only_margin`` (SDG -> why): an SDG without a query hit also needs rank 0 and that
+        margin in its similarity features ``x``."""
+        passed = [s + 1 for s in range(N_SDGS) if probs[s] >= self.threshold]
         if self.similarity_only_margin is None:
-            return assigned
+            return passed, {}
         col = {name: i for i, name in enumerate(self.features)}
         hits, rank, margin = col["query_hits"], col["similarity_rank"], col["similarity_margin"]
-        return [
-            s
-            for s in assigned
-            if x[s - 1, hits] > 0
-            or (x[s - 1, rank] == 0 and x[s - 1, margin] >= self.similarity_only_margin - 1e-9)
-        ]
+        need = self.similarity_only_margin
+        assigned: list[int] = []
+        held: dict[int, str] = {}
+        for s in passed:
+            row = x[s - 1]
+            if row[hits] > 0 or (row[rank] == 0 and row[margin] >= need - 1e-9):
+                assigned.append(s)
+            else:
+                held[s] = (
+                    f"no query hit, and similarity alone needs the most similar SDG by a cosine margin of "
+                    f"{need}: this one ranks {int(row[rank]) + 1} of {N_SDGS}, margin {row[margin]:+.3f}"
+                )
+        return assigned, held
 
 
 @dataclass(frozen=True)
