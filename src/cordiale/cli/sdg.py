@@ -143,7 +143,11 @@ def _print_result(res: Any, fmt: str) -> None:
             else f"{_un_text_label(str(r['target']))} (cosine {r['cosine']})"
             for r in res.reasons.get(str(s + 1), [])
         )
-        table.add_row(str(s + 1), f"{res.scores[s]:.3f}", "yes" if s + 1 in res.sdgs else "", why)
+        held = res.held_back.get(str(s + 1))
+        if held:
+            why = held
+        assigned = "yes" if s + 1 in res.sdgs else ("held back" if held else "")
+        table.add_row(str(s + 1), f"{res.scores[s]:.3f}", assigned, why)
     out.print(table)
     if not res.sdgs:
         notice("no SDG assigned to this text")

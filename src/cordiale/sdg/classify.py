@@ -59,6 +59,8 @@ class SdgResult:
     path: str  # minilm / e5 / query / none: which layers produced the scores
     text_hash: str
     hits: list[QueryHit] = field(default_factory=list)
+    # SDGs whose score reached the threshold but that the similarity-only rule held back, with why
+    held_back: dict[str, str] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class SdgResult:
             "status": self.status,
             "language": self.language,
             "path": self.path,
+            "held_back": self.held_back,
         }
 
 
@@ -142,17 +145,18 @@ def classify_texts(
         sim = sims.get(i)
         if layers == "similarity" and sim is not None:
             path = weights.path(enc_name, "similarity")
-            probs = path.probabilities(similarity_features(sim))
+            x = similarity_features(sim)
             used = f"{enc_name} similarity only"
         elif sim is not None:
             path = weights.path(enc_name, "full")
-            probs = path.probabilities(np.hstack([query_features(hits[i]), similarity_features(sim)]))
+            x = np.hstack([query_features(hits[i]), similarity_features(sim)])
             used = enc_name
         else:
             path = weights.path(enc_name, "query")
-            probs = path.probabilities(query_features(hits[i]))
+            x = query_features(hits[i])
             used = "query"
-        assigned = [s + 1 for s in range(N_SDGS) if probs[s] >= path.threshold]
+        probs = path.probabilities(x)
+        assigned, held = path.assign(probs, x)
         if sim is None and not hits[i]:
             assigned = []  # no query evidence and no similarity computed: nothing to assign
         results.append(
@@ -165,6 +169,7 @@ def classify_texts(
                 path=used,
                 text_hash=hashes[i],
                 hits=hits[i],
+                held_back={str(s): why for s, why in held.items()},
             )
         )
     return results

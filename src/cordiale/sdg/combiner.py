@@ -53,10 +53,38 @@ class Path_:
     intercepts: npt.NDArray[np.float64]  # (17,)
     weights: npt.NDArray[np.float64]  # (17, n_features)
     threshold: float
+    # An SDG no query matched is assigned from similarity only when it is the text's most similar SDG by at
+    # least this cosine margin (None: no such rule, as on the query-only and similarity-only paths).
+    similarity_only_margin: float | None = None
 
     def probabilities(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         z = self.intercepts + (self.weights * x).sum(axis=1)
         return np.asarray(1.0 / (1.0 + np.exp(-z)), dtype=np.float64)
+
+    def assign(
+        self, probs: npt.NDArray[np.float64], x: npt.NDArray[np.float64]
+    ) -> tuple[list[int], dict[int, str]]:
+        """The SDGs (1-17) whose score reaches the threshold, and those held back by the path's
+        ``similarity_only_margin`` (SDG -> why): an SDG without a query hit also needs rank 0 and that
+        margin in its similarity features ``x``."""
+        passed = [s + 1 for s in range(N_SDGS) if probs[s] >= self.threshold]
+        if self.similarity_only_margin is None:
+            return passed, {}
+        col = {name: i for i, name in enumerate(self.features)}
+        hits, rank, margin = col["query_hits"], col["similarity_rank"], col["similarity_margin"]
+        need = self.similarity_only_margin
+        assigned: list[int] = []
+        held: dict[int, str] = {}
+        for s in passed:
+            row = x[s - 1]
+            if row[hits] > 0 or (row[rank] == 0 and row[margin] >= need - 1e-9):
+                assigned.append(s)
+            else:
+                held[s] = (
+                    f"no query hit, and similarity alone needs the most similar SDG by a cosine margin of "
+                    f"{need}: this one ranks {int(row[rank]) + 1} of {N_SDGS}, margin {row[margin]:+.3f}"
+                )
+        return assigned, held
 
 
 @dataclass(frozen=True)
@@ -77,7 +105,10 @@ def _parse_path(raw: dict[str, Any]) -> Path_:
     threshold = float(raw.get("threshold", 0.5))
     if not (0.0 < threshold < 1.0) or not all(math.isfinite(v) for v in weights.ravel()):
         raise ValueError("weights.json: bad threshold or weights")
-    return Path_(feats, intercepts, weights, threshold)
+    margin = raw.get("similarity_only", {}).get("min_margin")
+    if margin is not None and not set(FULL_FEATURES) <= set(feats):
+        raise ValueError("weights.json: similarity_only on a path without query and similarity features")
+    return Path_(feats, intercepts, weights, threshold, None if margin is None else float(margin))
 
 
 @lru_cache(maxsize=1)

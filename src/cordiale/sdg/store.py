@@ -87,6 +87,8 @@ def _rows(work_ids: list[str], results: list[SdgResult], version: str, now: date
         for s in range(1, N_SDGS + 1):
             assigned = s in res.sdgs
             reasons = {"status": res.status, "path": res.path, "evidence": res.reasons.get(str(s), [])}
+            if str(s) in res.held_back:
+                reasons["held_back"] = res.held_back[str(s)]
             cols["work_id"].append(wid)
             cols["sdg"].append(s)
             cols["score"].append(min(1.0, max(0.0, res.scores[s - 1])))
