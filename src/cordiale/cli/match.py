@@ -72,6 +72,8 @@ def _run_pairs(
     _check_top(kwargs.get("top", 1))
     if kwargs.get("inactive_years", 1) < 1:
         raise UsageError("--inactive-years must be at least 1")
+    if kwargs.get("min_works", 1) < 1:
+        raise UsageError("--min-works must be at least 1")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = MatchQuery(partners=(ia.id, ib.id), **kwargs)
@@ -129,7 +131,15 @@ def people_command(
     include_existing: Annotated[
         bool, typer.Option(help="Keep pairs who already co-author (flagged).")
     ] = False,
-    inactive_years: Annotated[int, typer.Option(help="Flag authors with no work in the last N years.")] = 3,
+    inactive_years: Annotated[
+        int, typer.Option(help="Leave out authors with no work in the last N years.")
+    ] = 3,
+    min_works: Annotated[
+        int, typer.Option(help="Leave out authors with fewer works at their partner in the last five years.")
+    ] = 3,
+    include_inactive: Annotated[
+        bool, typer.Option(help="Rank inactive authors and authors with few works too (flagged inactive).")
+    ] = False,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -145,6 +155,8 @@ def people_command(
         top=top,
         include_existing=include_existing,
         inactive_years=inactive_years,
+        min_works=min_works,
+        include_inactive=include_inactive,
     )
 
 

@@ -42,7 +42,9 @@ class MatchQuery:
     theme: str | None = None  # a theme (people) or a project's title and abstract (supervisors)
     top: int = 20
     include_existing: bool = False
-    inactive_years: int = 3  # no work in the last N years → flagged inactive
+    inactive_years: int = 3  # no work in the last N years → inactive: not ranked (flagged if kept)
+    min_works: int = 3  # fewer works than this in the window → not ranked (too little evidence)
+    include_inactive: bool = False  # rank inactive authors and those with few works too (flagged)
     window_years: int = 5  # sides and the co-author network use works of the last N years
     as_of_year: int | None = None  # default: the latest publication year in the store
     coi_years: int = 3
@@ -152,7 +154,7 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
         theme = None
         if q.theme and q.theme.strip():
             step("theme")
-            theme = match_theme(con, profiles, content, q.theme)
+            theme = match_theme(con, profiles, content, q.theme, phrase=q.mode == "people")
             result.theme = theme
             on = theme.on_theme()
             index = profiles.index()
@@ -172,10 +174,12 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
         aa = adamic_adar_matrix(adj, degree)
         existing = coauthor_pairs(con, a_side, b_side)
         step("ranking")
-        candidates = _rank(profiles, content, a_side, b_side, gindex, aa, adj, existing, theme, q)
+        ranked_a, ranked_b = (_rankable(profiles, sides, side, q, as_of) for side in (a_side, b_side))
+        candidates = _rank(profiles, content, ranked_a, ranked_b, gindex, aa, adj, existing, theme, q)
         if not candidates:
             result.notes.append(
-                "no pair left to suggest (every pair on the theme already co-authors: see --include-existing)"
+                "no pair left to suggest (every pair on the theme already co-authors, or its authors are "
+                "inactive or have few works: see --include-existing and --include-inactive)"
             )
             return result
         step("explaining")
@@ -207,6 +211,21 @@ def _add_conflicts(
             elif finding.status == "unknown":
                 p["flags"].append("conflict-of-interest-unknown")
             p["coi"] = {"status": str(finding.status), "reasons": list(finding.reasons)}
+
+
+def _rankable(
+    profiles: ProfileSet, sides: dict[str, Side], authors: list[str], q: MatchQuery, as_of: int
+) -> list[str]:
+    """The authors who may be ranked: at least ``min_works`` works at their partner in the window and a
+    work in the last ``inactive_years`` years (everyone with ``include_inactive``)."""
+    if q.include_inactive:
+        return authors
+    return [
+        x
+        for x in authors
+        if sides[x].works_in_window >= q.min_works
+        and int(profiles.last_year[profiles.row(x)]) > as_of - q.inactive_years
+    ]
 
 
 @dataclass(frozen=True)
