@@ -116,9 +116,17 @@ def _pairs_table(payload: dict[str, Any]) -> None:
             f"{p['score']:.3f}",
             "\n".join(t["name"] for t in p["shared_topics"][:3]),
             ex,
-            "\n".join(p["flags"]),
+            "\n".join([*p["flags"], _coi_cell(p.get("coi"))]),
         )
     out.print(table)
+
+
+def _coi_cell(coi: dict[str, Any] | None) -> str:
+    """The conflict-of-interest status and its reasons (each cut to 120 characters)."""
+    if not coi:
+        return ""
+    reasons = [r if len(r) <= 120 else r[:119] + "…" for r in coi["reasons"]]
+    return "\n".join([f"conflict of interest: {coi['status']}", *reasons])
 
 
 @match_app.command("people")
@@ -136,7 +144,7 @@ def people_command(
     ] = 3,
     min_works: Annotated[
         int, typer.Option(help="Leave out authors with fewer works at their partner in the last five years.")
-    ] = 3,
+    ] = 2,
     include_inactive: Annotated[
         bool, typer.Option(help="Rank inactive authors and authors with few works too (flagged inactive).")
     ] = False,

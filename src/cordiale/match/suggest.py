@@ -43,7 +43,7 @@ class MatchQuery:
     top: int = 20
     include_existing: bool = False
     inactive_years: int = 3  # no work in the last N years → inactive: not ranked (flagged if kept)
-    min_works: int = 3  # fewer works than this in the window → not ranked (too little evidence)
+    min_works: int = 2  # fewer works at the partner in the window → not ranked (too little evidence)
     include_inactive: bool = False  # rank inactive authors and those with few works too (flagged)
     window_years: int = 5  # sides and the co-author network use works of the last N years
     as_of_year: int | None = None  # default: the latest publication year in the store
