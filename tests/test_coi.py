@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from cordiale.cli.main import app
 from cordiale.coi import CoiFinding, CoiPolicy, CoiStatus, Person, check_conflict, check_conflicts
-from cordiale.store.connection import writer
+from cordiale.store.connection import reader, writer
+from tests.fake_openalex import Corpus, FakeOpenAlex
+from tests.shared_data import shared_path
 
 LAB_A = "I100"  # a lab whose lineage rolls up to PARENT_A
 PARENT_A = "I1000"
 UNI_B = "I200"
 UNI_C = "I300"
+CNRS, IMPERIAL = "I1294671590", "I47508984"
 
 # (work id, year, [(author id, [direct institution ids])])
 Works = list[tuple[str, int, list[tuple[str | None, list[str]]]]]
@@ -323,3 +329,48 @@ def test_the_partnership_partners_are_not_units(store: Path) -> None:
     given = CoiPolicy(3, 2026, not_units=frozenset({f"https://openalex.org/{UNI_C}"}))
     both_c = check_conflict(None, Person("k1", "A1", (UNI_C,)), Person("k2", "A9", (UNI_C,)), given)
     assert not any(UNI_C in r for r in both_c.reasons)
+
+
+# --- OpenAlex's counts, through `cordiale pair` and a fake API serving the real works -------------------
+
+
+@pytest.fixture(scope="module")
+def fake_api() -> Iterator[FakeOpenAlex]:
+    corpus = Corpus.load(
+        [shared_path("openalex", "works-kfupm-2026.jsonl.gz")],
+        shared_path("openalex", "entities", "institutions.jsonl"),
+    )
+    with FakeOpenAlex(corpus) as server:
+        yield server
+
+
+def test_real_counts_from_the_api_decide_coverage(
+    tmp_path: Path, fake_api: FakeOpenAlex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cordiale pair CNRS Imperial` stores the two joint works and OpenAlex's yearly counts: the store
+    holds a sliver of what OpenAlex counts, so UNKNOWN, saying how much; after `--fetch-all` it holds every
+    counted work and the counts vouch for both partners' people."""
+    monkeypatch.setenv("OPENALEX_API_URL", fake_api.url)
+    db = tmp_path / "s.duckdb"
+    joint = CliRunner().invoke(app, ["pair", CNRS, IMPERIAL, "--db", str(db), "--format", "json"])
+    assert joint.exit_code == 0, joint.output
+    john = Person("john", "A5081422106", (IMPERIAL,), "Cédric M. John")
+    bouilhol = Person("bouilhol", "A5080250034", (CNRS,), "Pierre Bouilhol")
+    policy = CoiPolicy(coauthor_years=3, as_of_year=2026, min_works=2)
+    finding = check_conflict(db, john, bouilhol, policy)
+    assert finding.status is CoiStatus.UNKNOWN, finding
+    with reader(db) as con:
+        counted = con.execute(
+            "SELECT sum(works_count) FROM api_counts WHERE institution_id = ? AND year BETWEEN 2023 AND 2026",
+            [IMPERIAL],
+        ).fetchone()
+    assert counted is not None and counted[0] > 2
+    held = f"holds 1 of the {counted[0]:,} works OpenAlex counts in 2023–2026 (lineage)"
+    assert any("Cédric M. John's institution(s)" in r and held in r for r in finding.reasons), finding
+    everything = CliRunner().invoke(
+        app, ["pair", CNRS, IMPERIAL, "--db", str(db), "--fetch-all", "--format", "json"]
+    )
+    assert everything.exit_code == 0, everything.output
+    full = check_conflict(db, john, bouilhol, policy)
+    assert full.status is CoiStatus.NONE, full
+    assert f"the store holds {counted[0]:,} of the {counted[0]:,} works" in full.reasons[1]

@@ -236,13 +236,14 @@ def _coverage(
             "SELECT id, lineage FROM institutions WHERE id IN (SELECT unnest($ids))", {"ids": institutions}
         ).fetchall()
     )
+    relevant = sorted({*institutions, *(c for ids in lineage.values() for c in ids or [])})
     # Each row is one (counted institution, rule) with the API's total in the window (latest count per
-    # year) and the store's works of the window selected the same way.
+    # year) and the store's works of the window selected the same way; only institutions that can vouch.
     counted = con.execute(
         """
         WITH latest AS (
             SELECT institution_id, rule, year, arg_max(works_count, fetched_at) AS n
-            FROM api_counts GROUP BY ALL
+            FROM api_counts WHERE institution_id IN (SELECT unnest($relevant)) GROUP BY ALL
         ),
         api AS (
             SELECT institution_id, rule, sum(n) FILTER (WHERE year BETWEEN $lo AND $hi) AS n
@@ -257,7 +258,7 @@ def _coverage(
                        OR (api.rule = 'lineage' AND list_contains(i.lineage, api.institution_id))))
         FROM api
         """,
-        {"lo": lo, "hi": hi},
+        {"lo": lo, "hi": hi, "relevant": relevant},
     ).fetchall()
     by_id: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
     for inst, rule, api_n, store_n in counted:
