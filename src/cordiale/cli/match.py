@@ -144,9 +144,9 @@ def people_command(
     ] = 3,
     min_works: Annotated[
         int, typer.Option(help="Leave out authors with fewer works at their partner in the last five years.")
-    ] = 2,
+    ] = 1,
     include_inactive: Annotated[
-        bool, typer.Option(help="Rank inactive authors and authors with few works too (flagged inactive).")
+        bool, typer.Option(help="Rank inactive authors too (flagged inactive-a / inactive-b).")
     ] = False,
     fmt: FormatOption = "table",
     db: DbOption = None,
