@@ -59,3 +59,23 @@ def cordiale_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, s
     monkeypatch.delenv("CORDIALE_DB", raising=False)
     monkeypatch.setenv("OPENALEX_API_URL", env["OPENALEX_API_URL"])
     return env
+
+
+@pytest.fixture(scope="session")
+def kfupm_snapshot_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
+    """The 5,804 real works ingested as a complete snapshot (``ingest_log.reference_complete``): the file
+    laid out as the snapshot's one works part, with a manifest that lists it. The records are real; that
+    they are all of OpenAlex is the fixture's premise, which is what a conflict-of-interest check needs to
+    say "none" (see ``cordiale.coi``)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("kfupm-snapshot")
+    works = root / "snapshot" / "data" / "jsonl" / "works"
+    part = works / "updated_date=2026-02-01" / "part_0000.gz"
+    part.parent.mkdir(parents=True)
+    shutil.copy(kfupm, part)
+    manifest = {"entries": [{"url": "s3://openalex/data/jsonl/works/updated_date=2026-02-01/part_0000.gz"}]}
+    (works / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    db = root / "store.duckdb"
+    ingest([root / "snapshot"], db, workers=1)
+    return db

