@@ -285,46 +285,90 @@ def _works(batch: ParsedBatch, ids: pa.Array, lines: pa.Array, input_path: str) 
 
 
 def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str, pa.RecordBatch]:
-    """The authorships, and their links to their distinct direct institutions."""
-    lists = [w.authorships for w in ws]
-    aus, owner = _flatten(lists)
-    position = pa.array(_positions(lists), I32)
-    authors = [a.author for a in aus]
-    # An authorship's distinct direct institution ids (as given, URLs), in record order; the one-institution
-    # case, by far the most common, skips the de-duplication.
-    institutions = [
-        (([i[0].id] if i[0].id else []) if len(i) == 1 else list(dict.fromkeys(x.id for x in i if x.id)))
-        if (i := a.institutions)
-        else []
-        for a in aus
-    ]
-    work_id = ids.take(owner)
-    line = lines.take(owner)
+    """The authorships, and their links to their distinct direct institutions.
+
+    One pass over the authorships fills every column: each object is visited once while it is in the
+    CPU's cache (a pass per column cost about twice as much on the benchmark's files).
+    """
+    owner: list[int] = []
+    position: list[int] = []
+    author_position: list[str | None] = []
+    author_id: list[str | None] = []
+    author_name: list[str | None] = []
+    author_orcid: list[str | None] = []
+    raw_name: list[str | None] = []
+    corresponding: list[bool | None] = []
+    affiliations: list[list[str] | None] = []
+    countries: list[list[str] | None] = []
+    institutions_count: list[int] = []
+    link_owner: list[int] = []
+    link_position: list[int] = []
+    link_ids: list[str] = []
+    for wi, w in enumerate(ws):
+        aus = w.authorships
+        if not aus:
+            continue
+        for p, a in enumerate(aus):
+            owner.append(wi)
+            position.append(p)
+            author_position.append(a.author_position)
+            x = a.author
+            if x is None:
+                author_id.append(None)
+                author_name.append(None)
+                author_orcid.append(None)
+            else:
+                author_id.append(x.id)
+                author_name.append(x.display_name)
+                author_orcid.append(x.orcid)
+            raw_name.append(a.raw_author_name)
+            corresponding.append(a.is_corresponding)
+            strings = a.raw_affiliation_strings
+            if strings is None and a.raw_affiliation_string:  # legacy vintages
+                strings = [a.raw_affiliation_string]
+            affiliations.append(strings)
+            countries.append(a.countries)
+            # The authorship's distinct direct institution ids (as given, URLs), in record order; the
+            # one-institution case, by far the most common, skips the de-duplication.
+            insts = a.institutions
+            if not insts:
+                institutions_count.append(0)
+            elif len(insts) == 1:
+                iid = insts[0].id
+                if iid:
+                    link_owner.append(wi)
+                    link_position.append(p)
+                    link_ids.append(iid)
+                    institutions_count.append(1)
+                else:
+                    institutions_count.append(0)
+            else:
+                distinct = list(dict.fromkeys(i.id for i in insts if i.id))
+                link_owner.extend([wi] * len(distinct))
+                link_position.extend([p] * len(distinct))
+                link_ids.extend(distinct)
+                institutions_count.append(len(distinct))
+    owners = pa.array(owner, I32)
     columns: dict[str, Any] = {
-        "work_id": work_id,
+        "work_id": ids.take(owners),
         "position": position,
-        "author_position": [a.author_position for a in aus],
-        "author_id": short_ids([x.id if x is not None else None for x in authors]),
-        "author_name": [x.display_name if x is not None else None for x in authors],
-        "author_orcid": [x.orcid if x is not None else None for x in authors],
-        "raw_author_name": [a.raw_author_name for a in aus],
-        "is_corresponding": [a.is_corresponding for a in aus],
-        "raw_affiliation_strings": [
-            [a.raw_affiliation_string]  # legacy vintages
-            if a.raw_affiliation_strings is None and a.raw_affiliation_string
-            else a.raw_affiliation_strings
-            for a in aus
-        ],
-        "countries": [a.countries for a in aus],
-        "institutions_count": [len(i) for i in institutions],
-        "_line": line,
+        "author_position": author_position,
+        "author_id": short_ids(author_id),
+        "author_name": author_name,
+        "author_orcid": author_orcid,
+        "raw_author_name": raw_name,
+        "is_corresponding": corresponding,
+        "raw_affiliation_strings": affiliations,
+        "countries": countries,
+        "institutions_count": institutions_count,
+        "_line": lines.take(owners),
     }
-    links, link_owner = _flatten(institutions)
+    link_owners = pa.array(link_owner, I32)
     link_columns: dict[str, Any] = {
-        "work_id": work_id.take(link_owner),
-        "position": position.take(link_owner),
-        "institution_id": short_ids(links),
-        "_line": line.take(link_owner),
+        "work_id": ids.take(link_owners),
+        "position": link_position,
+        "institution_id": short_ids(link_ids),
+        "_line": lines.take(link_owners),
     }
     return {
         "authorships": _batch(SCHEMAS["authorships"], columns),
