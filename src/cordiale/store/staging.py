@@ -21,7 +21,6 @@ from cordiale.sources.works import (
     WORK_COLUMN_KEYS,
     DehydratedInstitution,
     ParsedBatch,
-    Topic,
     Work,
     short_id,
 )
@@ -222,66 +221,114 @@ def batch_tables(batch: ParsedBatch, input_path: str) -> dict[str, pa.RecordBatc
     return out
 
 
-def _abstract(raw: Any) -> bytes | None:
-    if raw is UNSET:
-        return None
-    data = bytes(raw)
-    return None if data == b"null" else data
-
-
 def _works(batch: ParsedBatch, ids: pa.Array, lines: pa.Array, input_path: str) -> pa.RecordBatch:
+    """The works rows, in one pass over the works (see ``_authorships``)."""
     ws = batch.works
-    cnp = [w.citation_normalized_percentile for w in ws]
-    oa = [w.open_access for w in ws]
-    src = [
-        (w.primary_location.source if w.primary_location is not None else None) or w.host_venue for w in ws
-    ]
-    ptopic = [w.primary_topic for w in ws]
-    cby = [w.counts_by_year for w in ws]
-    cby_items = list(chain.from_iterable(c for c in cby if c))
-    counts_by_year = pa.ListArray.from_arrays(
-        pa.array(list(accumulate((len(c) if c else 0 for c in cby), initial=0)), pa.int32()),
-        pa.StructArray.from_arrays(
-            [pa.array(_attr(cby_items, "year"), I32), pa.array(_attr(cby_items, "cited_by_count"), I32)],
-            fields=list(COUNT_BY_YEAR),
-        ),
-        mask=pa.array([c is None for c in cby], B),
+    n = len(ws)
+    plain: dict[str, list[Any]] = {name: [None] * n for name in _PLAIN_WORK_COLUMNS}
+    doi, title, language, type_ = plain["doi"], plain["title"], plain["language"], plain["type"]
+    year, date, updated, created = (
+        plain["publication_year"],
+        plain["publication_date"],
+        plain["updated_date"],
+        plain["created_date"],
     )
-    abstract = pa.array([_abstract(w.abstract_inverted_index) for w in ws], pa.binary()).cast(S)
+    retracted, paratext = plain["is_retracted"], plain["is_paratext"]
+    truncated = plain["is_authors_truncated"]
+    authors, cited, fwci = plain["authors_count"], plain["cited_by_count"], plain["fwci"]
+    pct, top1, top10 = (
+        plain["citation_normalized_percentile"],
+        plain["is_in_top_1_percent"],
+        plain["is_in_top_10_percent"],
+    )
+    is_oa, oa_status, oa_url = plain["is_oa"], plain["oa_status"], plain["oa_url"]
+    source_id, source_name, source_type, source_issn = (
+        plain["source_id"],
+        plain["source_name"],
+        plain["source_type"],
+        plain["source_issn_l"],
+    )
+    topic_id = plain["primary_topic_id"]
+    abstract: list[bytes | None] = [None] * n
+    cby_offsets = [0] * (n + 1)
+    cby_null = [False] * n
+    cby_year: list[int | None] = []
+    cby_count: list[int | None] = []
+    total = 0
+    for i, w in enumerate(ws):
+        doi[i] = w.doi
+        title[i] = w.title if w.title is not None else w.display_name
+        raw = w.abstract_inverted_index
+        if raw is not UNSET:
+            data = bytes(raw)
+            abstract[i] = None if data == b"null" else data
+        language[i] = w.language
+        type_[i] = w.type
+        year[i] = w.publication_year
+        date[i] = w.publication_date
+        updated[i] = w.updated_date
+        created[i] = w.created_date
+        retracted[i] = w.is_retracted
+        paratext[i] = w.is_paratext
+        truncated[i] = w.is_authors_truncated
+        authors[i] = len(w.authorships) if w.authorships else 0
+        cited[i] = w.cited_by_count
+        counts = w.counts_by_year
+        if counts is None:
+            cby_null[i] = True
+        elif counts:
+            total += len(counts)
+            for c in counts:
+                cby_year.append(c.year)
+                cby_count.append(c.cited_by_count)
+        cby_offsets[i + 1] = total
+        fwci[i] = w.fwci
+        cnp = w.citation_normalized_percentile
+        if cnp is not None:
+            pct[i] = cnp.value
+            top1[i] = cnp.is_in_top_1_percent
+            top10[i] = cnp.is_in_top_10_percent
+        oa = w.open_access
+        if oa is not None:
+            is_oa[i] = oa.is_oa
+            oa_status[i] = oa.oa_status
+            oa_url[i] = oa.oa_url
+        loc = w.primary_location
+        src = (loc.source if loc is not None else None) or w.host_venue
+        if src is not None:
+            source_id[i] = src.id
+            source_name[i] = src.display_name
+            source_type[i] = src.type
+            source_issn[i] = src.issn_l
+        topic = w.primary_topic
+        if topic is not None:
+            topic_id[i] = topic.id
+    counts_by_year = pa.ListArray.from_arrays(
+        pa.array(cby_offsets, I32),
+        pa.StructArray.from_arrays(
+            [pa.array(cby_year, I32), pa.array(cby_count, I32)], fields=list(COUNT_BY_YEAR)
+        ),
+        mask=pa.array(cby_null, B),
+    )
     columns: dict[str, Any] = {
+        **plain,
         "id": ids,
-        "doi": [w.doi for w in ws],
-        "title": [w.title if w.title is not None else w.display_name for w in ws],
-        "abstract_inverted_index": abstract,
-        "language": [w.language for w in ws],
-        "type": [w.type for w in ws],
-        "publication_year": [w.publication_year for w in ws],
-        "publication_date": [w.publication_date for w in ws],
-        "updated_date": [w.updated_date for w in ws],
-        "created_date": [w.created_date for w in ws],
-        "is_retracted": [w.is_retracted for w in ws],
-        "is_paratext": [w.is_paratext for w in ws],
-        "is_authors_truncated": [w.is_authors_truncated for w in ws],
-        "authors_count": [len(w.authorships) if w.authorships else 0 for w in ws],
-        "cited_by_count": [w.cited_by_count for w in ws],
+        "abstract_inverted_index": pa.array(abstract, pa.binary()).cast(S),
         "counts_by_year": counts_by_year,
-        "fwci": [w.fwci for w in ws],
-        "citation_normalized_percentile": _attr(cnp, "value"),
-        "is_in_top_1_percent": _attr(cnp, "is_in_top_1_percent"),
-        "is_in_top_10_percent": _attr(cnp, "is_in_top_10_percent"),
-        "is_oa": _attr(oa, "is_oa"),
-        "oa_status": _attr(oa, "oa_status"),
-        "oa_url": _attr(oa, "oa_url"),
-        "source_id": short_ids(_attr(src, "id")),
-        "source_name": _attr(src, "display_name"),
-        "source_type": _attr(src, "type"),
-        "source_issn_l": _attr(src, "issn_l"),
-        "primary_topic_id": short_ids(_attr(ptopic, "id")),
-        "input_path": pa.array([input_path] * len(ws), S),
+        "source_id": short_ids(source_id),
+        "primary_topic_id": short_ids(topic_id),
+        "input_path": pa.array([input_path] * n, S),
         "input_line": lines,
         "_missing": batch.missing,
     }
     return _batch(SCHEMAS["works"], columns)
+
+
+_PLAIN_WORK_COLUMNS = tuple(
+    name
+    for name, _ in WORK_FIELDS
+    if name not in {"id", "abstract_inverted_index", "counts_by_year", "input_path", "input_line", "_missing"}
+)
 
 
 def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str, pa.RecordBatch]:
@@ -376,44 +423,66 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
     }
 
 
-def _work_topics(w: Work) -> list[Topic] | None:
-    if w.topics:
-        return w.topics
-    return [w.primary_topic] if w.primary_topic is not None else None
-
-
 def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
-    topics, owner = _flatten([_work_topics(w) for w in ws])
-    topic_ids = pa.array([t.id for t in topics], S)
-    primary = pa.array([_primary_topic_id(w) for w in ws], S).take(owner)
-    subfields = [t.subfield for t in topics]
-    fields = [t.field for t in topics]
-    domains = [t.domain for t in topics]
+    """A work's topics (or, when it lists none, its primary topic), in one pass like the authorships."""
+    owner: list[int] = []
+    topic_id: list[str | None] = []
+    primary_id: list[str | None] = []
+    name: list[str | None] = []
+    score: list[float | None] = []
+    sub_id: list[str | None] = []
+    sub_name: list[str | None] = []
+    field_id: list[str | None] = []
+    field_name: list[str | None] = []
+    domain_id: list[str | None] = []
+    domain_name: list[str | None] = []
+    for wi, w in enumerate(ws):
+        topics = w.topics
+        primary = w.primary_topic
+        if topics:
+            primary_key = primary.id if primary is not None else topics[0].id
+        elif primary is not None:
+            topics = [primary]
+            primary_key = primary.id
+        else:
+            continue
+        for t in topics:
+            owner.append(wi)
+            topic_id.append(t.id)
+            primary_id.append(primary_key)
+            name.append(t.display_name)
+            score.append(t.score)
+            x = t.subfield
+            sub_id.append(x.id if x is not None else None)
+            sub_name.append(x.display_name if x is not None else None)
+            x = t.field
+            field_id.append(x.id if x is not None else None)
+            field_name.append(x.display_name if x is not None else None)
+            x = t.domain
+            domain_id.append(x.id if x is not None else None)
+            domain_name.append(x.display_name if x is not None else None)
+    owners = pa.array(owner, I32)
+    topic_ids = pa.array(topic_id, S)
+    primary = pa.array(primary_id, S)
     columns: dict[str, Any] = {
-        "work_id": ids.take(owner),
+        "work_id": ids.take(owners),
         "topic_id": _strip_prefix_array(topic_ids),
-        "topic_name": [t.display_name for t in topics],
-        "score": [t.score for t in topics],
+        "topic_name": name,
+        "score": score,
         # equal ids, or no id on either side (as Python's None == None)
         "is_primary": pc.or_kleene(
             pc.fill_null(pc.equal(topic_ids, primary), False),
             pc.and_(pc.is_null(topic_ids), pc.is_null(primary)),
         ),
-        "subfield_id": stripped_ids(_attr(subfields, "id")),
-        "subfield_name": _attr(subfields, "display_name"),
-        "field_id": stripped_ids(_attr(fields, "id")),
-        "field_name": _attr(fields, "display_name"),
-        "domain_id": stripped_ids(_attr(domains, "id")),
-        "domain_name": _attr(domains, "display_name"),
-        "_line": lines.take(owner),
+        "subfield_id": stripped_ids(sub_id),
+        "subfield_name": sub_name,
+        "field_id": stripped_ids(field_id),
+        "field_name": field_name,
+        "domain_id": stripped_ids(domain_id),
+        "domain_name": domain_name,
+        "_line": lines.take(owners),
     }
     return _batch(SCHEMAS["work_topics"], columns)
-
-
-def _primary_topic_id(w: Work) -> str | None:
-    if w.primary_topic is not None:
-        return w.primary_topic.id
-    return w.topics[0].id if w.topics else None
 
 
 def _sdg_number(sdg_id: str | None) -> int | None:
