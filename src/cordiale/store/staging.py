@@ -161,7 +161,9 @@ def _strip_prefix_array(arr: pa.Array, slow: Callable[[str | None], str | None] 
         return arr
     canonical = pc.starts_with(arr, OPENALEX)
     if pc.all(pc.or_kleene(canonical, pc.is_null(arr))).as_py():
-        return pc.utf8_slice_codeunits(arr, len(OPENALEX))
+        # Every value opens with the prefix: dropping its one occurrence there equals slicing it off
+        # (and is about twice as cheap as the UTF-8 aware slicing kernel).
+        return pc.replace_substring(arr, OPENALEX, "", max_replacements=1)
     return pa.array([slow(v) for v in arr.to_pylist()], S)
 
 
