@@ -201,14 +201,15 @@ def batch_tables(batch: ParsedBatch, input_path: str) -> dict[str, pa.RecordBatc
     ws = batch.works
     ids = pa.array(batch.ids, S)
     lines = pa.array(batch.lines, I64)
+    latest: _Latest = {}  # filled by _authorships, read by _institutions
     out = {
         "works": _works(batch, ids, lines, input_path),
-        **_authorships(ws, ids, lines),
+        **_authorships(ws, ids, lines, latest),
         "work_topics": _topics(ws, ids, lines),
         "work_sdgs": _sdgs(ws, ids, lines),
         "referenced_works": _references(ws, ids, lines),
         "work_funding": _funding(ws, ids, lines),
-        "institutions": _institutions(batch, input_path),
+        "institutions": _institutions(batch, input_path, latest),
     }
     q = batch.quarantine
     out["quarantine"] = pa.RecordBatch.from_arrays(
@@ -333,11 +334,20 @@ _PLAIN_WORK_COLUMNS = tuple(
 )
 
 
-def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str, pa.RecordBatch]:
+# Per institution id (as given): the latest updated_date of a work describing it ("" when none), that
+# date as given, and the description.
+_Latest = dict[str, tuple[str, str | None, DehydratedInstitution]]
+
+
+def _authorships(
+    ws: Sequence[Work], ids: pa.Array, lines: pa.Array, latest: _Latest
+) -> dict[str, pa.RecordBatch]:
     """The authorships, and their links to their distinct direct institutions.
 
     One pass over the authorships fills every column: each object is visited once while it is in the
-    CPU's cache (a pass per column cost about twice as much on the benchmark's files).
+    CPU's cache (a pass per column cost about twice as much on the benchmark's files). The same pass keeps
+    in ``latest`` each institution's description on its latest work (the first one on ties), for
+    ``_institutions``.
     """
     owner: list[int] = []
     position: list[int] = []
@@ -357,6 +367,8 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
         aus = w.authorships
         if not aus:
             continue
+        updated = w.updated_date
+        date = updated or ""
         for p, a in enumerate(aus):
             owner.append(wi)
             position.append(p)
@@ -382,7 +394,14 @@ def _authorships(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> dict[str
             insts = a.institutions
             if not insts:
                 institutions_count.append(0)
-            elif len(insts) == 1:
+                continue
+            for inst in insts:
+                key = inst.id
+                if key:
+                    seen = latest.get(key)
+                    if seen is None or date > seen[0]:
+                        latest[key] = (date, updated, inst)
+            if len(insts) == 1:
                 iid = insts[0].id
                 if iid:
                     link_owner.append(wi)
@@ -558,20 +577,9 @@ def _lineage(iid: str, lineage: Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(short_id(x) or x for x in lineage))
 
 
-def _institutions(batch: ParsedBatch, input_path: str) -> pa.RecordBatch:
-    """Each institution once per batch: the description on its latest work (the first one on ties);
-    full institution records (``entities/institutions``) as they are."""
-    latest: dict[str, tuple[str, str | None, DehydratedInstitution]] = {}
-    for w in batch.works:
-        date = w.updated_date or ""
-        for a in w.authorships or ():
-            for inst in a.institutions or ():
-                key = inst.id
-                if not key:
-                    continue
-                seen = latest.get(key)
-                if seen is None or date > seen[0]:
-                    latest[key] = (date, w.updated_date, inst)
+def _institutions(batch: ParsedBatch, input_path: str, latest: _Latest) -> pa.RecordBatch:
+    """Each institution once per batch: the description on its latest work (the first one on ties; found
+    by ``_authorships``); full institution records (``entities/institutions``) as they are."""
     rows = []
     for key, (_, updated, i) in latest.items():
         iid = short_id(key) or key
