@@ -8,7 +8,7 @@ cannot be decoded is returned as a quarantine row whose reason names the field (
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -259,29 +259,37 @@ class WorkRowBuilder:
         self.partial = partial
         self.institution_filter = institution_filter
 
-    def add_line(self, batch: ParsedBatch, raw: bytes, line: int) -> None:
-        """Decode one JSON line and add it (or a quarantine row) to ``batch``."""
-        batch.read += 1
+    def add_line(self, batch: ParsedBatch, raw: bytes | memoryview, line: int) -> None:
+        """Decode one JSON line and add it (or a quarantine row) to ``batch``; a blank line is no record.
+
+        ``raw`` may be a view into the decompressed chunk (no copy of the line is made unless it is
+        quarantined).
+        """
         try:
             work = WORK_DECODER.decode(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            batch.quarantine.append(QuarantineRow(line, _guess_id(raw), _reason(exc), _text(raw)))
+            data = bytes(raw)
+            if not data.strip():
+                return
+            batch.read += 1
+            batch.quarantine.append(QuarantineRow(line, _guess_id(data), _reason(exc), _text(data)))
             return
+        batch.read += 1
         wid = short_id(work.id)
         if not wid:
-            batch.quarantine.append(QuarantineRow(line, None, "record without id", _text(raw)))
+            batch.quarantine.append(QuarantineRow(line, None, "record without id", _text(bytes(raw))))
             return
         if wid[0] == "W":
             if self.partial and not work.updated_date:
-                batch.quarantine.append(QuarantineRow(line, wid, PARTIAL_WITHOUT_DATE, _text(raw)))
+                batch.quarantine.append(QuarantineRow(line, wid, PARTIAL_WITHOUT_DATE, _text(bytes(raw))))
                 return
             missing = _missing_keys(_PRESENCE_DECODER.decode(raw)) if self.partial else []
             self._add_work(batch, work, wid, line, missing)
         elif wid[0] == "I":
-            self._add_institution_record(batch, raw, line)
+            self._add_institution_record(batch, bytes(raw), line)
         else:
             reason = f"not a work or institution record (id {wid}); ingest takes works and institutions"
-            batch.quarantine.append(QuarantineRow(line, wid, reason, _text(raw)))
+            batch.quarantine.append(QuarantineRow(line, wid, reason, _text(bytes(raw))))
 
     def add_record(self, batch: ParsedBatch, record: dict[str, Any], line: int) -> None:
         """Add one already-parsed record (e.g. a Parquet row) through the same typed path."""
@@ -380,14 +388,27 @@ def _guess_id(raw: bytes) -> str | None:
     return short_id(raw[j + 1 : k].decode("utf-8", errors="replace"))
 
 
-def iter_lines(chunks: Iterable[bytes]) -> Iterable[bytes]:
-    """Split a stream of byte chunks into lines (without the newline)."""
+def iter_lines(chunks: Iterable[bytes]) -> Iterator[memoryview]:
+    """Split a stream of byte chunks into lines (without the newline), as views into the chunks.
+
+    No line is copied, except one that straddles two chunks; a view keeps its chunk alive as long as
+    it (or a ``msgspec.Raw`` decoded from it) is referenced.
+    """
     rest = b""
     for chunk in chunks:
+        start = 0
         if rest:
-            chunk = rest + chunk
-        lines = chunk.split(b"\n")
-        rest = lines.pop()
-        yield from lines
+            first = chunk.find(b"\n")
+            if first < 0:
+                rest += chunk
+                continue
+            yield memoryview(rest + chunk[:first])
+            start = first + 1
+        view = memoryview(chunk)
+        find = chunk.find
+        while (end := find(b"\n", start)) >= 0:
+            yield view[start:end]
+            start = end + 1
+        rest = chunk[start:]
     if rest:
-        yield rest
+        yield memoryview(rest)

@@ -147,8 +147,6 @@ def _parse_file(
             chunks = _gz_chunks(item.path) if item.kind == "jsonl.gz" else _plain_chunks(item.path)
             for raw in iter_lines(chunks):
                 line_no += 1
-                if not raw.strip():
-                    continue
                 builder.add_line(batch, raw, line_no)
                 if batch.read >= BATCH_RECORDS:
                     flush()
