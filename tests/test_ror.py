@@ -11,13 +11,16 @@ import gzip
 import json
 import time
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
-from cordiale.errors import InputUnreadableError
+from cordiale.cli.main import app
+from cordiale.errors import ExitCode, InputUnreadableError
 from cordiale.sources.ror import RorLoadSummary, load_ror
 from tests.shared_data import shared_path
 
@@ -434,18 +437,83 @@ def test_missing_and_unreadable_files_are_named_after_the_others_load(tmp_path: 
     missing = tmp_path / "missing.jsonl.gz"
     not_gzip = tmp_path / "broken.jsonl.gz"
     not_gzip.write_bytes(b"this is not gzip")
-    truncated = tmp_path / "truncated.jsonl.gz"
-    truncated.write_bytes(ror_file(V1).read_bytes()[:200_000])
+    cut_before_any_record = tmp_path / "cut_early.jsonl.gz"  # not one complete line: unreadable as a whole
+    cut_before_any_record.write_bytes(ror_file(V1).read_bytes()[:500])
     db = tmp_path / "store.duckdb"
     with pytest.raises(InputUnreadableError) as info:
-        load_ror([missing, not_gzip, truncated, ror_file(IMPERIAL)], db)
+        load_ror([missing, not_gzip, cut_before_any_record, ror_file(IMPERIAL)], db)
     message = str(info.value)
-    assert str(missing) in message and str(not_gzip) in message and str(truncated) in message
+    assert str(missing) in message and str(not_gzip) in message and str(cut_before_any_record) in message
+    assert "truncated input: ends early at line 1" in message
     assert str(ror_file(IMPERIAL)) not in message
-    # the readable file was loaded; the truncated one left nothing behind (one transaction per file)
+    # the readable file was loaded; the unreadable ones left nothing behind (one transaction per file)
     assert query(db, "SELECT ror_id FROM ror_organizations") == [("041kmwe10",)]
+    assert query(db, "SELECT count(*) FROM quarantine") == [(0,)]
     summary = info.value.summary  # type: ignore[attr-defined]
     assert [f.error is None for f in summary.files] == [False, False, False, True]
+
+
+def complete_lines_of_cut_gzip(data: bytes) -> list[bytes]:
+    """The complete lines (newline-terminated) a cut gzip holds, decompressed with the standard library."""
+    text = zlib.decompressobj(wbits=31).decompress(data)
+    return text.split(b"\n")[:-1]
+
+
+def test_a_truncated_json_lines_gzip_keeps_every_record_before_the_cut(tmp_path: Path) -> None:
+    cut = tmp_path / "t.jsonl.gz"
+    cut.write_bytes(ror_file(V2).read_bytes()[:3_000_000])  # `head -c 3000000`
+    complete = complete_lines_of_cut_gzip(cut.read_bytes())
+    ids = sorted(short(json.loads(line)["id"]) for line in complete)
+    assert len(ids) > 10_000
+    db = tmp_path / "store.duckdb"
+    summary = load_ror([cut], db)  # no error: the file was read in part
+    f = summary.files[0]
+    assert f.error is None
+    assert (f.records_read, f.records_stored, f.records_rejected) == (len(ids), len(ids), 1)
+    assert [r[0] for r in query(db, "SELECT ror_id FROM ror_organizations ORDER BY ror_id")] == ids
+    rows = query(db, "SELECT input_path, line, record_id, reason, raw FROM quarantine")
+    assert len(rows) == 1
+    path, line, record_id, reason, raw = rows[0]
+    assert (path, line, record_id, raw) == (str(cut), len(ids) + 1, None, "")
+    assert reason.startswith(f"truncated input: ends early at line {len(ids) + 1} (")
+    assert f"the {len(ids):,} records before it were read" in reason
+    assert f.cut == (len(ids) + 1, reason)
+    # loading it again changes nothing (the cut's quarantine row is replaced, not added)
+    before = snapshot(db)
+    load_ror([cut], db)
+    assert snapshot(db) == before
+
+
+def test_a_cut_on_a_line_boundary_names_the_next_line(tmp_path: Path) -> None:
+    records = raw_records(ror_file(DUMP))[:5]
+    whole = gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode(), mtime=0)
+    # cut inside the gzip trailer: every line is decompressed, only the end-of-stream check fails
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(whole[:-4])
+    summary = load_ror([cut], tmp_path / "store.duckdb")
+    assert summary.files[0].records_stored == 5
+    assert summary.files[0].cut is not None and summary.files[0].cut[0] == 6
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_truncated_json_array_dump_is_a_clear_error(tmp_path: Path, compressed: bool) -> None:
+    content = ror_file(DUMP).read_bytes()
+    if compressed:
+        path = tmp_path / "dump.json.gz"
+        path.write_bytes(gzip.compress(content)[:-2_000])
+        where = "the gzip stream ends early, after"
+    else:
+        path = tmp_path / "dump.json"
+        path.write_bytes(content[:30_000])
+        line = content[:30_000].count(b"\n") + 1
+        where = f"the JSON array ends early, at byte 30,000 (line {line:,})"
+    db = tmp_path / "store.duckdb"
+    with pytest.raises(InputUnreadableError) as info:
+        load_ror([path], db)
+    message = str(info.value)
+    assert str(path) in message and "truncated: " in message and where in message
+    assert "nothing of this file was loaded" in message
+    assert counts(db)["ror_organizations"] == 0
 
 
 def test_progress_reports_records_read(tmp_path: Path) -> None:
@@ -470,3 +538,22 @@ def test_json_lines_and_json_array_give_the_same_rows(tmp_path: Path) -> None:
     assert query(
         tmp_path / "a.duckdb", "SELECT * EXCLUDE (input_path) FROM ror_organizations ORDER BY ALL"
     ) == query(tmp_path / "b.duckdb", "SELECT * EXCLUDE (input_path) FROM ror_organizations ORDER BY ALL")
+
+
+def test_cli_exit_codes_for_truncated_inputs(tmp_path: Path) -> None:
+    """A cut JSON Lines gzip: exit 0 (as works ingest), its file:line on stderr; a cut JSON array: exit 2."""
+    runner = CliRunner()
+    db = tmp_path / "store.duckdb"
+    cut = tmp_path / "t.jsonl.gz"
+    cut.write_bytes(ror_file(V2).read_bytes()[:3_000_000])
+    n = len(complete_lines_of_cut_gzip(cut.read_bytes()))
+    result = runner.invoke(app, ["ror", "load", str(cut), "--db", str(db)])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"{cut}:{n + 1}: truncated input: ends early at line {n + 1}" in result.stderr
+    assert counts(db)["ror_organizations"] == n
+    dump = tmp_path / "dump.json"
+    dump.write_bytes(ror_file(DUMP).read_bytes()[:30_000])
+    result = runner.invoke(app, ["ror", "load", str(dump), "--db", str(db)])
+    assert result.exit_code == ExitCode.USAGE
+    flat = " ".join(result.stderr.split())
+    assert "dump.json" in flat and "truncated: the JSON array ends early, at byte 30,000" in flat

@@ -216,6 +216,20 @@ def ror_load_command(
             f"{f.seconds:.1f}",
         )
     err.print(table)
+    for f in summary.files:
+        if f.cut is not None:  # a truncated file: what was before the damage is stored; say where it stops
+            err.print(
+                f"{f.path}:{f.cut[0]}: {f.cut[1]}",
+                style="bold yellow",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+    if summary.records_rejected:
+        notice(
+            f"{summary.records_rejected:,} quarantine row{'s' if summary.records_rejected != 1 else ''} "
+            "with file, line and reason: see the `quarantine` table (or `cordiale export`)"
+        )
     if summary.records_stored == 0:
         raise NothingDoneError("no ROR record could be loaded")
 

@@ -12,7 +12,6 @@ and the last loaded version of a record replaces any earlier one. Rows go in by 
 
 from __future__ import annotations
 
-import io
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 import duckdb
-import isal.igzip
 import isal.isal_zlib
 import msgspec
 import pyarrow as pa
@@ -133,6 +131,15 @@ class _Unreadable(Exception):
     """The file as a whole cannot be read (missing, not gzip/zip, not JSON)."""
 
 
+class _Cut(Exception):
+    """A JSON Lines file stops being readable at ``line`` (truncated or corrupt part-way)."""
+
+    def __init__(self, line: int, cause: BaseException) -> None:
+        what = "truncated input: ends early" if isinstance(cause, EOFError) else "corrupt input: stops"
+        super().__init__(f"{what} at line {line} ({cause or type(cause).__name__})")
+        self.line = line
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Summary
 # ---------------------------------------------------------------------------------------------------------
@@ -143,9 +150,10 @@ class RorFileSummary:
     path: Path
     records_read: int = 0
     records_stored: int = 0
-    records_rejected: int = 0
+    records_rejected: int = 0  # quarantine rows written, the cut of a truncated file included
     seconds: float = 0.0
     error: str | None = None  # set when the file could not be read (nothing of it was stored)
+    cut: tuple[int, str] | None = None  # (line, reason) where a JSON Lines file stopped being readable
 
 
 @dataclass
@@ -178,8 +186,36 @@ class RorInputUnreadableError(InputUnreadableError):
 # ---------------------------------------------------------------------------------------------------------
 # Reading files: yields (line, raw bytes) per record
 # ---------------------------------------------------------------------------------------------------------
-def _open_bytes(path: Path) -> tuple[str, bytes | None, io.BufferedIOBase | None]:
-    """(inner name, whole content or None, stream or None) for a plain, gzipped or zipped file."""
+READ_CHUNK = 1 << 22
+
+
+def _gz_chunks(path: Path) -> Iterator[bytes]:
+    """Decompressed data of a (possibly multi-member) gzip file, chunk by chunk; EOFError when it is cut."""
+    d = isal.isal_zlib.decompressobj(wbits=31)
+    fed = False  # whether the current member has been given any input
+    with path.open("rb") as fh:
+        while raw := fh.read(READ_CHUNK):
+            while raw:
+                fed = True
+                yield d.decompress(raw)
+                if not d.eof:
+                    break
+                raw = d.unused_data
+                d = isal.isal_zlib.decompressobj(wbits=31)
+                fed = False
+    if fed and not d.eof:
+        yield d.flush()
+        raise EOFError("the gzip stream ends before its end-of-stream marker")
+
+
+def _plain_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as fh:
+        while chunk := fh.read(READ_CHUNK):
+            yield chunk
+
+
+def _open_input(path: Path) -> tuple[str, bytes | None, Iterator[bytes] | None]:
+    """(inner name, whole content or None, decompressed chunks or None) for a plain, .gz or .zip file."""
     name = path.name.lower()
     if name.endswith(".zip"):
         with zipfile.ZipFile(path) as zf:
@@ -191,9 +227,8 @@ def _open_bytes(path: Path) -> tuple[str, bytes | None, io.BufferedIOBase | None
             member = sorted(v2 or members, key=lambda m: zf.getinfo(m).file_size)[-1]
             return member.lower(), zf.read(member), None
     if name.endswith(".gz"):
-        stream: io.BufferedIOBase = isal.igzip.open(path, "rb")  # type: ignore[no-untyped-call]
-        return name[:-3], None, stream
-    return name, None, path.open("rb")
+        return name[:-3], None, _gz_chunks(path)
+    return name, None, _plain_chunks(path)
 
 
 def _jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
@@ -202,31 +237,71 @@ def _jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:
             yield number, line
 
 
+def _jsonl_chunks(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Complete lines of a JSON Lines stream, numbered; a read error part-way raises :class:`_Cut`.
+
+    The unfinished line a cut leaves behind is not a record: it is the line the cut names.
+    """
+    number = 0
+    pending = b""
+    try:
+        for chunk in chunks:
+            lines = (pending + chunk).split(b"\n")
+            pending = lines.pop()
+            for line in lines:
+                number += 1
+                if line.strip():
+                    yield number, line
+    except _READ_ERRORS as exc:
+        raise _Cut(number + 1, exc) from exc
+    if pending.strip():
+        yield number + 1, pending
+
+
 def _records(path: Path) -> Iterator[tuple[int, bytes]]:
-    """Every record of the file as (line or array position, raw JSON bytes); raises _Unreadable."""
+    """Every record of the file as (line or array position, raw JSON bytes).
+
+    Raises :class:`_Unreadable` when the file cannot be read as a whole, :class:`_Cut` when a JSON Lines
+    file stops being readable part-way (the records before were yielded).
+    """
     records = _read_records(path)
     while True:
         try:
             item = next(records)
         except StopIteration:
             return
+        except _Cut:
+            raise
         except _READ_ERRORS as exc:
             raise _Unreadable(f"{type(exc).__name__}: {exc}") from exc
         yield item
 
 
 def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
-    inner, content, stream = _open_bytes(path)
-    if stream is not None:
-        with stream:
-            if inner.endswith((".jsonl", ".ndjson")):
-                yield from _jsonl(stream)
-                return
-            content = stream.read()
+    inner, content, chunks = _open_input(path)
+    if chunks is not None:
+        if inner.endswith((".jsonl", ".ndjson")):
+            yield from _jsonl_chunks(chunks)
+            return
+        parts: list[bytes] = []
+        try:
+            for chunk in chunks:
+                parts.append(chunk)
+        except EOFError as exc:
+            size = sum(map(len, parts))
+            raise _Unreadable(
+                f"truncated: the gzip stream ends early, after {size:,} bytes of JSON ({exc}); a JSON "
+                "document cannot be read in part, so nothing of this file was loaded"
+            ) from exc
+        content = b"".join(parts)
     assert content is not None
     head = content[:4096].lstrip()[:1]
     if head == b"[":
-        for index, raw in enumerate(msgspec.json.decode(content, type=list[msgspec.Raw])):
+        try:
+            elements = msgspec.json.decode(content, type=list[msgspec.Raw])
+        except msgspec.DecodeError as exc:
+            raise _Unreadable(_array_error(content, exc)) from exc
+        for index, raw in enumerate(elements):
             yield index + 1, bytes(raw)
         return
     if not inner.endswith((".jsonl", ".ndjson")):
@@ -238,6 +313,17 @@ def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
             yield 1, content
             return
     yield from _jsonl(content.splitlines())
+
+
+def _array_error(content: bytes, exc: msgspec.DecodeError) -> str:
+    """The message for a JSON array dump that does not decode, with where it stops."""
+    if "truncated" in str(exc).lower():
+        line = content.count(b"\n") + (not content.endswith(b"\n"))
+        return (
+            f"truncated: the JSON array ends early, at byte {len(content):,} (line {line:,}) before its "
+            "closing `]`; a JSON array dump cannot be read in part, so nothing of this file was loaded"
+        )
+    return f"not a valid JSON array: {exc}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -478,27 +564,40 @@ def _load_file(
     batch: dict[str, _Parsed] = {}
     stored: set[str] = set()
     rejected: dict[str, list[Any]] = {c: [] for c in _QUARANTINE_SCHEMA.names}
-    for line, raw in _records(path):
-        summary.records_read += 1
-        try:
-            ror_id, parsed = _parse(raw)
-        except _Rejected as exc:
-            summary.records_rejected += 1
-            for column, value in zip(
-                _QUARANTINE_SCHEMA.names,
-                (input_path, line, _record_id(raw), str(exc), raw.decode("utf-8", "replace").rstrip("\r\n")),
-                strict=True,
-            ):
-                rejected[column].append(value)
-            continue
-        batch.pop(ror_id, None)  # a later duplicate in the same file wins
-        batch[ror_id] = parsed
-        stored.add(ror_id)
-        if len(batch) >= BATCH_RECORDS:
-            _write_batch(con, batch, input_path)
-            batch = {}
-            if progress is not None:
-                progress(path, summary.records_read)
+
+    def quarantine(line: int, record_id: str | None, reason: str, raw: str) -> None:
+        for column, value in zip(
+            _QUARANTINE_SCHEMA.names, (input_path, line, record_id, reason, raw), strict=True
+        ):
+            rejected[column].append(value)
+
+    try:
+        for line, raw in _records(path):
+            summary.records_read += 1
+            try:
+                ror_id, parsed = _parse(raw)
+            except _Rejected as exc:
+                summary.records_rejected += 1
+                quarantine(line, _record_id(raw), str(exc), raw.decode("utf-8", "replace").rstrip("\r\n"))
+                continue
+            batch.pop(ror_id, None)  # a later duplicate in the same file wins
+            batch[ror_id] = parsed
+            stored.add(ror_id)
+            if len(batch) >= BATCH_RECORDS:
+                _write_batch(con, batch, input_path)
+                batch = {}
+                if progress is not None:
+                    progress(path, summary.records_read)
+    except _Cut as cut:
+        if summary.records_read == 0:  # not one record came out: unreadable as a whole
+            raise _Unreadable(str(cut)) from cut
+        reason = (
+            f"{cut}; the {summary.records_read:,} records before it were read, each stored or quarantined "
+            "as usual"
+        )
+        quarantine(cut.line, None, reason, "")
+        summary.records_rejected += 1  # the cut is a quarantine row, as in works ingest
+        summary.cut = (cut.line, reason)
     if batch:
         _write_batch(con, batch, input_path)
     if rejected["line"]:
