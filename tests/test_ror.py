@@ -474,7 +474,7 @@ def test_a_truncated_json_lines_gzip_keeps_every_record_before_the_cut(tmp_path:
     rows = query(db, "SELECT input_path, line, record_id, reason, raw FROM quarantine")
     assert len(rows) == 1
     path, line, record_id, reason, raw = rows[0]
-    assert (path, line, record_id, raw) == (str(cut), len(ids) + 1, None, "")
+    assert (path, line, record_id, raw) == (str(cut.resolve()), len(ids) + 1, None, "")
     assert reason.startswith(f"truncated input: ends early at line {len(ids) + 1} (")
     assert f"the {len(ids):,} records before it were read" in reason
     assert f.cut == (len(ids) + 1, reason)
@@ -514,6 +514,29 @@ def test_a_truncated_json_array_dump_is_a_clear_error(tmp_path: Path, compressed
     assert str(path) in message and "truncated: " in message and where in message
     assert "nothing of this file was loaded" in message
     assert counts(db)["ror_organizations"] == 0
+
+
+def test_the_quarantine_names_the_resolved_path_and_a_reload_replaces_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`rbad.jsonl` and `/abs/…/rbad.jsonl` are one file: one set of quarantine rows, absolute path."""
+    (tmp_path / "sub").mkdir()
+    bad = tmp_path / "rbad.jsonl"
+    good = json.loads(ror_file(IMPERIAL).read_text())
+    bad.write_text(
+        json.dumps(good) + "\n" + '{"id": "https://ror.org/02feahw73", "names": 3}\n', encoding="utf-8"
+    )
+    db = tmp_path / "store.duckdb"
+    monkeypatch.chdir(tmp_path / "sub")
+    load_ror([Path("../rbad.jsonl")], db)
+    monkeypatch.chdir(tmp_path)
+    load_ror([Path("rbad.jsonl")], db)
+    load_ror([bad], db)
+    absolute = str(bad.resolve())
+    assert query(db, "SELECT input_path, line, record_id FROM quarantine") == [
+        (absolute, 2, "https://ror.org/02feahw73")
+    ]
+    assert query(db, "SELECT ror_id, input_path FROM ror_organizations") == [("041kmwe10", absolute)]
 
 
 def test_progress_reports_records_read(tmp_path: Path) -> None:

@@ -559,7 +559,7 @@ _QUARANTINE_SCHEMA = pa.schema(
 def _load_file(
     con: duckdb.DuckDBPyConnection, path: Path, summary: RorFileSummary, progress: ProgressFn | None
 ) -> None:
-    input_path = str(path)
+    input_path = str(path.resolve())
     con.execute("DELETE FROM quarantine WHERE input_path = ?", [input_path])
     batch: dict[str, _Parsed] = {}
     stored: set[str] = set()
