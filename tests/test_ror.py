@@ -580,3 +580,30 @@ def test_cli_exit_codes_for_truncated_inputs(tmp_path: Path) -> None:
     assert result.exit_code == ExitCode.USAGE
     flat = " ".join(result.stderr.split())
     assert "dump.json" in flat and "truncated: the JSON array ends early, at byte 30,000" in flat
+
+
+def test_a_line_that_is_not_utf8_is_quarantined(tmp_path: Path) -> None:
+    good = ror_file(IMPERIAL).read_text().replace("\n", " ").encode()
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"id": "https://ror.org/02feahw73", "name": "CNRS \xaa"}\n' + good + b"\n")
+    db = tmp_path / "store.duckdb"
+    summary = load_ror([path], db)
+    assert (summary.records_read, summary.records_stored, summary.records_rejected) == (2, 1, 1)
+    [(line, record_id, reason)] = query(db, "SELECT line, record_id, reason FROM quarantine")
+    assert (line, record_id) == (1, None) and reason.startswith("not valid UTF-8")
+
+
+def test_a_gzip_corrupt_part_way_keeps_the_records_before(tmp_path: Path) -> None:
+    data = bytearray(ror_file(V1).read_bytes())
+    data[400_000:400_400] = bytes(b ^ 0xFF for b in data[400_000:400_400])
+    path = tmp_path / "corrupt.jsonl.gz"
+    path.write_bytes(bytes(data))
+    db = tmp_path / "store.duckdb"
+    summary = load_ror([path], db)
+    f = summary.files[0]
+    assert f.error is None and f.cut is not None
+    assert f.cut[1].startswith(f"corrupt input: stops at line {f.cut[0]} (")
+    stored = {r[0] for r in query(db, "SELECT ror_id FROM ror_organizations")}
+    original = [short(r["id"]) for r in raw_records(ror_file(V1))]
+    assert len(stored) > 1_000 and stored <= set(original)
+    assert query(db, "SELECT count(*) FROM quarantine WHERE line = ? AND reason = ?", list(f.cut)) == [(1,)]

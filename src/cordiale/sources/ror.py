@@ -186,7 +186,7 @@ class RorInputUnreadableError(InputUnreadableError):
 # ---------------------------------------------------------------------------------------------------------
 # Reading files: yields (line, raw bytes) per record
 # ---------------------------------------------------------------------------------------------------------
-READ_CHUNK = 1 << 22
+READ_CHUNK = 1 << 18  # compressed bytes per read: a corrupt stretch loses at most this much before it
 
 
 def _gz_chunks(path: Path) -> Iterator[bytes]:
@@ -299,7 +299,7 @@ def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     if head == b"[":
         try:
             elements = msgspec.json.decode(content, type=list[msgspec.Raw])
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise _Unreadable(_array_error(content, exc)) from exc
         for index, raw in enumerate(elements):
             yield index + 1, bytes(raw)
@@ -307,7 +307,7 @@ def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     if not inner.endswith((".jsonl", ".ndjson")):
         try:  # one record as a whole document (e.g. a record file from the ROR API)
             _ANY_DECODER.decode(content)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):
             pass
         else:
             yield 1, content
@@ -315,7 +315,7 @@ def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     yield from _jsonl(content.splitlines())
 
 
-def _array_error(content: bytes, exc: msgspec.DecodeError) -> str:
+def _array_error(content: bytes, exc: ValueError) -> str:
     """The message for a JSON array dump that does not decode, with where it stops."""
     if "truncated" in str(exc).lower():
         line = content.count(b"\n") + (not content.endswith(b"\n"))
@@ -453,6 +453,8 @@ def _parse(raw: bytes) -> tuple[str, _Parsed]:
         rec = _DECODER.decode(raw)
     except msgspec.DecodeError as exc:
         raise _Rejected(str(exc)) from exc
+    except UnicodeDecodeError as exc:  # msgspec raises it, not a DecodeError, for bytes that are not UTF-8
+        raise _Rejected(f"not valid UTF-8: {exc}") from exc
     ror_id = short_ror_id(rec.id)
     if ror_id is None:
         raise _Rejected(f"id is not a ROR id: {rec.id!r}")
@@ -501,7 +503,7 @@ def _record_id(raw: bytes) -> str | None:
     """The id of a rejected record, when one can be read."""
     try:
         obj = _ANY_DECODER.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     value = obj.get("id") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
