@@ -315,7 +315,7 @@ def _read_records(path: Path) -> Iterator[tuple[int, bytes]]:
     yield from _jsonl(content.splitlines())
 
 
-def _array_error(content: bytes, exc: ValueError) -> str:
+def _array_error(content: bytes, exc: Exception) -> str:
     """The message for a JSON array dump that does not decode, with where it stops."""
     if "truncated" in str(exc).lower():
         line = content.count(b"\n") + (not content.endswith(b"\n"))
