@@ -3,7 +3,10 @@
 Reads the official dump (one JSON array, as ``.json``, ``.json.gz`` or inside the release ``.zip``), a
 single record (``.json``), or JSON Lines (``.jsonl``, ``.jsonl.gz``). Each record is decoded against a
 typed description of both schemas; a record that does not fit (no id, a field of the wrong type) goes to
-the ``quarantine`` table with its line (JSON Lines) or its position in the array (index + 1).
+the ``quarantine`` table with its line (JSON Lines) or its position in the array (index + 1). A JSON Lines
+file cut short or corrupt part-way keeps every complete record before the damage and quarantines the line
+where it stops (as works ingest does); a JSON array cannot be read in part, so a cut one is unreadable.
+Files are named in the store by their resolved absolute path.
 
 One file is one unit of work: its rows are written in one transaction that first deletes every row of
 the ROR ids it carries (and its own earlier quarantine rows), so loading a file twice changes nothing
