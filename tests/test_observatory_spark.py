@@ -102,6 +102,7 @@ def test_direct_and_ror_rule_summaries_are_equal_on_both_engines(
     q = ObsQuery(partners=(KFUPM, ARAMCO), rule="direct")
     duck = observe_store(kfupm_store, q, ["summary"])
     spark = observe_store(kfupm_store, q, ["summary"], engine="spark", export_dir=kfupm_export)
+    assert spark.sections["summary"]["summary"].schema.metadata[b"export"] == str(kfupm_export).encode()
     for fam in ("summary",):
         for name, table in duck.sections[fam].items():
             assert_same(table, spark.sections[fam][name], f"direct {fam}.{name}")

@@ -79,6 +79,7 @@ class Observation:
     joint_works: int = 0
     changed_works: list[str] = field(default_factory=list)
     reference_tables: str = "raw"  # "prepared": per-work tables read from the store-wide reference tables
+    export: str = ""  # Spark: the Parquet export the sections were computed from
 
 
 def read_facts(engine: Engine) -> Facts:
@@ -185,6 +186,8 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "cordiale_version": __version__,
         "reference_tables": obs.reference_tables,
     }
+    if obs.export:
+        meta["export"] = obs.export
     if q.years:
         meta["years"] = f"{q.years[0]}-{q.years[1]}"
     if q.field is not None:
@@ -428,6 +431,7 @@ def observe(
         changed = build_per_work(engine, q, curation, prepared)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
     obs.reference_tables = "prepared" if prepared else "raw"
+    obs.export = str(getattr(engine, "export_label", ""))
     if prepared:
         facts = replace(facts, prepared=True)
         obs.facts = facts
