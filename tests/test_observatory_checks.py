@@ -68,3 +68,43 @@ def test_pair_with_a_foreign_export_exits_2_telling_to_re_export(tmp_path: Path)
     res = runner.invoke(app, [*args, "--export", str(tmp_path / "ex"), "--db", str(b)])
     assert res.exit_code == 2, res.output
     assert "does not match the store" in res.output and "cordiale export --format parquet" in res.output
+
+
+# ---------------------------------------------------------------- D5: patterns both engines run alike
+
+
+def _curation(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text('version = "1"\n' + body)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("(?i)imperial(?= college)", "lookahead"),
+        ("(imperial) \\\\1", "backreference"),
+        ("imperial\\\\Z", "not valid RE2 syntax"),
+        ("(?P<lab>x)", "not Java syntax"),
+        ("[[:alpha:]]+ lab", "POSIX"),
+    ],
+)
+def test_a_pattern_outside_the_shared_re2_java_subset_is_refused_naming_file_and_field(
+    tmp_path: Path, pattern: str, why: str
+) -> None:
+    from cordiale.indicators import load_curation
+
+    ok = '[[affiliation]]\npattern = "(?i)joint lab"\ninstitutions = ["I1"]\n'
+    path = _curation(tmp_path, ok + f'[[affiliation]]\npattern = "{pattern}"\ninstitutions = ["I1"]\n')
+    with pytest.raises(UsageError, match=rf"c\.toml: \$\.affiliation\[1\]\.pattern.*{why}"):
+        load_curation(path)
+
+
+def test_pair_with_an_re2_invalid_pattern_exits_2_not_a_traceback(tmp_path: Path) -> None:
+    db = _store(tmp_path / "a.duckdb", 2)
+    rule = '[[affiliation]]\npattern = "(?i)imperial(?= college)"\ninstitutions = ["I1"]\n'
+    path = _curation(tmp_path, rule)
+    args = ["pair", "I1", "I2", "--rule", "direct", "--show", "oa", "--curation", str(path)]
+    res = runner.invoke(app, [*args, "--db", str(db)])
+    assert res.exit_code == 2, res.output
+    assert "$.affiliation[0].pattern" in res.output and "Traceback" not in res.output

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import msgspec
 
 from cordiale.errors import InputUnreadableError, UsageError
@@ -84,6 +85,36 @@ def _short(kind: str, value: str, where: str, path: Path) -> str:
     return sid
 
 
+# Syntax Python and Java accept but RE2 (DuckDB) does not, or that Java reads otherwise than RE2: the
+# engines must run one pattern the same way, so these are refused before either runs it.
+_NOT_SHARED = (
+    (re.compile(r"\(\?<?[=!]"), "lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`) are not RE2 syntax"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\\([1-9]|k<)"), "backreferences (`\\1`, `\\k<name>`) are not RE2 syntax"),
+    (re.compile(r"\(\?P"), "`(?P…)` named groups are not Java syntax: use a plain group"),
+    (re.compile(r"\[\[:"), "POSIX classes (`[[:alpha:]]`) are not Java syntax: use `\\p{Alpha}` or a range"),
+)
+
+
+def check_pattern(pattern: str, where: str) -> None:
+    """Refuse a pattern that both engines would not run alike: invalid for Python, syntax outside the
+    shared subset of RE2 and Java, or rejected by DuckDB's RE2 itself (e.g. ``\\Z``)."""
+    for found, why in _NOT_SHARED:
+        if found.search(pattern):
+            raise UsageError(f"{where}: {pattern!r}: {why} (use the shared subset of RE2 and Java syntax)")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"{where} is not a valid regex: {exc}") from exc
+    con = duckdb.connect()
+    try:
+        con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchall()
+    except duckdb.Error as exc:
+        reason = str(exc).split("Error: ", 1)[-1]
+        raise UsageError(f"{where}: {pattern!r} is not valid RE2 syntax (DuckDB): {reason}") from exc
+    finally:
+        con.close()
+
+
 def load_curation(path: Path) -> Curation:
     """Read and validate a curation file; errors name the file and the field."""
     try:
@@ -115,10 +146,7 @@ def load_curation(path: Path) -> Curation:
             author_map.append((_short("A", a, f"$.merge_authors[{i}].ids[{j}]", path), into))
     patterns: list[tuple[str, str]] = []
     for i, r in enumerate(doc.affiliation):
-        try:
-            re.compile(r.pattern)
-        except re.error as exc:
-            raise UsageError(f"{path}: $.affiliation[{i}].pattern is not a valid regex: {exc}") from exc
+        check_pattern(r.pattern, f"{path}: $.affiliation[{i}].pattern")
         for j, inst in enumerate(r.institutions):
             patterns.append((r.pattern, _short("I", inst, f"$.affiliation[{i}].institutions[{j}]", path)))
     return Curation(
