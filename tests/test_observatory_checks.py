@@ -108,3 +108,67 @@ def test_pair_with_an_re2_invalid_pattern_exits_2_not_a_traceback(tmp_path: Path
     res = runner.invoke(app, [*args, "--db", str(db)])
     assert res.exit_code == 2, res.output
     assert "$.affiliation[0].pattern" in res.output and "Traceback" not in res.output
+
+
+# ---------------------------------------------------------------- D6: entries that cannot apply
+
+
+@pytest.fixture()
+def curated_store(tmp_path: Path) -> Path:
+    works = [
+        Work("W1", authors=[["I1"], []], raw=[["Univ One"], ["Joint Lab X, Paris"]], author_ids=["A1", "A9"]),
+        Work("W2", authors=[["I1"], ["I2"]], author_ids=["A1", "B1"]),
+        Work("W3", authors=[["I2"]], author_ids=["B1"]),
+    ]
+    return build_store(tmp_path / "cur.duckdb", INSTS, works)
+
+
+@pytest.mark.parametrize("pattern", ["", "x*", "(?i)(lab)?"])
+def test_a_pattern_matching_the_empty_text_is_refused(tmp_path: Path, pattern: str) -> None:
+    from cordiale.indicators import load_curation
+
+    path = _curation(tmp_path, f'[[affiliation]]\npattern = "{pattern}"\ninstitutions = ["I1"]\n')
+    with pytest.raises(UsageError, match=r"c\.toml: \$\.affiliation\[0\]\.pattern.*every affiliation"):
+        load_curation(path)
+
+
+def test_an_institution_absent_from_the_store_is_refused_naming_the_entry(
+    tmp_path: Path, curated_store: Path
+) -> None:
+    body = (
+        '[[institution]]\naction = "add"\nwork = "W3"\ninstitution = "I1"\n'
+        '[[institution]]\naction = "add"\nwork = "W3"\ninstitution = "I999"\n'
+        '[[affiliation]]\npattern = "(?i)joint lab"\ninstitutions = ["I2", "I998"]\n'
+    )
+    path = _curation(tmp_path, body)
+    args = ["pair", "I1", "I2", "--rule", "direct", "--show", "oa", "--curation", str(path)]
+    res = runner.invoke(app, [*args, "--db", str(curated_store)])
+    assert res.exit_code == 2, res.output
+    assert "$.institution[1].institution: I999" in res.output
+    assert "$.affiliation[0].institutions[1]: I998" in res.output and "I1;" not in res.output
+
+
+def test_entries_that_apply_to_nothing_give_notices_naming_them(tmp_path: Path, curated_store: Path) -> None:
+    from cordiale.indicators import load_curation
+
+    body = (
+        '[[institution]]\naction = "add"\nwork = "W3"\ninstitution = "I1"\n'  # applies
+        '[[institution]]\naction = "add"\nwork = "W777"\ninstitution = "I1"\n'  # no such work
+        '[[institution]]\naction = "remove"\nwork = "W2"\ninstitution = "I2"\nposition = 5\n'  # W2 has 2
+        '[[merge_authors]]\ninto = "A1"\nids = ["A9", "A404"]\n'  # A404 on no authorship
+        '[[affiliation]]\npattern = "(?i)joint lab x"\ninstitutions = ["I2"]\n'  # applies (W1)
+        '[[affiliation]]\npattern = "(?i)imperial"\ninstitutions = ["I2"]\n'  # matches nothing
+    )
+    cur = load_curation(_curation(tmp_path, body))
+    obs = observe_store(curated_store, ObsQuery(partners=("I1", "I2"), rule="direct"), ["summary"], cur)
+    mine = [n for n in obs.notices if "c.toml" in n]
+    assert len(mine) == 4, obs.notices
+    assert any("$.institution[1].work: W777 is not in the store" in n for n in mine)
+    assert any("$.institution[2].position: W2 has 2 authorships" in n and "none at 5" in n for n in mine)
+    assert any("$.merge_authors[0].ids[1]: A404 is on no authorship" in n for n in mine)
+    assert any("$.affiliation[1].pattern: '(?i)imperial' matches no raw affiliation" in n for n in mine)
+    assert obs.changed_works == ["W1", "W3"]  # the entries that apply still apply
+    args = ["pair", "I1", "I2", "--rule", "direct", "--show", "summary", "--curation", str(cur.path)]
+    res = runner.invoke(app, [*args, "--db", str(curated_store)])
+    assert res.exit_code == 0, res.output
+    assert "W777 is not in the store" in res.output

@@ -23,6 +23,7 @@ from cordiale import __version__
 from cordiale.errors import InstitutionError, StoreError, UsageError
 from cordiale.observatory import growth as g
 from cordiale.observatory.curation import EMPTY, Curation
+from cordiale.observatory.curation_checks import curation_notices, refuse_unknown_institutions
 from cordiale.observatory.engines import Engine
 from cordiale.observatory.families import Facts, family_sections, impact_values_sql
 from cordiale.observatory.pipeline import invariant_checks, per_work_steps
@@ -147,6 +148,8 @@ def build_per_work(engine: Engine, q: ObsQuery, cur: Curation, prepared: bool | 
 
     ``prepared``: read the store-wide reference tables (``cordiale observe prepare``) instead of the raw
     ones; by default when they are fresh and there is no curation."""
+    if cur.size:
+        refuse_unknown_institutions(engine, cur)
     if prepared is None:
         prepared = use_prepared(engine, cur)
     steps = prepared_steps(q) if prepared else per_work_steps(q, cur)
@@ -440,6 +443,8 @@ def observe(
             "the reference tables are stale (the store changed since `cordiale observe prepare`): "
             "this query read the raw tables; run `cordiale observe prepare` again for fast queries"
         )
+    if curation.size and not reuse_per_work:
+        obs.notices.extend(curation_notices(engine, curation))
     obs.changed_works = [
         str(r["work_id"]) for r in engine.query("SELECT work_id FROM o_changed ORDER BY work_id").to_pylist()
     ]
