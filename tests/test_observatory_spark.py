@@ -80,6 +80,10 @@ ids = ["A5013761915"]
 [[affiliation]]
 pattern = "(?i)dhahran"
 institutions = ["{KFUPM}"]
+
+[[affiliation]]
+pattern = "(?i)no such laboratory anywhere"
+institutions = ["{KFUPM}"]
 """
     )
     cur = load_curation(cur_path)
@@ -87,6 +91,9 @@ institutions = ["{KFUPM}"]
     duck = observe_store(kfupm_store, q, FAMILIES, cur)
     spark = observe_store(kfupm_store, q, FAMILIES, cur, engine="spark", export_dir=kfupm_export)
     assert duck.works_changed == spark.works_changed > 0
+    mine = [n for n in duck.notices if str(cur_path) in n]  # the entry matching nothing, on both engines
+    assert len(mine) == 1 and "$.affiliation[1].pattern" in mine[0]
+    assert mine == [n for n in spark.notices if str(cur_path) in n]
     assert duck.joint_works == spark.joint_works > 100
     for fam in FAMILIES:
         assert set(duck.sections[fam]) == set(spark.sections[fam]), fam
@@ -102,6 +109,7 @@ def test_direct_and_ror_rule_summaries_are_equal_on_both_engines(
     q = ObsQuery(partners=(KFUPM, ARAMCO), rule="direct")
     duck = observe_store(kfupm_store, q, ["summary"])
     spark = observe_store(kfupm_store, q, ["summary"], engine="spark", export_dir=kfupm_export)
+    assert spark.sections["summary"]["summary"].schema.metadata[b"export"] == str(kfupm_export).encode()
     for fam in ("summary",):
         for name, table in duck.sections[fam].items():
             assert_same(table, spark.sections[fam][name], f"direct {fam}.{name}")

@@ -78,6 +78,10 @@ def observe_store(
         from cordiale.errors import UsageError
 
         raise UsageError(f"--engine must be duckdb or spark, not {engine!r}")
+    if export_dir is not None:  # a stale or foreign export is refused (exit 2) before Spark starts
+        from cordiale.store.export import check_export_matches
+
+        check_export_matches(db_path, export_dir)
     spark_session()  # fails early (exit 5) when PySpark or Java is missing
     if export_dir is not None:
         eng = SparkEngine(export_dir)
@@ -92,7 +96,7 @@ def observe_store(
     with tempfile.TemporaryDirectory(prefix="cordiale-export-") as tmp:
         target = Path(tmp) / "export"
         export_parquet(db_path, target)
-        eng = SparkEngine(target)
+        eng = SparkEngine(target, label=f"temporary export of {db_path}")
         try:
             if curation.size == 0:
                 eng.prepare()

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import msgspec
 
 from cordiale.errors import InputUnreadableError, UsageError
@@ -68,6 +69,12 @@ class Curation:
     removes: tuple[tuple[str, int, str], ...]
     author_map: tuple[tuple[str, str], ...]  # (from id, into id)
     patterns: tuple[tuple[str, str], ...]  # (regex, institution)
+    # Where each id and pattern came from (``$.institution[0].work`` …), for the store checks
+    # (``cordiale.observatory.curation_checks``): (field, institution id) …
+    institution_refs: tuple[tuple[str, str], ...] = ()
+    work_refs: tuple[tuple[str, str, int], ...] = ()  # (entry, work, position or -1)
+    author_refs: tuple[tuple[str, str], ...] = ()  # (field, author id)
+    pattern_refs: tuple[tuple[str, str], ...] = ()  # (field, regex)
 
     @property
     def size(self) -> int:
@@ -84,6 +91,41 @@ def _short(kind: str, value: str, where: str, path: Path) -> str:
     return sid
 
 
+# Syntax Python and Java accept but RE2 (DuckDB) does not, or that Java reads otherwise than RE2: the
+# engines must run one pattern the same way, so these are refused before either runs it.
+_NOT_SHARED = (
+    (re.compile(r"\(\?<?[=!]"), "lookahead and lookbehind (`(?=`, `(?!`, `(?<=`, `(?<!`) are not RE2 syntax"),
+    (re.compile(r"(?<!\\)(?:\\\\)*\\([1-9]|k<)"), "backreferences (`\\1`, `\\k<name>`) are not RE2 syntax"),
+    (re.compile(r"\(\?P"), "`(?P…)` named groups are not Java syntax: use a plain group"),
+    (re.compile(r"\[\[:"), "POSIX classes (`[[:alpha:]]`) are not Java syntax: use `\\p{Alpha}` or a range"),
+)
+
+
+def check_pattern(pattern: str, where: str) -> None:
+    """Refuse a pattern that both engines would not run alike: invalid for Python, syntax outside the
+    shared subset of RE2 and Java, or rejected by DuckDB's RE2 itself (e.g. ``\\Z``)."""
+    for found, why in _NOT_SHARED:
+        if found.search(pattern):
+            raise UsageError(f"{where}: {pattern!r}: {why} (use the shared subset of RE2 and Java syntax)")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"{where} is not a valid regex: {exc}") from exc
+    con = duckdb.connect()
+    try:
+        row = con.execute("SELECT regexp_matches('', ?)", [pattern]).fetchone()
+    except duckdb.Error as exc:
+        reason = str(exc).split("Error: ", 1)[-1]
+        raise UsageError(f"{where}: {pattern!r} is not valid RE2 syntax (DuckDB): {reason}") from exc
+    finally:
+        con.close()
+    if row and row[0]:  # "" or "x*": found in every string, so it would tag every affiliation
+        raise UsageError(
+            f"{where}: {pattern!r} matches the empty text, so it would match every affiliation: "
+            "give a pattern that needs at least one character"
+        )
+
+
 def load_curation(path: Path) -> Curation:
     """Read and validate a curation file; errors name the file and the field."""
     try:
@@ -96,6 +138,10 @@ def load_curation(path: Path) -> Curation:
         raise UsageError(f"{path}: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise UsageError(f"{path}: not valid TOML: {exc}") from exc
+    institution_refs: list[tuple[str, str]] = []
+    work_refs: list[tuple[str, str, int]] = []
+    author_refs: list[tuple[str, str]] = []
+    pattern_refs: list[tuple[str, str]] = []
     adds: list[tuple[str, int, str]] = []
     removes: list[tuple[str, int, str]] = []
     for i, o in enumerate(doc.institution):
@@ -108,19 +154,21 @@ def load_curation(path: Path) -> Curation:
             _short("I", o.institution, f"{where}.institution", path),
         )
         (adds if o.action == "add" else removes).append(row)
+        institution_refs.append((f"{where}.institution", row[2]))
+        work_refs.append((where, row[0], row[1]))
     author_map: list[tuple[str, str]] = []
     for i, m in enumerate(doc.merge_authors):
         into = _short("A", m.into, f"$.merge_authors[{i}].into", path)
         for j, a in enumerate(m.ids):
             author_map.append((_short("A", a, f"$.merge_authors[{i}].ids[{j}]", path), into))
+            author_refs.append((f"$.merge_authors[{i}].ids[{j}]", author_map[-1][0]))
     patterns: list[tuple[str, str]] = []
     for i, r in enumerate(doc.affiliation):
-        try:
-            re.compile(r.pattern)
-        except re.error as exc:
-            raise UsageError(f"{path}: $.affiliation[{i}].pattern is not a valid regex: {exc}") from exc
+        check_pattern(r.pattern, f"{path}: $.affiliation[{i}].pattern")
+        pattern_refs.append((f"$.affiliation[{i}].pattern", r.pattern))
         for j, inst in enumerate(r.institutions):
             patterns.append((r.pattern, _short("I", inst, f"$.affiliation[{i}].institutions[{j}]", path)))
+            institution_refs.append((f"$.affiliation[{i}].institutions[{j}]", patterns[-1][1]))
     return Curation(
         version=doc.version,
         path=str(path),
@@ -128,4 +176,8 @@ def load_curation(path: Path) -> Curation:
         removes=tuple(removes),
         author_map=tuple(author_map),
         patterns=tuple(patterns),
+        institution_refs=tuple(institution_refs),
+        work_refs=tuple(work_refs),
+        author_refs=tuple(author_refs),
+        pattern_refs=tuple(pattern_refs),
     )

@@ -144,8 +144,9 @@ class SparkEngine:
 
     name = "spark"
 
-    def __init__(self, export_dir: Path) -> None:
+    def __init__(self, export_dir: Path, label: str | None = None) -> None:
         self.spark = spark_session()
+        self.export_label = label or str(export_dir)  # named in every section's metadata
         if not export_dir.is_dir():
             raise StoreError(f"no Parquet export at {export_dir}: run `cordiale export --format parquet DIR`")
         self.tables: set[str] = set()

@@ -23,6 +23,7 @@ from cordiale import __version__
 from cordiale.errors import InstitutionError, StoreError, UsageError
 from cordiale.observatory import growth as g
 from cordiale.observatory.curation import EMPTY, Curation
+from cordiale.observatory.curation_checks import curation_notices, refuse_unknown_institutions
 from cordiale.observatory.engines import Engine
 from cordiale.observatory.families import Facts, family_sections, impact_values_sql
 from cordiale.observatory.pipeline import invariant_checks, per_work_steps
@@ -79,6 +80,7 @@ class Observation:
     joint_works: int = 0
     changed_works: list[str] = field(default_factory=list)
     reference_tables: str = "raw"  # "prepared": per-work tables read from the store-wide reference tables
+    export: str = ""  # Spark: the Parquet export the sections were computed from
 
 
 def read_facts(engine: Engine) -> Facts:
@@ -146,6 +148,8 @@ def build_per_work(engine: Engine, q: ObsQuery, cur: Curation, prepared: bool | 
 
     ``prepared``: read the store-wide reference tables (``cordiale observe prepare``) instead of the raw
     ones; by default when they are fresh and there is no curation."""
+    if cur.size:
+        refuse_unknown_institutions(engine, cur)
     if prepared is None:
         prepared = use_prepared(engine, cur)
     steps = prepared_steps(q) if prepared else per_work_steps(q, cur)
@@ -185,6 +189,8 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "cordiale_version": __version__,
         "reference_tables": obs.reference_tables,
     }
+    if obs.export:
+        meta["export"] = obs.export
     if q.years:
         meta["years"] = f"{q.years[0]}-{q.years[1]}"
     if q.field is not None:
@@ -428,6 +434,7 @@ def observe(
         changed = build_per_work(engine, q, curation, prepared)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
     obs.reference_tables = "prepared" if prepared else "raw"
+    obs.export = str(getattr(engine, "export_label", ""))
     if prepared:
         facts = replace(facts, prepared=True)
         obs.facts = facts
@@ -436,6 +443,8 @@ def observe(
             "the reference tables are stale (the store changed since `cordiale observe prepare`): "
             "this query read the raw tables; run `cordiale observe prepare` again for fast queries"
         )
+    if curation.size and not reuse_per_work:
+        obs.notices.extend(curation_notices(engine, curation))
     obs.changed_works = [
         str(r["work_id"]) for r in engine.query("SELECT work_id FROM o_changed ORDER BY work_id").to_pylist()
     ]
