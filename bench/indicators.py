@@ -41,6 +41,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from cordiale.errors import UsageError  # noqa: E402
 from cordiale.indicators.pair import PairQuery, compute_pair  # noqa: E402
 from cordiale.observatory.curation import EMPTY  # noqa: E402
 from cordiale.observatory.engines import DuckDBEngine, SparkEngine  # noqa: E402
@@ -48,7 +49,7 @@ from cordiale.observatory.families import family_sections  # noqa: E402
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit  # noqa: E402
 from cordiale.observatory.reference import prepare, recorded_state  # noqa: E402
 from cordiale.observatory.run import build_per_work, observe, read_facts  # noqa: E402
-from cordiale.store.export import export_parquet  # noqa: E402
+from cordiale.store.export import check_export_matches, export_parquet  # noqa: E402
 from cordiale.store.ingest import ingest  # noqa: E402
 
 OUT = BENCH_DIR / "out" / "indicators"
@@ -233,6 +234,11 @@ def side_aggregate_sql(q: ObsQuery) -> str:
 def run_spark(path: Path, q: ObsQuery) -> dict[str, float]:
     export = OUT / f"export-{path.stem}"
     t0 = time.perf_counter()
+    if export.exists():  # a kept export is reused only when written from this store as it is now
+        try:
+            check_export_matches(path, export)
+        except UsageError:
+            shutil.rmtree(export)
     if not export.exists():
         export_parquet(path, export)
     export_s = time.perf_counter() - t0
