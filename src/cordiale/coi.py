@@ -34,6 +34,7 @@ import duckdb
 from cordiale.errors import StoreError
 from cordiale.ids import short_openalex_id
 from cordiale.store.connection import reader
+from cordiale.store.schema import LATEST_REFERENCE_COMPLETE
 
 __all__ = ["CoiFinding", "CoiPolicy", "CoiStatus", "Person", "check_conflict", "check_conflicts"]
 
@@ -224,9 +225,7 @@ def _coverage(
     lo, hi = window
     if not institutions:
         return {}
-    row = con.execute(
-        "SELECT coalesce(bool_or(reference_complete), false) FROM ingest_log WHERE status = 'done'"
-    ).fetchone()
+    row = con.execute(LATEST_REFERENCE_COMPLETE).fetchone()
     if row and row[0]:
         return {i: (True, f"{i}: the store holds a complete snapshot") for i in institutions}
     # The institutions whose counts vouch for each one: itself (direct or lineage counts) and the

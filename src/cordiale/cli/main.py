@@ -149,6 +149,13 @@ def _print_ingest_summary(summary: IngestSummary, db_path: Path) -> None:
             err.print(f"{f.path}: {hidden:,} more quarantined records", highlight=False, markup=False)
         if f.cut is not None:  # always shown, whatever the samples held
             err.print(f"{f.path}:{f.cut[0]}: {f.cut[1]}", style="bold yellow", highlight=False, markup=False)
+    if summary.absent_parts:
+        n = len(summary.absent_parts)
+        listed = ", ".join(summary.absent_parts[:3]) + (f" and {n - 3:,} more" if n > 3 else "")
+        notice(
+            f"{n:,} works part{'s' if n != 1 else ''} the snapshot manifest lists "
+            f"{'are' if n != 1 else 'is'} not on disk: {listed}; the store is not reference-complete"
+        )
     if summary.rejected:
         notice(
             f"{summary.rejected:,} record{'s' if summary.rejected != 1 else ''} quarantined with file, line "

@@ -29,6 +29,7 @@ from cordiale.observatory.families import Facts, family_sections, impact_values_
 from cordiale.observatory.pipeline import invariant_checks, per_work_steps
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
 from cordiale.observatory.reference import prepared_steps
+from cordiale.store.schema import LATEST_REFERENCE_COMPLETE
 
 COUNTING = {
     "full": "a work counts 1 for each unit (partner or joint group) it belongs to",
@@ -90,9 +91,9 @@ def read_facts(engine: Engine) -> Facts:
     ).to_pylist()[0]
     if row["snap"] is None:
         raise StoreError("the store holds no works: run `cordiale ingest FILES…` first")
-    ref = engine.query(
-        "SELECT COALESCE(BOOL_OR(reference_complete), FALSE) AS rc FROM ingest_log WHERE status = 'done'"
-    ).to_pylist()[0]["rc"]
+    # The store's state as its latest finished ingest found it, not any run's in its history.
+    rows = engine.query(LATEST_REFERENCE_COMPLETE).to_pylist()
+    ref = bool(rows and rows[0]["rc"])
     has_sdg = engine.has_table("sdg_scores") and bool(
         engine.query("SELECT COUNT(*) AS n FROM sdg_scores").to_pylist()[0]["n"]
     )

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cordiale.errors import InputUnreadableError
+
 EXPORT_MANIFEST = "cordiale_export.json"  # a folder written by `cordiale export`
 _PARTITION = re.compile(r"updated_date=(\d{4}-\d{2}-\d{2})")
 
@@ -28,6 +30,25 @@ class InputFile:
     partition: str | None = None  # the snapshot's updated_date folder, when any
 
 
+@dataclass(frozen=True)
+class SnapshotPart:
+    """One file a snapshot must bring into the store whole (see ``snapshot_parts`` in the schema)."""
+
+    path: Path  # absolute; the manifest itself when ``problem`` is set
+    kind: str  # works / merged_ids / manifest
+    record_count: int | None = None
+    problem: str | None = None
+
+
+@dataclass
+class SnapshotExpect:
+    """What one snapshot folder's manifest (and merged-ids folder) says the store must hold."""
+
+    works_dir: Path
+    parts: list[SnapshotPart] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # works parts the manifest lists, not on disk
+
+
 @dataclass
 class InputPlan:
     """What a set of paths expands to."""
@@ -35,7 +56,12 @@ class InputPlan:
     files: list[InputFile] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # named paths that do not exist / cannot be read
     snapshot_dirs: list[Path] = field(default_factory=list)
+    snapshots: list[SnapshotExpect] = field(default_factory=list)
     manifest_complete: bool = False  # every manifest entry of every snapshot dir was found
+
+    @property
+    def absent_parts(self) -> list[str]:
+        return [a for s in self.snapshots for a in s.absent]
 
 
 def _kind(path: Path) -> str | None:
@@ -86,23 +112,67 @@ def _merged_ids_dir(root: Path, works_dir: Path) -> Path | None:
     return None
 
 
-def _manifest_paths(works_dir: Path) -> set[str] | None:
-    """The works part files a manifest lists: the works folder's own, or the format's combined one (2026
-    layout: ``data/jsonl/manifest.json`` lists every entity; only ``/works/`` entries count here)."""
-    manifest = works_dir / "manifest.json"
-    if not manifest.is_file():
-        manifest = works_dir.parent / "manifest.json"
-        if not manifest.is_file():
-            return None
-    with manifest.open() as fh:
-        data = json.load(fh)
-    out = set()
-    for entry in data.get("entries", []):
-        url = entry.get("url", "")
+def _manifest_file(works_dir: Path) -> Path | None:
+    """The works folder's own manifest, or the format's combined one (2026 layout:
+    ``data/jsonl/manifest.json`` lists every entity; only ``/works/`` entries count here)."""
+    for manifest in (works_dir / "manifest.json", works_dir.parent / "manifest.json"):
+        if manifest.is_file():
+            return manifest
+    return None
+
+
+def manifest_parts(manifest: Path) -> dict[str, int | None]:
+    """The works part files a manifest lists (``updated_date=…/part_…``) with their record counts (None
+    when not given); InputUnreadableError naming the file and what is wrong when it is malformed."""
+    try:
+        data = json.loads(manifest.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputUnreadableError(f"{manifest}: unreadable snapshot manifest ({exc})") from exc
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list):
+        raise InputUnreadableError(f"{manifest}: snapshot manifest without an `entries` list")
+    out: dict[str, int | None] = {}
+    for i, entry in enumerate(entries):
+        url = entry.get("url") if isinstance(entry, dict) else None
+        if not isinstance(url, str):
+            raise InputUnreadableError(f"{manifest}: entries[{i}].url is not a text URL ({url!r})")
         m = _PARTITION.search(url)
-        if m and "/works/" in url:
-            out.add(f"updated_date={m.group(1)}/{url.rsplit('/', 1)[-1]}")
+        if not (m and "/works/" in url):
+            continue
+        meta = entry.get("meta")
+        count = meta.get("record_count") if isinstance(meta, dict) else None
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise InputUnreadableError(
+                f"{manifest}: entries[{i}].meta.record_count is not a record count ({count!r})"
+            )
+        out[f"updated_date={m.group(1)}/{url.rsplit('/', 1)[-1]}"] = count
     return out
+
+
+def _expect(works_dir: Path, found: set[str], merged: list[Path], errors: list[str]) -> SnapshotExpect:
+    """What the store must hold for this snapshot to make it reference-complete (see SnapshotPart)."""
+    expect = SnapshotExpect(works_dir.resolve())
+    expect.parts.extend(SnapshotPart(f.resolve(), "merged_ids") for f in merged)
+    manifest = _manifest_file(works_dir)
+    if manifest is None:
+        problem = "no manifest.json: which parts make the snapshot whole is unknown"
+        expect.parts.append(SnapshotPart((works_dir / "manifest.json").resolve(), "manifest", None, problem))
+        return expect
+    try:
+        listed = manifest_parts(manifest)
+    except InputUnreadableError as exc:
+        errors.append(str(exc))
+        expect.parts.append(SnapshotPart(manifest.resolve(), "manifest", None, str(exc)))
+        return expect
+    if not listed:
+        problem = f"{manifest}: the manifest lists no works parts"
+        expect.parts.append(SnapshotPart(manifest.resolve(), "manifest", None, problem))
+        return expect
+    for name, count in sorted(listed.items()):
+        expect.parts.append(SnapshotPart((works_dir / name).resolve(), "works", count))
+        if name not in found:
+            expect.absent.append(str(works_dir / name))
+    return expect
 
 
 def plan_inputs(paths: list[Path]) -> InputPlan:
@@ -127,14 +197,15 @@ def plan_inputs(paths: list[Path]) -> InputPlan:
                 plan.files.extend(
                     _input(f, "parquet") for f in sorted(works_dir.glob("updated_date=*/*.parquet"))
                 )
-                expected = _manifest_paths(works_dir)
                 found = {
                     f"{f.parent.name}/{f.name}" for f in (*parts, *works_dir.glob("updated_date=*/*.parquet"))
                 }
-                complete.append(expected is not None and expected <= found)
-                merged = _merged_ids_dir(p, works_dir)
-                if merged is not None:
-                    plan.files.extend(_input(f, "merged_ids") for f in sorted(merged.glob("*.csv*")))
+                merged_dir = _merged_ids_dir(p, works_dir)
+                merged = sorted(merged_dir.glob("*.csv*")) if merged_dir is not None else []
+                plan.files.extend(_input(f, "merged_ids") for f in merged)
+                expect = _expect(works_dir, found, merged, plan.missing)
+                plan.snapshots.append(expect)
+                complete.append(not expect.absent and all(x.problem is None for x in expect.parts))
                 continue
             for f in sorted(p.rglob("*")):
                 kind = _kind(f)

@@ -367,6 +367,9 @@ def _title_fallback(missing: list[str]) -> list[str]:
 
 def _reason(exc: Exception) -> str:
     text = str(exc)
+    # ValidationError is a DecodeError too: test it first (msgspec names the field, e.g. `$.publication_year`)
+    if isinstance(exc, msgspec.ValidationError):
+        return f"wrong field type: {text}"
     if isinstance(exc, msgspec.DecodeError):
         return f"not valid JSON: {text}"
     return f"wrong field type: {text}"

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from cordiale.errors import StoreError, UsageError
-from cordiale.store.schema import ALL_DDL, SCHEMA_VERSION
+from cordiale.store.schema import ALL_DDL, INGESTED_FILES_ADDED, SCHEMA_VERSION
 
 LOCK_WAIT_SECONDS = 120.0
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "lock on file", "database is locked")
@@ -105,9 +105,30 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every table that does not exist yet and record the schema version."""
     for ddl in ALL_DDL:
         con.execute(ddl)
+    _add_ingested_files_columns(con)
     rows = con.execute("SELECT value FROM store_meta WHERE key = 'schema_version'").fetchall()
     if not rows:
         con.execute("INSERT INTO store_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+
+def _add_ingested_files_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Stores written before ``ingested_files`` recorded the filter and whether each file was read to its
+    end: add the columns, filled from what the store knows (the run's filter; a truncated or corrupt file
+    left a quarantine row saying so)."""
+    names = {r[0] for r in con.execute("DESCRIBE ingested_files").fetchall()}
+    if {"institution_filter", "read_to_end"} <= names:
+        return
+    for ddl in INGESTED_FILES_ADDED:
+        con.execute(ddl)
+    con.execute(
+        """UPDATE ingested_files f SET institution_filter = coalesce(l.institution_filter, [])
+           FROM ingest_log l WHERE l.run_id = f.run_id"""
+    )
+    con.execute(
+        """UPDATE ingested_files f SET read_to_end = NOT EXISTS (
+               SELECT 1 FROM quarantine q WHERE q.input_path = f.input_path
+               AND (q.reason LIKE 'truncated input%' OR q.reason LIKE 'corrupt input%'))"""
+    )
 
 
 def _open_writer(path: Path, wait: float) -> duckdb.DuckDBPyConnection:

@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from cordiale.errors import UsageError
+import duckdb
+
+from cordiale.errors import InputUnreadableError, UsageError
 from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
@@ -55,6 +57,8 @@ class IngestSummary:
     files: list[FileOutcome] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     total_bytes: int = 0
+    absent_parts: list[str] = field(default_factory=list)  # snapshot works parts listed, not on disk
+    reference_complete: bool | None = None  # the store's state after the run (None: the run failed)
 
     @property
     def read(self) -> int:
@@ -106,14 +110,15 @@ def ingest(
     on_file: ProgressFn | None = None,
 ) -> IngestSummary:
     """Ingest ``paths`` into the store at ``db_path``; see the module docstring."""
+    if workers is not None and workers < 1:
+        raise UsageError(f"--workers {workers}: give at least one parse worker")
     plan = plan_inputs(list(paths))
     run_id = uuid.uuid4().hex[:12]
-    summary = IngestSummary(run_id=run_id, missing=list(plan.missing))
+    summary = IngestSummary(run_id=run_id, missing=list(plan.missing), absent_parts=plan.absent_parts)
     summary.total_bytes = sum(f.size for f in plan.files)
     filt = frozenset(institution_filter)
-    reference_complete = plan.manifest_complete and not filt
 
-    opts = _RunOptions(run_id, filt, reference_complete, partial, force, source, workers, on_file)
+    opts = _RunOptions(run_id, filt, partial, force, source, workers, on_file)
     session = WriterSession(db_path)
     try:
         return _run(session, plan, paths, summary, opts)
@@ -125,7 +130,6 @@ def ingest(
 class _RunOptions:
     run_id: str
     institution_filter: frozenset[str]
-    reference_complete: bool
     partial: bool
     force: bool
     source: str
@@ -133,38 +137,78 @@ class _RunOptions:
     on_file: ProgressFn | None
 
 
+def _covers(earlier: list[str] | None, now: frozenset[str]) -> bool:
+    """Whether a file read under the filter ``earlier`` ([] none; None not recorded) holds every work a
+    read under ``now`` would store."""
+    if earlier is None:
+        return False
+    return not earlier or (bool(now) and now <= set(earlier))
+
+
 def _run(
     session: WriterSession, plan: InputPlan, paths: Sequence[Path], summary: IngestSummary, opts: _RunOptions
 ) -> IngestSummary:
-    run_id, filt, on_file = opts.run_id, opts.institution_filter, opts.on_file
-    db_path = session.path
+    run_id, filt = opts.run_id, opts.institution_filter
     started = datetime.now(UTC).replace(tzinfo=None)
     con = session.con
-    done = {
-        (p, s, m) for p, s, m in con.execute("SELECT input_path, size, mtime FROM ingested_files").fetchall()
-    }
+    # A run still `running` was killed (one writer at a time holds the store): say so.
+    con.execute("UPDATE ingest_log SET status = 'interrupted' WHERE status = 'running'")
     con.execute(
-        "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, ?, 'running')",
-        [
-            run_id,
-            opts.source,
-            started,
-            [str(p) for p in paths],
-            len(plan.files),
-            list(filt),
-            opts.reference_complete,
-        ],
+        "INSERT INTO ingest_log VALUES (?, ?, ?, NULL, ?, ?, NULL, NULL, NULL, NULL, ?, NULL, 'running')",
+        [run_id, opts.source, started, [str(p) for p in paths], len(plan.files), sorted(filt)],
     )
+    status = "failed"
+    try:
+        _ingest_files(session, plan, summary, opts)
+        summary.reference_complete = _record_snapshots(session, plan)
+        status = "done" if not summary.errors else "done with errors"
+    finally:
+        session.yield_to_readers()
+        session.con.execute(
+            """UPDATE ingest_log SET finished_at = ?, files_skipped = ?, records_read = ?, records_stored = ?,
+               records_rejected = ?, reference_complete = ?, status = ? WHERE run_id = ?""",
+            [
+                datetime.now(UTC).replace(tzinfo=None),
+                summary.skipped,
+                summary.read,
+                summary.stored,
+                summary.rejected,
+                summary.reference_complete,
+                status,
+                run_id,
+            ],
+        )
+    return summary
 
+
+def _ingest_files(session: WriterSession, plan: InputPlan, summary: IngestSummary, opts: _RunOptions) -> None:
+    run_id, filt, on_file = opts.run_id, opts.institution_filter, opts.on_file
+    db_path = session.path
+    done: dict[str, tuple[int, float, list[str] | None]] = {
+        p: (s, m, f)
+        for p, s, m, f in session.con.execute(
+            "SELECT input_path, size, mtime, institution_filter FROM ingested_files"
+        ).fetchall()
+    }
     todo: list[InputFile] = []
+    # The filter each re-read file will be recorded under: an unchanged file read before under another
+    # filter keeps the works of both (the merge only adds and replaces).
+    recorded: dict[str, list[str]] = {}
     for item in plan.files:
-        if not opts.force and (str(item.path), item.size, item.mtime) in done:
-            outcome = FileOutcome(str(item.path), skipped=True)
+        key = str(item.path)
+        earlier = done.get(key)
+        unchanged = earlier is not None and earlier[:2] == (item.size, item.mtime)
+        if not opts.force and earlier is not None and unchanged and _covers(earlier[2], filt):
+            outcome = FileOutcome(key, skipped=True)
             summary.files.append(outcome)
             if on_file:
                 on_file(item, outcome)
-        else:
-            todo.append(item)
+            continue
+        todo.append(item)
+        union = set(filt)
+        if filt and unchanged and earlier is not None and earlier[2]:
+            union |= set(earlier[2])
+        recorded[key] = sorted(union)
 
     works_files = [f for f in todo if f.kind != "merged_ids"]
     merged_files = [f for f in todo if f.kind == "merged_ids"]
@@ -174,7 +218,7 @@ def _run(
         for parsed in _parse_all(
             works_files, tmp_root, opts.partial, filt, opts.workers or default_workers()
         ):
-            outcome = group.merge(parsed, run_id)
+            outcome = group.merge(parsed, run_id, recorded[str(parsed.input.path)])
             summary.files.append(outcome)
             for path in parsed.tables.values():
                 path.unlink(missing_ok=True)
@@ -182,38 +226,70 @@ def _run(
                 on_file(parsed.input, outcome)
         group.commit()
         for item in merged_files:
-            session.yield_to_readers()
-            con = session.con
-            con.execute("BEGIN TRANSACTION")
-            removed = apply_merged_ids(con, item.path)
-            con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
-            con.execute(
-                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now())",
-                [str(item.path), item.size, item.mtime, run_id, removed],
-            )
-            con.execute("COMMIT")
-            outcome = FileOutcome(str(item.path))
+            outcome = _apply_merged_ids_file(session, item, run_id)
             summary.files.append(outcome)
             if on_file:
                 on_file(item, outcome)
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
+    # A file that changed and can no longer be read is no longer "ingested": its earlier record goes.
+    failed = [[f.path] for f in summary.files if f.error]
+    if failed:
+        session.yield_to_readers()
+        session.con.executemany("DELETE FROM ingested_files WHERE input_path = ?", failed)
 
+
+def _apply_merged_ids_file(session: WriterSession, item: InputFile, run_id: str) -> FileOutcome:
+    """One merged-ids CSV in its own transaction; a file that cannot be applied is named, not raised."""
+    outcome = FileOutcome(str(item.path))
     session.yield_to_readers()
-    session.con.execute(
-        """UPDATE ingest_log SET finished_at = ?, files_skipped = ?, records_read = ?, records_stored = ?,
-           records_rejected = ?, status = ? WHERE run_id = ?""",
-        [
-            datetime.now(UTC).replace(tzinfo=None),
-            summary.skipped,
-            summary.read,
-            summary.stored,
-            summary.rejected,
-            "done" if not summary.errors else "done with errors",
-            run_id,
-        ],
-    )
-    return summary
+    con = session.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        removed = apply_merged_ids(con, item.path)
+        con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
+        con.execute(
+            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now(), [], true)",
+            [str(item.path), item.size, item.mtime, run_id, removed],
+        )
+    except InputUnreadableError as exc:
+        con.execute("ROLLBACK")
+        outcome.error = str(exc)
+        return outcome
+    except duckdb.Error as exc:
+        con.execute("ROLLBACK")
+        outcome.error = f"{item.path}: unreadable merged ids ({str(exc).splitlines()[0]})"
+        return outcome
+    con.execute("COMMIT")
+    return outcome
+
+
+# Each row: one file of a snapshot the store lacks whole (or a problem of its manifest).
+_INCOMPLETE_PARTS = """
+SELECT p.input_path, p.problem FROM snapshot_parts p LEFT JOIN ingested_files f ON f.input_path = p.input_path
+WHERE p.problem IS NOT NULL OR f.input_path IS NULL
+   OR (p.kind = 'works' AND (f.institution_filter IS NULL OR len(f.institution_filter) > 0
+                             OR NOT coalesce(f.read_to_end, false)
+                             OR (p.record_count IS NOT NULL
+                                 AND f.records_read IS DISTINCT FROM p.record_count)))
+"""
+
+
+def _record_snapshots(session: WriterSession, plan: InputPlan) -> bool:
+    """Record what each snapshot of this run must bring in whole, and say whether the store holds all of
+    it for every snapshot ever ingested: the store's ``reference_complete``."""
+    session.yield_to_readers()
+    con = session.con
+    con.execute("BEGIN TRANSACTION")
+    for snap in plan.snapshots:
+        con.execute("DELETE FROM snapshot_parts WHERE snapshot = ?", [str(snap.works_dir)])
+        con.executemany(
+            "INSERT INTO snapshot_parts VALUES (?, ?, ?, ?, ?)",
+            [[str(snap.works_dir), str(x.path), x.kind, x.record_count, x.problem] for x in snap.parts],
+        )
+    con.execute("COMMIT")
+    has_snapshot = con.execute("SELECT count(*) FROM snapshot_parts").fetchall()[0][0] > 0
+    return bool(has_snapshot) and not con.execute(_INCOMPLETE_PARTS + " LIMIT 1").fetchall()
 
 
 class _CommitGroup:
@@ -231,7 +307,7 @@ class _CommitGroup:
         self.works = 0
         self.opened_at: float | None = None
 
-    def merge(self, parsed: ParsedFile, run_id: str) -> FileOutcome:
+    def merge(self, parsed: ParsedFile, run_id: str, recorded_filter: list[str]) -> FileOutcome:
         outcome = FileOutcome(
             str(parsed.input.path),
             read=parsed.read,
@@ -248,7 +324,7 @@ class _CommitGroup:
             self.session.con.execute("BEGIN TRANSACTION")
             self.opened_at = time.monotonic()
         try:
-            outcome.stored = merge_parsed(self.session.con, parsed, run_id)
+            outcome.stored = merge_parsed(self.session.con, parsed, run_id, recorded_filter)
         except BaseException:
             self.session.con.execute("ROLLBACK")
             self.opened_at = None

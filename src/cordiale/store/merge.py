@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from cordiale.errors import InputUnreadableError
 from cordiale.sources.works import WORK_COLUMN_KEYS
 from cordiale.store.merge_fields import merge_by_field, needs_field_merge
 from cordiale.store.parse_file import ParsedFile
@@ -63,8 +64,11 @@ def _stage_export(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
     return []
 
 
-def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str) -> int:
-    """Merge one parsed file into the store (caller holds the transaction). Returns works stored."""
+def merge_parsed(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str, recorded_filter: list[str] | None = None
+) -> int:
+    """Merge one parsed file into the store (caller holds the transaction). Returns works stored.
+    ``recorded_filter``: the institution filter its works were kept under ([]: none)."""
     registered = _register(con, parsed)
     try:
         path = str(parsed.input.path)
@@ -74,7 +78,7 @@ def merge_parsed(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str
         con.execute(
             "INSERT INTO quarantine SELECT ?, line, record_id, reason, raw FROM src_quarantine", [path]
         )
-        _record_file(con, parsed, run_id, int(stored))
+        _record_file(con, parsed, run_id, int(stored), recorded_filter or [])
         return int(stored)
     finally:
         for name in registered:
@@ -151,17 +155,42 @@ def _merge_institutions(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO institutions SELECT * FROM inst_new")
 
 
-def _record_file(con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str, stored: int) -> None:
+def _record_file(
+    con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str, stored: int, recorded_filter: list[str]
+) -> None:
     item = parsed.input
     con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
     con.execute(
-        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now())",
-        [str(item.path), item.size, item.mtime, run_id, parsed.read, stored, parsed.rejected],
+        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
+        [
+            str(item.path),
+            item.size,
+            item.mtime,
+            run_id,
+            parsed.read,
+            stored,
+            parsed.rejected,
+            recorded_filter,
+            parsed.cut is None,
+        ],
     )
 
 
 def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Apply one ``merged_ids/works`` CSV: the merged-away ids leave the store and stay out."""
+    """Apply one ``merged_ids/works`` CSV: the merged-away ids leave the store and stay out.
+    InputUnreadableError naming the file when its header lacks a column."""
+    columns = {
+        r[0]
+        for r in con.execute(
+            "DESCRIBE SELECT * FROM read_csv(?, header = true, all_varchar = true)", [str(path)]
+        ).fetchall()
+    }
+    lacking = [c for c in ("id", "merge_into_id", "merge_date") if c not in columns]
+    if lacking:
+        raise InputUnreadableError(
+            f"{path}: merged ids CSV lacks the column(s) {', '.join(lacking)} "
+            f"(header read: {', '.join(sorted(columns))}; expected merge_date,id,merge_into_id)"
+        )
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE merged_in AS

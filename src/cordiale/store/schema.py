@@ -161,7 +161,7 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     records_stored BIGINT,
     records_rejected BIGINT,
     institution_filter VARCHAR[],
-    reference_complete BOOLEAN,            -- complete snapshot, no institution filter
+    reference_complete BOOLEAN,            -- the store's state after the run (see snapshot_parts)
     status VARCHAR
 )"""
 
@@ -175,7 +175,34 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     records_read BIGINT,
     records_stored BIGINT,
     records_rejected BIGINT,
-    committed_at TIMESTAMP NOT NULL
+    committed_at TIMESTAMP NOT NULL,
+    institution_filter VARCHAR[],          -- the filter it was read under; [] none (NULL: not recorded)
+    read_to_end BOOLEAN                    -- read to its end (not cut short by truncation or corruption)
+)"""
+
+# Whether the store is reference-complete: what its latest finished ingest found (see snapshot_parts).
+LATEST_REFERENCE_COMPLETE = """
+SELECT coalesce(reference_complete, false) AS rc FROM ingest_log
+WHERE status IN ('done', 'done with errors')
+ORDER BY coalesce(finished_at, started_at) DESC, started_at DESC LIMIT 1"""
+
+# Columns added to ingested_files after stores were first written (added by init_schema when missing).
+INGESTED_FILES_ADDED = (
+    "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS institution_filter VARCHAR[]",
+    "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS read_to_end BOOLEAN",
+)
+
+# Each row is one file a snapshot ingested into the store must have brought in whole for the store to be
+# reference-complete: a works part its manifest lists, or one of its merged-ids files; or, with `problem`
+# set, a reason the snapshot cannot vouch for completeness (manifest missing, unreadable, listing no
+# works). Replaced for a snapshot each time that snapshot is ingested.
+SNAPSHOT_PARTS = """
+CREATE TABLE IF NOT EXISTS snapshot_parts (
+    snapshot VARCHAR NOT NULL,             -- the snapshot's works folder
+    input_path VARCHAR NOT NULL,           -- the file (absolute), or the manifest when `problem` is set
+    kind VARCHAR NOT NULL,                 -- works / merged_ids / manifest
+    record_count BIGINT,                   -- the manifest's record_count for the part, when given
+    problem VARCHAR
 )"""
 
 # Each row is one merged-away work id (snapshot merged_ids), applied by deleting the old id.
@@ -275,6 +302,7 @@ ALL_DDL: tuple[str, ...] = (
     ROR_EXTERNAL_IDS,
     FIELD_VERSIONS,
     STORE_META,
+    SNAPSHOT_PARTS,
 )
 
 # Tables whose rows hang off one work (deleted and replaced with it).
@@ -297,6 +325,7 @@ ALL_TABLES: tuple[str, ...] = (
     "quarantine",
     "ingest_log",
     "ingested_files",
+    "snapshot_parts",
     "merged_ids",
     "field_versions",
     "asked_institutions",
