@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from cordiale.errors import InputUnreadableError
 from cordiale.ids import short_ror_id
+from cordiale.sources.chunks import gz_chunks, plain_chunks
 from cordiale.store.connection import writer
 from cordiale.store.schema import ROR_TABLES
 
@@ -192,31 +193,6 @@ class RorInputUnreadableError(InputUnreadableError):
 READ_CHUNK = 1 << 18  # compressed bytes per read: a corrupt stretch loses at most this much before it
 
 
-def _gz_chunks(path: Path) -> Iterator[bytes]:
-    """Decompressed data of a (possibly multi-member) gzip file, chunk by chunk; EOFError when it is cut."""
-    d = isal.isal_zlib.decompressobj(wbits=31)
-    fed = False  # whether the current member has been given any input
-    with path.open("rb") as fh:
-        while raw := fh.read(READ_CHUNK):
-            while raw:
-                fed = True
-                yield d.decompress(raw)
-                if not d.eof:
-                    break
-                raw = d.unused_data
-                d = isal.isal_zlib.decompressobj(wbits=31)
-                fed = False
-    if fed and not d.eof:
-        yield d.flush()
-        raise EOFError("the gzip stream ends before its end-of-stream marker")
-
-
-def _plain_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(READ_CHUNK):
-            yield chunk
-
-
 def _open_input(path: Path) -> tuple[str, bytes | None, Iterator[bytes] | None]:
     """(inner name, whole content or None, decompressed chunks or None) for a plain, .gz or .zip file."""
     name = path.name.lower()
@@ -230,8 +206,8 @@ def _open_input(path: Path) -> tuple[str, bytes | None, Iterator[bytes] | None]:
             member = sorted(v2 or members, key=lambda m: zf.getinfo(m).file_size)[-1]
             return member.lower(), zf.read(member), None
     if name.endswith(".gz"):
-        return name[:-3], None, _gz_chunks(path)
-    return name, None, _plain_chunks(path)
+        return name[:-3], None, gz_chunks(path, READ_CHUNK)
+    return name, None, plain_chunks(path, READ_CHUNK)
 
 
 def _jsonl(lines: Iterable[bytes]) -> Iterator[tuple[int, bytes]]:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from isal import isal_zlib
 
+from cordiale.sources.chunks import gz_chunks, plain_chunks
 from cordiale.sources.inputs import InputFile
 from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines
 from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
@@ -40,31 +41,6 @@ class ParsedFile:
     error: str | None = None  # the file could not be read as a whole
     samples: list[tuple[int, str]] = field(default_factory=list)  # first quarantined (line, reason)
     cut: tuple[int, str] | None = None  # where a truncated or corrupt file stopped being readable
-
-
-def _gz_chunks(path: Path) -> Iterator[bytes]:
-    """Decompressed data of a (possibly multi-member) gzip file, chunk by chunk; EOFError when it is cut."""
-    d = isal_zlib.decompressobj(wbits=31)
-    fed = False  # whether the current member has been given any input
-    with path.open("rb") as fh:
-        while raw := fh.read(READ_CHUNK):
-            while raw:
-                fed = True
-                yield d.decompress(raw)
-                if not d.eof:
-                    break
-                raw = d.unused_data
-                d = isal_zlib.decompressobj(wbits=31)
-                fed = False
-    if fed and not d.eof:
-        yield d.flush()
-        raise EOFError("compressed stream ended before the end-of-stream marker")
-
-
-def _plain_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(READ_CHUNK):
-            yield chunk
 
 
 class _Writers:
@@ -144,7 +120,11 @@ def _parse_file(
                 if batch.read >= BATCH_RECORDS:
                     flush()
         else:
-            chunks = _gz_chunks(item.path) if item.kind == "jsonl.gz" else _plain_chunks(item.path)
+            chunks = (
+                gz_chunks(item.path, READ_CHUNK)
+                if item.kind == "jsonl.gz"
+                else plain_chunks(item.path, READ_CHUNK)
+            )
             for raw in iter_lines(chunks):
                 line_no += 1
                 builder.add_line(batch, raw, line_no)
