@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from cordiale.store.ingest import ingest
+from tests.fake_openalex import Corpus, FakeOpenAlex
 from tests.shared_data import shared_path
 
 
@@ -79,3 +80,14 @@ def kfupm_snapshot_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) 
     db = root / "store.duckdb"
     ingest([root / "snapshot"], db, workers=1)
     return db
+
+
+@pytest.fixture(scope="module")
+def fake_api() -> Iterator[FakeOpenAlex]:
+    """A fake OpenAlex API on 127.0.0.1 serving the real works and institutions."""
+    corpus = Corpus.load(
+        [shared_path("openalex", "works-kfupm-2026.jsonl.gz")],
+        shared_path("openalex", "entities", "institutions.jsonl"),
+    )
+    with FakeOpenAlex(corpus) as server:
+        yield server

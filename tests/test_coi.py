@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,8 +11,7 @@ from typer.testing import CliRunner
 from cordiale.cli.main import app
 from cordiale.coi import CoiFinding, CoiPolicy, CoiStatus, Person, check_conflict, check_conflicts
 from cordiale.store.connection import reader, writer
-from tests.fake_openalex import Corpus, FakeOpenAlex
-from tests.shared_data import shared_path
+from tests.fake_openalex import FakeOpenAlex
 
 LAB_A = "I100"  # a lab whose lineage rolls up to PARENT_A
 PARENT_A = "I1000"
@@ -332,16 +330,6 @@ def test_the_partnership_partners_are_not_units(store: Path) -> None:
 
 
 # --- OpenAlex's counts, through `cordiale pair` and a fake API serving the real works -------------------
-
-
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeOpenAlex]:
-    corpus = Corpus.load(
-        [shared_path("openalex", "works-kfupm-2026.jsonl.gz")],
-        shared_path("openalex", "entities", "institutions.jsonl"),
-    )
-    with FakeOpenAlex(corpus) as server:
-        yield server
 
 
 def test_real_counts_from_the_api_decide_coverage(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +17,11 @@ from typer.testing import CliRunner
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
 from tests.conftest import raw_records
-from tests.fake_openalex import Corpus, FakeOpenAlex
+from tests.fake_openalex import FakeOpenAlex
 from tests.shared_data import shared_path
 
 CNRS, IMPERIAL = "I1294671590", "I47508984"
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def fake_api() -> Iterator[FakeOpenAlex]:
-    corpus = Corpus.load(
-        [shared_path("openalex", "works-kfupm-2026.jsonl.gz")],
-        shared_path("openalex", "entities", "institutions.jsonl"),
-    )
-    with FakeOpenAlex(corpus) as server:
-        yield server
 
 
 def test_pair_offline_stops_fast_with_exit_6(tmp_path: Path) -> None:
