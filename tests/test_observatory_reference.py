@@ -18,6 +18,8 @@ from cordiale.cli.main import app
 from cordiale.indicators import FAMILIES, ObsQuery, observe_store
 from cordiale.observatory.engines import DuckDBEngine
 from cordiale.observatory.reference import all_steps, prepare
+from cordiale.observatory.run import Observation, observe
+from cordiale.observatory.units import eligible
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from tests.obs_stores import Inst, Work, build_store
@@ -56,19 +58,29 @@ def prepared_copy(db: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _observe_prepared(db: Path, q: ObsQuery, units: bool) -> Observation:
+    with reader(db) as con:
+        return observe(DuckDBEngine(con), q, FAMILIES, units=units)
+
+
 def assert_prepared_equals_raw(db: Path, tmp_path: Path, queries: list[ObsQuery]) -> None:
+    """Every section of every family equal from the raw tables, from the full per-work tables read from
+    the reference tables, and from the per-unit fast path (when it answers the query)."""
     copy = prepared_copy(db, tmp_path)
     for q in queries:
         raw = observe_store(db, q, FAMILIES)
-        prep = observe_store(copy, q, FAMILIES)
-        assert raw.reference_tables == "raw" and prep.reference_tables == "prepared"
-        assert raw.joint_works == prep.joint_works
-        for fam in FAMILIES:
-            assert set(raw.sections[fam]) == set(prep.sections[fam]), fam
-            for name, table in raw.sections[fam].items():
-                other = prep.sections[fam][name]
-                assert other.schema.metadata[b"reference_tables"] == b"prepared"
-                assert_same_tables(table, other, f"{q.rule} {q.partners} {fam}.{name}")
+        assert raw.reference_tables == "raw" and raw.side_tables == "per-work"
+        for units in (False, True):
+            prep = _observe_prepared(copy, q, units)
+            assert prep.reference_tables == "prepared"
+            assert prep.side_tables == ("per-unit" if units and eligible(q) else "per-work")
+            assert raw.joint_works == prep.joint_works
+            for fam in FAMILIES:
+                assert set(raw.sections[fam]) == set(prep.sections[fam]), fam
+                for name, table in raw.sections[fam].items():
+                    other = prep.sections[fam][name]
+                    assert other.schema.metadata[b"reference_tables"] == b"prepared"
+                    assert_same_tables(table, other, f"{q.rule} {q.partners} {prep.side_tables} {fam}.{name}")
 
 
 def test_prepared_equals_raw_on_the_hand_built_fractions_store(

@@ -30,14 +30,23 @@ class Facts:
     prepared: bool = False  # the run reads the store-wide reference tables (obs_ref_*)
 
 
+# The sums behind MNCS and PP(top 10%), full and fractional, over rows with a value (v.ncs, v.top10)
+# and a weight ({w}).
+IMPACT_SUMS = """CAST(COUNT(v.ncs) AS BIGINT) AS c_ncs, CAST(SUM(v.ncs) AS DOUBLE) AS s_ncs,
+                   CAST(SUM({w} * v.ncs) AS DOUBLE) AS sw_ncs,
+                   CAST(SUM(CASE WHEN v.ncs IS NOT NULL THEN {w} END) AS DOUBLE) AS w_ncs,
+                   CAST(COUNT(v.top10) AS BIGINT) AS c_top10, CAST(SUM(v.top10) AS DOUBLE) AS s_top10,
+                   CAST(SUM({w} * v.top10) AS DOUBLE) AS sw_top10,
+                   CAST(SUM(CASE WHEN v.top10 IS NOT NULL THEN {w} END) AS DOUBLE) AS w_top10"""
+
+
 def summary_sql(q: ObsQuery) -> str:
     """Each row: one (joint group, partner of the group, year or total): joint works and the partner's.
 
-    One pass over o_perwork with conditional aggregates (one set per group and partner), then unpivoted.
+    Joint figures: one pass over the joint works of o_perwork with conditional aggregates (one set per
+    group and partner); the partner's own output from o_side_years; then unpivoted.
     """
     aggs: list[str] = []
-    for i in range(len(q.partners)):
-        aggs.append(f"COUNT(w_{i}) AS t_{i}, SUM(w_{i}) AS tf_{i}")
     for g, (name, idx) in enumerate(q.groups):
         cond = "n_partners >= 2" if name == "all" else " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
         wsum = " + ".join(f"COALESCE(w_{i}, 0)" for i in idx)
@@ -51,23 +60,29 @@ def summary_sql(q: ObsQuery) -> str:
     rows: list[str] = []
     for g, (name, idx) in enumerate(q.groups):
         for i in idx:
+            p = lit(q.partners[i])
             rows.append(
-                f"""SELECT {lit(name)} AS grp, {lit(q.partners[i])} AS partner, y.year,
+                f"""SELECT {lit(name)} AS grp, {p} AS partner, y.year,
                    CAST(COALESCE(a.j_{g}, 0) AS BIGINT) AS joint,
                    CAST(COALESCE(a.jf_{g}, 0) AS DOUBLE) AS joint_fractional,
                    CAST(COALESCE(a.jp_{g}_{i}, 0) AS DOUBLE) AS partner_fractional,
-                   CAST(COALESCE(a.t_{i}, 0) AS BIGINT) AS partner_total,
-                   CAST(COALESCE(a.tf_{i}, 0) AS DOUBLE) AS partner_total_fractional,
-                   CAST(a.j_{g} AS DOUBLE) / NULLIF(a.t_{i}, 0) AS joint_share,
+                   CAST(COALESCE(s.n, 0) AS BIGINT) AS partner_total,
+                   CAST(COALESCE(s.f, 0) AS DOUBLE) AS partner_total_fractional,
+                   CAST(COALESCE(a.j_{g}, 0) AS DOUBLE) / NULLIF(s.n, 0) AS joint_share,
                    CAST(COALESCE(a.ju_{g}, 0) AS DOUBLE) AS unaffiliated_share,
                    CAST(COALESCE(a.ja_{g}, 0) AS BIGINT) AS approximate
-                FROM y LEFT JOIN a ON COALESCE(a.year, -1) = COALESCE(y.year, -1)"""
+                FROM y LEFT JOIN a ON COALESCE(a.year, -1) = COALESCE(y.year, -1)
+                LEFT JOIN s ON s.partner = {p} AND COALESCE(s.year, -1) = COALESCE(y.year, -1)"""
             )
     union = "\nUNION ALL\n".join(rows)
     return f"""
     WITH a AS (
         SELECT year, {", ".join(aggs)}
-        FROM o_perwork GROUP BY GROUPING SETS ((year), ())
+        FROM o_perwork WHERE n_partners >= 2 GROUP BY GROUPING SETS ((year), ())
+    ),
+    s AS (
+        SELECT partner, year, SUM(n) AS n, SUM(f) AS f
+        FROM o_side_years GROUP BY GROUPING SETS ((partner, year), (partner))
     ),
     y AS (SELECT year FROM o_years UNION ALL SELECT CAST(NULL AS INTEGER) AS year)
     {union}"""
@@ -76,9 +91,14 @@ def summary_sql(q: ObsQuery) -> str:
 def fields_sql(q: ObsQuery, facts: Facts) -> str:
     """Each row: one (level, class, partner): works, activity index, strength, joint share of the class.
 
-    One pass over the partners' works per class (conditional aggregates per partner), unpivoted per partner.
+    Each partner's works per class from o_side_classes; the joint works per class from o_perwork; the
+    union of the partners' works as Σ sides minus each joint work's extra partners; unpivoted per partner.
     """
-    per_partner = ", ".join(f"COUNT(p.w_{i}) AS n_{i}, SUM(p.w_{i}) AS f_{i}" for i in range(len(q.partners)))
+    per_partner = ", ".join(
+        f"COALESCE(SUM(CASE WHEN s.partner = {lit(p)} THEN s.n END), 0) AS n_{i}, "
+        f"SUM(CASE WHEN s.partner = {lit(p)} THEN s.f END) AS f_{i}"
+        for i, p in enumerate(q.partners)
+    )
     if facts.reference_complete:  # o_ref_classes: the whole store's works in scope, per class
         ref = "SELECT level, class_id, class_name, n FROM o_ref_classes"
     else:
@@ -93,11 +113,18 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
         for i, p in enumerate(q.partners)
     )
     return f"""
-    WITH c AS (
-        SELECT lv.level, lv.class_id, MAX(lv.class_name) AS class_name, COUNT(*) AS union_n,
-               COUNT(*) FILTER (WHERE p.n_partners >= 2) AS joint_n, {per_partner}
+    WITH sc AS (
+        SELECT s.level, s.class_id, MAX(s.class_name) AS class_name, SUM(s.n) AS side_n, {per_partner}
+        FROM o_side_classes s GROUP BY s.level, s.class_id
+    ),
+    j AS (
+        SELECT lv.level, lv.class_id, COUNT(*) AS joint_n, SUM(p.n_partners - 1) AS extra
         FROM o_levels lv JOIN o_perwork p ON p.work_id = lv.work_id
-        GROUP BY lv.level, lv.class_id
+        WHERE p.n_partners >= 2 GROUP BY lv.level, lv.class_id
+    ),
+    c AS (
+        SELECT sc.*, COALESCE(j.joint_n, 0) AS joint_n, sc.side_n - COALESCE(j.extra, 0) AS union_n
+        FROM sc LEFT JOIN j ON j.level = sc.level AND j.class_id IS NOT DISTINCT FROM sc.class_id
     ),
     r AS ({ref}),
     rt AS (SELECT level, SUM(n) AS n FROM r GROUP BY level),
@@ -149,12 +176,22 @@ def impact_value_sql(facts: Facts, world: bool = False) -> str:
         FROM o_perwork
         WHERE (fwci IS NOT NULL OR top10_openalex IS NOT NULL) AND year <= {last_year}"""
     cites = "SELECT work_id, c FROM obs_ref_cites" if facts.prepared else CITES_SQL
+    values = store_values_sql("o_scope", str(last_year), cites)
+    if world:
+        return values
+    return f"SELECT r.* FROM ({values}) r JOIN o_perwork p ON p.work_id = r.work_id"
+
+
+def store_values_sql(scope: str, last_year: str, cites: str) -> str:
+    """Each row: one classified work of ``scope`` (work_id, year, type) published up to ``last_year``
+    (SQL), with its normalised citation score and top-10% share in its class (``cites``: the citation
+    counts, self-citations excluded)."""
     return f"""
     WITH selfcite AS ({SELFCITE_SQL}),
     cites AS ({cites}),
     cls AS (
         SELECT s.work_id, s.year, s.type, t.subfield_id, CAST(COALESCE(c.c, 0) AS DOUBLE) AS cit
-        FROM o_scope s JOIN work_topics t ON t.work_id = s.work_id AND t.is_primary
+        FROM {scope} s JOIN work_topics t ON t.work_id = s.work_id AND t.is_primary
         LEFT JOIN cites c ON c.work_id = s.work_id
         WHERE s.year <= {last_year}
     ),
@@ -169,47 +206,71 @@ def impact_value_sql(facts: Facts, world: bool = False) -> str:
     SELECT r.work_id, r.year, r.cit / NULLIF(r.mean_cit, 0) AS ncs,
            GREATEST(CAST(0 AS DOUBLE), LEAST(CAST(1 AS DOUBLE),
                (CAST(r.n AS DOUBLE) / 10 - r.n_above) / r.n_tied)) AS top10
-    FROM ranked r{"" if world else " JOIN o_perwork p ON p.work_id = r.work_id"}"""
+    FROM ranked r"""
 
 
 def impact_sql(facts: Facts) -> str:
-    """Each row: one (unit, year or total): MNCS and PP(top 10%), full and fractional."""
+    """Each row: one (unit, year or total): MNCS and PP(top 10%), full and fractional; the partners'
+    from o_side_impact, the joint groups' from their works' values (o_values)."""
     source = "store" if facts.reference_complete else "openalex"
     return f"""
-    WITH v AS ({impact_value_sql(facts)})
+    WITH x AS (
+        SELECT 'side' AS kind, partner AS unit_key, year, c_ncs, s_ncs, sw_ncs, w_ncs,
+               c_top10, s_top10, sw_top10, w_top10
+        FROM o_side_impact
+        UNION ALL
+        SELECT m.kind, m.unit_key, m.year, {IMPACT_SUMS.format(w="m.w")}
+        FROM o_members m JOIN o_values v ON v.work_id = m.work_id
+        WHERE m.kind = 'joint' GROUP BY m.kind, m.unit_key, m.year
+    )
     SELECT kind, unit_key, year,
-           CAST(COUNT(ncs) AS BIGINT) AS works_with_ncs,
-           CAST(AVG(ncs) AS DOUBLE) AS mncs,
-           CAST(SUM(w * ncs) / NULLIF(SUM(CASE WHEN ncs IS NOT NULL THEN w END), 0) AS DOUBLE)
-               AS mncs_fractional,
-           CAST(COUNT(top10) AS BIGINT) AS works_with_top10,
-           CAST(AVG(top10) AS DOUBLE) AS pp_top10,
-           CAST(SUM(w * top10) / NULLIF(SUM(CASE WHEN top10 IS NOT NULL THEN w END), 0) AS DOUBLE)
-               AS pp_top10_fractional,
+           CAST(SUM(c_ncs) AS BIGINT) AS works_with_ncs,
+           CAST(SUM(s_ncs) / NULLIF(SUM(c_ncs), 0) AS DOUBLE) AS mncs,
+           CAST(SUM(sw_ncs) / NULLIF(SUM(w_ncs), 0) AS DOUBLE) AS mncs_fractional,
+           CAST(SUM(c_top10) AS BIGINT) AS works_with_top10,
+           CAST(SUM(s_top10) / NULLIF(SUM(c_top10), 0) AS DOUBLE) AS pp_top10,
+           CAST(SUM(sw_top10) / NULLIF(SUM(w_top10), 0) AS DOUBLE) AS pp_top10_fractional,
            {lit(source)} AS source
-    FROM (SELECT m.kind, m.unit_key, m.year, m.w, v.ncs, v.top10
-          FROM o_members m JOIN v ON v.work_id = m.work_id) x
-    GROUP BY GROUPING SETS ((kind, unit_key, year), (kind, unit_key))"""
+    FROM x GROUP BY GROUPING SETS ((kind, unit_key, year), (kind, unit_key))"""
 
 
-def impact_values_sql(facts: Facts) -> str:
-    """Each row: one (unit, work) with its values, for the bootstrap (computed in Python)."""
+def impact_values_sql() -> str:
+    """Each row: one (unit, measure, value, weight) with the works holding it, for the bootstrap
+    (computed in Python): the partners' from o_side_values, the joint groups' from o_values."""
+    joint = "SELECT unit_key AS partner, work_id, w FROM o_members WHERE kind = 'joint'"
     return f"""
-    WITH v AS ({impact_value_sql(facts)})
-    SELECT m.kind, m.unit_key, m.work_id, m.w, v.ncs, v.top10
-    FROM o_members m JOIN v ON v.work_id = m.work_id"""
+    SELECT 'side' AS kind, partner AS unit_key, measure, v, w, n FROM o_side_values
+    UNION ALL
+    SELECT 'joint' AS kind, partner AS unit_key, measure, v, w, n FROM ({
+        side_values_sql(joint, "v.ncs", "v.top10", "JOIN o_values v ON v.work_id = s.work_id")
+    }) j"""
+
+
+def side_values_sql(rows: str, ncs: str, top10: str, join: str = "") -> str:
+    """(partner, measure, v, w, n) over ``rows`` (aliased s, with partner and w) and a value source:
+    the bootstrap's input reduced to distinct (value, weight) pairs and the works holding each."""
+    return f"""
+            SELECT s.partner, 'mncs' AS measure, {ncs} AS v, s.w, CAST(COUNT(*) AS BIGINT) AS n
+            FROM ({rows}) s {join} WHERE {ncs} IS NOT NULL GROUP BY s.partner, {ncs}, s.w
+            UNION ALL
+            SELECT s.partner, 'pp_top10' AS measure, {top10} AS v, s.w, CAST(COUNT(*) AS BIGINT) AS n
+            FROM ({rows}) s {join} WHERE {top10} IS NOT NULL GROUP BY s.partner, {top10}, s.w"""
 
 
 def oa_sql() -> str:
     """Each row: one (unit, year or total, OA status): works, fractional and share of the unit's works."""
     return """
     WITH x AS (
-        SELECT m.kind, m.unit_key, m.year, COALESCE(p.oa_status, 'unknown') AS oa_status, m.w
+        SELECT 'side' AS kind, partner AS unit_key, year, oa_status, n, f FROM o_side_oa
+        UNION ALL
+        SELECT m.kind, m.unit_key, m.year, COALESCE(p.oa_status, 'unknown') AS oa_status,
+               COUNT(*) AS n, SUM(m.w) AS f
         FROM o_members m JOIN o_perwork p ON p.work_id = m.work_id
+        WHERE m.kind = 'joint' GROUP BY m.kind, m.unit_key, m.year, COALESCE(p.oa_status, 'unknown')
     ),
     a AS (
-        SELECT kind, unit_key, year, oa_status, CAST(COUNT(*) AS BIGINT) AS works,
-               CAST(SUM(w) AS DOUBLE) AS fractional
+        SELECT kind, unit_key, year, oa_status, CAST(SUM(n) AS BIGINT) AS works,
+               CAST(SUM(f) AS DOUBLE) AS fractional
         FROM x GROUP BY GROUPING SETS ((kind, unit_key, year, oa_status), (kind, unit_key, oa_status))
     )
     SELECT kind, unit_key, year, oa_status, works, fractional,
@@ -328,7 +389,7 @@ def funders_sql() -> str:
         SELECT m.unit_key AS grp, m.work_id, m.year,
                COALESCE(f.funder_id, f.funder_name, 'unknown') AS funder,
                f.funder_name, f.award_id
-        FROM o_members m JOIN work_funding f ON f.work_id = m.work_id WHERE m.kind = 'joint'
+        FROM o_members m JOIN o_funding f ON f.work_id = m.work_id WHERE m.kind = 'joint'
     )
     SELECT grp, funder, MAX(funder_name) AS funder_name, year,
            CAST(COUNT(DISTINCT work_id) AS BIGINT) AS works,
@@ -337,18 +398,19 @@ def funders_sql() -> str:
 
 
 def sdg_sql(q: ObsQuery) -> str:
-    """Each row: one (unit, SDG, year or total): works assigned that SDG (a work counts once per SDG)."""
-    labels = (
-        "SELECT DISTINCT work_id, sdg FROM work_sdgs"
-        if q.sdg_source == "openalex"
-        else "SELECT DISTINCT work_id, sdg FROM sdg_scores WHERE assigned"
-    )
+    """Each row: one (unit, SDG, year or total): works assigned that SDG (a work counts once per SDG);
+    the partners' from o_side_sdg, the joint groups' from their works' labels (o_sdg_labels)."""
     return f"""
-    WITH s AS ({labels})
-    SELECT m.kind, m.unit_key, s.sdg, m.year, CAST(COUNT(*) AS BIGINT) AS works,
-           CAST(SUM(m.w) AS DOUBLE) AS fractional, {lit(q.sdg_source)} AS source
-    FROM o_members m JOIN s ON s.work_id = m.work_id
-    GROUP BY GROUPING SETS ((m.kind, m.unit_key, s.sdg, m.year), (m.kind, m.unit_key, s.sdg))"""
+    WITH x AS (
+        SELECT 'side' AS kind, partner AS unit_key, sdg, year, n, f FROM o_side_sdg
+        UNION ALL
+        SELECT m.kind, m.unit_key, s.sdg, m.year, COUNT(*) AS n, SUM(m.w) AS f
+        FROM o_members m JOIN o_sdg_labels s ON s.work_id = m.work_id
+        WHERE m.kind = 'joint' GROUP BY m.kind, m.unit_key, s.sdg, m.year
+    )
+    SELECT kind, unit_key, sdg, year, CAST(SUM(n) AS BIGINT) AS works,
+           CAST(SUM(f) AS DOUBLE) AS fractional, {lit(q.sdg_source)} AS source
+    FROM x GROUP BY GROUPING SETS ((kind, unit_key, sdg, year), (kind, unit_key, sdg))"""
 
 
 def people_pairs_sql(q: ObsQuery) -> str:
@@ -383,18 +445,25 @@ def people_new_sql() -> str:
 
 
 def people_units_sql() -> str:
-    """Each row: one (partner, unit): a direct institution rolling up to the partner; works, joint works."""
+    """Each row: one (partner, unit): a direct institution rolling up to the partner; its works (from
+    o_side_units) and joint works."""
     return """
-    WITH pu AS (
-        SELECT DISTINCT u.work_id, p.partner, u.institution_id
+    WITH j AS (
+        SELECT p.partner, u.institution_id, COUNT(DISTINCT u.work_id) AS n
         FROM o_units u JOIN o_partners p ON p.partner = u.unit
+        JOIN o_perwork pw ON pw.work_id = u.work_id AND pw.n_partners >= 2
+        GROUP BY p.partner, u.institution_id
+    ),
+    names AS (
+        SELECT i.id, MAX(i.display_name) AS name FROM institutions i
+        JOIN (SELECT DISTINCT institution_id FROM o_side_units) s ON s.institution_id = i.id
+        GROUP BY i.id
     )
-    SELECT pu.partner, pu.institution_id AS unit_id, MAX(i.display_name) AS unit_name,
-           CAST(COUNT(DISTINCT pu.work_id) AS BIGINT) AS works,
-           CAST(COUNT(DISTINCT CASE WHEN pw.n_partners >= 2 THEN pu.work_id END) AS BIGINT) AS joint_works
-    FROM pu JOIN o_perwork pw ON pw.work_id = pu.work_id
-    LEFT JOIN institutions i ON i.id = pu.institution_id
-    GROUP BY pu.partner, pu.institution_id"""
+    SELECT s.partner, s.institution_id AS unit_id, nm.name AS unit_name, CAST(s.n AS BIGINT) AS works,
+           CAST(COALESCE(j.n, 0) AS BIGINT) AS joint_works
+    FROM o_side_units s
+    LEFT JOIN j ON j.partner = s.partner AND j.institution_id = s.institution_id
+    LEFT JOIN names nm ON nm.id = s.institution_id"""
 
 
 def family_sections(family: str, q: ObsQuery, facts: Facts) -> dict[str, str]:

@@ -117,9 +117,14 @@ def bootstrap_cells(
 
 
 def bootstrap_means(
-    values: FloatArray, weights: FloatArray, resamples: int, seed: int
+    values: FloatArray,
+    weights: FloatArray,
+    resamples: int,
+    seed: int,
+    holders: npt.NDArray[np.int64] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Resampled (full mean, weighted mean) of ``values`` over works drawn with replacement.
+    """Resampled (full mean, weighted mean) of ``values`` over works drawn with replacement;
+    ``holders``: how many works hold each (value, weight) row (1 each by default).
 
     Works with the same (value, weight) are interchangeable, so a resample is drawn as one multinomial
     over the distinct pairs: exactly the distribution of resampling works one by one, at the cost of the
@@ -127,7 +132,8 @@ def bootstrap_means(
     """
     full = np.full(resamples, np.nan)
     frac = np.full(resamples, np.nan)
-    n = values.size
+    held = np.ones(values.size, dtype=np.int64) if holders is None else holders
+    n = int(held.sum())
     if n == 0:
         return full, frac
     # Rounded first (values to 1e-9, weights to 1e-12), so that weights summed in another order by the
@@ -136,9 +142,9 @@ def bootstrap_means(
     # The distinct (value, weight) pairs in ascending (value, weight) order and how many works hold each:
     # one lexsort of two float columns (np.unique(axis=0) gives the same, row by row, far slower).
     order = np.lexsort((rw, rv))
-    sv, sw = rv[order], rw[order]
+    sv, sw, sh = rv[order], rw[order], held[order]
     starts = np.flatnonzero(np.concatenate(([True], (sv[1:] != sv[:-1]) | (sw[1:] != sw[:-1]))))
-    counts = np.diff(np.append(starts, n))
+    counts = np.add.reduceat(sh, starts)
     rng = np.random.default_rng(seed)
     draws = rng.multinomial(n, counts / n, size=resamples).astype(np.float64)
     v, w = sv[starts], sw[starts]

@@ -336,11 +336,11 @@ REF_CLASSES_FROM_LEVELS = """
     FROM o_levels GROUP BY level, class_id"""
 
 
-def _members(q: ObsQuery) -> str:
-    parts = [
-        "SELECT work_id, year, 'side' AS kind, partner AS unit_key, w\n"
-        "FROM o_wp JOIN o_perwork USING (work_id)"
-    ]
+def _members(q: ObsQuery, sides: bool = True) -> str:
+    """o_members; ``sides=False``: the joint rows only (the side figures then come from elsewhere)."""
+    side = "SELECT work_id, year, 'side' AS kind, partner AS unit_key, w"
+    side += " FROM o_wp JOIN o_perwork USING (work_id)"
+    parts = [side] if sides else []
     for name, idx in q.groups:
         present = " AND ".join(f"w_{i} IS NOT NULL" for i in idx)
         need = "n_partners >= 2" if name == "all" else present

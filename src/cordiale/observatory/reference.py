@@ -26,7 +26,6 @@ from pathlib import Path
 
 import duckdb
 
-from cordiale.indicators.pair import RULES as PAIR_RULES  # the foundation pair view's rules
 from cordiale.observatory.families import CITES_SQL, SELFCITE_SQL
 from cordiale.observatory.pipeline import (
     LEVELS,
@@ -41,6 +40,7 @@ from cordiale.observatory.pipeline import (
     perwork_sql,
 )
 from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
+from cordiale.observatory.units import unit_steps
 
 STATE_TABLE = "obs_ref_state"
 
@@ -147,7 +147,17 @@ def pair_steps() -> list[RefStep]:
             sort="year",
         ),
     ]
-    for rule in PAIR_RULES:
+    # obs_ref_pair_<rule> for every rule: the pair view reads direct and lineage; the observatory's fast
+    # path (units.py) every rule, with the columns after unaffiliated_share: OA status, OpenAlex's
+    # impact values, the primary topic's four levels and the store's own citation values.
+    steps.append(
+        RefStep(
+            "obs_ref_ncs",
+            dict((n, s) for n, s, _ in unit_steps())["obs_ref_ncs"],
+        )
+    )
+    level_cols = ", ".join(f"t.{lv}_id" for lv in LEVELS)
+    for rule in RULES:
         steps.append(
             RefStep(
                 f"obs_ref_pair_{rule}",
@@ -155,17 +165,23 @@ def pair_steps() -> list[RefStep]:
                 SELECT x.unit, k.wk, x.w, w.publication_year AS year, w.type,
                        COALESCE(w.is_retracted, FALSE) AS retracted,
                        COALESCE(w.is_authors_truncated, FALSE) AS trunc,
-                       CAST(w.authors_count - w.n_linked AS DOUBLE) / w.authors_count AS unaffiliated_share
+                       CAST(w.authors_count - w.n_linked AS DOUBLE) / w.authors_count AS unaffiliated_share,
+                       w.oa_status, w.fwci, w.is_in_top_10_percent AS top10_openalex,
+                       t.work_id IS NOT NULL AS has_primary, {level_cols},
+                       v.ncs_x, v.top10_x, v.ncs_r, v.top10_r
                 FROM (
                     SELECT unit, work_id, LEAST(CAST(1 AS DOUBLE), SUM(share)) AS w
                     FROM obs_ref_units_{rule} GROUP BY unit, work_id
                 ) x
                 JOIN obs_ref_works w ON w.id = x.work_id
                 JOIN obs_ref_work_keys k ON k.work_id = x.work_id
+                LEFT JOIN obs_ref_primary t ON t.work_id = x.work_id
+                LEFT JOIN obs_ref_ncs v ON v.work_id = x.work_id
                 WHERE w.publication_year IS NOT NULL""",
                 sort="unit, wk",
             )
         )
+    steps += [RefStep(n, s, sort) for n, s, sort in unit_steps() if n != "obs_ref_ncs"]
     return steps
 
 

@@ -29,6 +29,8 @@ from cordiale.observatory.families import Facts, family_sections, impact_values_
 from cordiale.observatory.pipeline import invariant_checks, per_work_steps
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
 from cordiale.observatory.reference import prepared_steps
+from cordiale.observatory.sides import side_steps, value_steps
+from cordiale.observatory.units import eligible, fast_steps
 from cordiale.store.schema import LATEST_REFERENCE_COMPLETE
 
 COUNTING = {
@@ -81,6 +83,7 @@ class Observation:
     joint_works: int = 0
     changed_works: list[str] = field(default_factory=list)
     reference_tables: str = "raw"  # "prepared": per-work tables read from the store-wide reference tables
+    side_tables: str = "per-work"  # "per-unit": the partners' figures from the per-unit tables (units.py)
     export: str = ""  # Spark: the Parquet export the sections were computed from
 
 
@@ -144,16 +147,34 @@ def use_prepared(engine: Engine, cur: Curation) -> bool:
     return cur.size == 0 and engine.reference_state() == "fresh"
 
 
-def build_per_work(engine: Engine, q: ObsQuery, cur: Curation, prepared: bool | None = None) -> int:
-    """Materialise the per-work tables, assert their invariants; returns the works curation changed.
+def build_per_work(
+    engine: Engine,
+    q: ObsQuery,
+    cur: Curation,
+    prepared: bool | None = None,
+    facts: Facts | None = None,
+    units: bool = False,
+) -> int:
+    """Materialise the per-work tables and the families' inputs, assert their invariants; returns the
+    works curation changed.
 
     ``prepared``: read the store-wide reference tables (``cordiale observe prepare``) instead of the raw
-    ones; by default when they are fresh and there is no curation."""
+    ones; by default when they are fresh and there is no curation. ``units``: the fast path instead
+    (``units.py``; the caller checks ``units.eligible`` and freshness): per-work rows for joint works only."""
     if cur.size:
         refuse_unknown_institutions(engine, cur)
     if prepared is None:
         prepared = use_prepared(engine, cur)
-    steps = prepared_steps(q) if prepared else per_work_steps(q, cur)
+    if facts is None:
+        facts = read_facts(engine)
+    if units:
+        steps = fast_steps(q, replace(facts, prepared=True))
+    else:
+        if prepared:
+            facts = replace(facts, prepared=True)
+        steps = (
+            (prepared_steps(q) if prepared else per_work_steps(q, cur)) + value_steps(q, facts) + side_steps()
+        )
     for step in steps:
         with traced(step.name):
             engine.materialise(step.name, step.sql, step.view)
@@ -189,6 +210,7 @@ def _meta(obs: Observation, family: str) -> dict[str, str]:
         "curation_changed_works": ",".join(obs.changed_works[:1000]),
         "cordiale_version": __version__,
         "reference_tables": obs.reference_tables,
+        "side_tables": obs.side_tables,
     }
     if obs.export:
         meta["export"] = obs.export
@@ -234,17 +256,34 @@ def _partial_column(table: pa.Table, complete: set[int]) -> pa.Table:
     return table.append_column("partial", flags)
 
 
-def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]) -> pa.Table:
-    """CAGR windows of joint works (group ``all``) and each partner's joint share, with intervals."""
+def growth_cells(engine: Engine, q: ObsQuery) -> list[tuple[int, int, int]]:
+    """(year, partner mask, works) for every non-empty cell: the joint works' masks from o_perwork; a
+    partner's works with no other partner are its side total less its joint works of that year."""
     mask_expr = " + ".join(
         f"(CASE WHEN w_{i} IS NOT NULL THEN {1 << i} ELSE 0 END)" for i in range(len(q.partners))
     )
-    cells = sorted(  # sorted, so that the seeded draws do not depend on the engine's row order
+    joint = [
         (int(r["year"]), int(r["mask"]), int(r["n"]))
         for r in engine.query(
-            f"SELECT year, {mask_expr} AS mask, COUNT(*) AS n FROM o_perwork GROUP BY year, {mask_expr}"
+            f"SELECT year, {mask_expr} AS mask, COUNT(*) AS n FROM o_perwork WHERE n_partners >= 2 "
+            f"GROUP BY year, {mask_expr}"
         ).to_pylist()
-    )
+    ]
+    index = {p: i for i, p in enumerate(q.partners)}
+    alone: dict[tuple[int, int], int] = {}
+    for r in engine.query("SELECT partner, year, n FROM o_side_years").to_pylist():
+        key = (int(r["year"]), 1 << index[str(r["partner"])])
+        alone[key] = alone.get(key, 0) + int(r["n"])
+    for year, mask, n in joint:
+        for i in range(len(q.partners)):
+            if mask & (1 << i):
+                alone[(year, 1 << i)] -= n
+    return joint + [(y, m, n) for (y, m), n in alone.items() if n > 0]
+
+
+def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]) -> pa.Table:
+    """CAGR windows of joint works (group ``all``) and each partner's joint share, with intervals."""
+    cells = sorted(growth_cells(engine, q))  # sorted: the seeded draws do not depend on the row order
     keys, draws = g.bootstrap_cells(cells, q.resamples, q.seed)
     observed = np.array([[c for _, _, c in cells]], dtype=np.int64)
     joint_cols = np.array([bin(m).count("1") >= 2 for _, m in keys], dtype=bool)
@@ -358,29 +397,32 @@ def _floats(col: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def impact_intervals(engine: Engine, q: ObsQuery, facts: Facts) -> pa.Table:
+def impact_intervals(engine: Engine, q: ObsQuery) -> pa.Table:
     """95% stability intervals of MNCS and PP(top 10%), full and fractional, per unit over all years."""
-    vals = engine.query(impact_values_sql(facts))
-    # Arrow columns straight to numpy (NULL → NaN); units as integer codes, so that each unit's rows are
-    # one boolean mask over arrays rather than Python lists of a million objects.
+    vals = engine.query(impact_values_sql())
+    # Arrow columns straight to numpy (NULL → NaN); (unit, measure) as integer codes, so that each one's
+    # rows are one boolean mask over arrays rather than Python lists.
     unit_text = pc.binary_join_element_wise(
-        pc.cast(vals.column("kind"), pa.string()), pc.cast(vals.column("unit_key"), pa.string()), "\x1f"
+        pc.cast(vals.column("kind"), pa.string()),
+        pc.cast(vals.column("unit_key"), pa.string()),
+        pc.cast(vals.column("measure"), pa.string()),
+        "\x1f",
     )
     enc = pc.dictionary_encode(unit_text).combine_chunks()
     codes = enc.indices.to_numpy(zero_copy_only=False)
-    labels = [tuple(str(x).split("\x1f", 1)) for x in enc.dictionary.to_pylist()]
-    units = sorted(set(labels))
+    labels = [tuple(str(x).split("\x1f", 2)) for x in enc.dictionary.to_pylist()]
     code_of = {lab: i for i, lab in enumerate(labels)}
+    units = sorted({(kind, key) for kind, key, _ in labels})
     w_all = _floats(vals.column("w"))
-    cols = {c: _floats(vals.column(c)) for c in ("ncs", "top10")}
+    v_all = _floats(vals.column("v"))
+    n_all = pc.cast(vals.column("n"), pa.int64()).to_numpy()
     rows: list[dict[str, object]] = []
     for kind, key in units:
-        sel = codes == code_of[(kind, key)]
-        w = w_all[sel]
-        for measure, col in (("mncs", "ncs"), ("pp_top10", "top10")):
-            v = cols[col][sel]
+        for measure in ("mncs", "pp_top10"):
+            sel = codes == code_of.get((kind, key, measure), -1)
+            v, w, held = v_all[sel], w_all[sel], n_all[sel]
             ok = np.isfinite(v)
-            full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed)
+            full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed, held[ok])
             flo, fhi = g.percentile_interval(full)
             rlo, rhi = g.percentile_interval(frac)
             rows.append(
@@ -388,7 +430,7 @@ def impact_intervals(engine: Engine, q: ObsQuery, facts: Facts) -> pa.Table:
                     "kind": kind,
                     "unit_key": key,
                     "measure": measure,
-                    "works": int(ok.sum()),
+                    "works": int(held[ok].sum()),
                     "ci_low": flo,
                     "ci_high": fhi,
                     "ci_low_fractional": rlo,
@@ -417,6 +459,7 @@ def observe(
     curation: Curation = EMPTY,
     intervals: bool = True,
     reuse_per_work: bool = False,
+    units: bool | None = None,
 ) -> Observation:
     """Build the per-work tables once (``reuse_per_work``: already built on this engine for ``q`` and
     ``curation``), then every asked family."""
@@ -429,12 +472,14 @@ def observe(
     check_partners(engine, q)
     ref_state = engine.reference_state()
     prepared = curation.size == 0 and ref_state == "fresh"
+    fast = prepared and units is not False and engine.name == "duckdb" and eligible(q)
     if reuse_per_work:
         changed = int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])
     else:
-        changed = build_per_work(engine, q, curation, prepared)
+        changed = build_per_work(engine, q, curation, prepared, facts, units=fast)
     obs = Observation(query=q, facts=facts, engine=engine.name, curation=curation, works_changed=changed)
     obs.reference_tables = "prepared" if prepared else "raw"
+    obs.side_tables = "per-unit" if fast else "per-work"
     obs.export = str(getattr(engine, "export_label", ""))
     if prepared:
         facts = replace(facts, prepared=True)
@@ -455,7 +500,7 @@ def observe(
     if obs.joint_works == 0:
         obs.notices.append("no joint works in the store for these partners, rule, types and years")
     snap = date.fromisoformat(facts.snapshot_date)
-    years = [int(r["year"]) for r in engine.query("SELECT DISTINCT year FROM o_scope").to_pylist()]
+    years = [int(r["year"]) for r in engine.query("SELECT DISTINCT year FROM o_years").to_pylist()]
     complete = g.complete_years(snap, years)
     for fam in families:
         meta = _meta(obs, fam)
@@ -478,7 +523,7 @@ def observe(
             out["growth"] = _with_meta(_sorted(gs, SECTION_KEYS["growth"]), meta)
         if fam == "impact" and intervals:
             out["impact-intervals"] = _with_meta(
-                _sorted(impact_intervals(engine, q, facts), SECTION_KEYS["impact-intervals"]), meta
+                _sorted(impact_intervals(engine, q), SECTION_KEYS["impact-intervals"]), meta
             )
         obs.sections[fam] = out
     return obs

@@ -1,0 +1,283 @@
+"""The DuckDB fast path: per-unit tables built at ``prepare``, so that a query reads each partner's
+rows once and materialises per work only the joint works.
+
+A partnership query on a large store spends its time on the partners' whole output (at 10M works,
+4.4M works on either side against 0.4M joint ones). The families only ever aggregate that output (a
+partner's works per year, class, OA status, SDG, unit; its citation sums), so here those aggregates are
+computed straight from ``obs_ref_pair_<rule>``: one row per (unit, work), sorted by unit and keyed by
+an integer, carrying every per-work column a family reads, citation values included. The joint works
+are the keys held by two partners or more; only they get per-work rows (``o_perwork``, ``o_members``,
+``o_links``, ``o_units``), read through integer-keyed copies of the link, funding and SDG tables.
+
+Same family SQL, same figures as the raw tables (``tests/test_observatory_reference.py``). Used when the
+reference tables are fresh, there is no curation, no field or SDG filter and the SDG source is OpenAlex's
+labels (those filters and cordiale's scores change what is in scope after ``prepare``); otherwise the
+full per-work tables are built as before. Spark keeps the full per-work path.
+"""
+
+from __future__ import annotations
+
+from cordiale.observatory.families import (
+    IMPACT_SUMS,
+    Facts,
+    impact_value_sql,
+    side_values_sql,
+    store_values_sql,
+)
+from cordiale.observatory.pipeline import LEVELS, Step, _members, cross_sql, names_sql
+from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
+
+# The year up to which works have a full calendar year of citations (snapshot year − 2), in SQL.
+LAST_CITED_YEAR = "(SELECT CAST(SUBSTR(MAX(updated_date), 1, 4) AS INTEGER) - 2 FROM works)"
+
+
+def eligible(q: ObsQuery) -> bool:
+    """Whether the per-unit tables answer ``q`` (a curation is checked by the caller)."""
+    return q.field is None and q.sdg is None and q.sdg_source == "openalex"
+
+
+def unit_steps() -> list[tuple[str, str, str]]:
+    """(name, SQL, sort) of the store-wide tables of this path, built by ``prepare`` after the pair
+    view's ``obs_ref_work_keys`` and the reference tables."""
+    scope = (
+        "(SELECT id AS work_id, publication_year AS year, type FROM obs_ref_works "
+        "WHERE publication_year IS NOT NULL{})"
+    )
+    cites = "SELECT work_id, c FROM obs_ref_cites"
+    out = [
+        # Each row in obs_ref_ncs is one classified work with its citation values in a world without
+        # retracted works (_x, the default scope) and with them (_r, --include-retracted).
+        (
+            "obs_ref_ncs",
+            f"""
+            SELECT COALESCE(x.work_id, r.work_id) AS work_id, x.ncs AS ncs_x, x.top10 AS top10_x,
+                   r.ncs AS ncs_r, r.top10 AS top10_r
+            FROM ({store_values_sql(scope.format(" AND is_retracted IS NOT TRUE"), LAST_CITED_YEAR, cites)}) x
+            FULL OUTER JOIN ({store_values_sql(scope.format(""), LAST_CITED_YEAR, cites)}) r
+              ON r.work_id = x.work_id""",
+            "",
+        ),
+        # Each row in obs_ref_class_names is one (level, class) with its name.
+        (
+            "obs_ref_class_names",
+            "\nUNION ALL\n".join(
+                f"SELECT '{lv}' AS level, {lv}_id AS class_id, MAX({lv}_name) AS class_name "
+                f"FROM obs_ref_primary GROUP BY {lv}_id"
+                for lv in LEVELS
+            ),
+            "",
+        ),
+        # Each row in obs_ref_scope_years is one (year, type, retracted) that some work has.
+        (
+            "obs_ref_scope_years",
+            "SELECT DISTINCT publication_year AS year, type, COALESCE(is_retracted, FALSE) AS retracted "
+            "FROM obs_ref_works WHERE publication_year IS NOT NULL",
+            "",
+        ),
+        # Each row in obs_ref_links_wk is one link of obs_ref_links, keyed by the work's integer.
+        (
+            "obs_ref_links_wk",
+            "SELECT k.wk, l.position, l.institution_id, l.share, l.author_id "
+            "FROM obs_ref_links l JOIN obs_ref_work_keys k ON k.work_id = l.work_id",
+            "wk",
+        ),
+        # Each row in obs_ref_funding_wk is one funding statement, keyed by the work's integer.
+        (
+            "obs_ref_funding_wk",
+            "SELECT k.wk, f.funder_id, f.funder_name, f.award_id "
+            "FROM work_funding f JOIN obs_ref_work_keys k ON k.work_id = f.work_id",
+            "wk",
+        ),
+        # Each row in obs_ref_sdgs_wk is one OpenAlex SDG label, keyed by the work's integer.
+        (
+            "obs_ref_sdgs_wk",
+            "SELECT DISTINCT k.wk, s.sdg FROM work_sdgs s JOIN obs_ref_work_keys k ON k.work_id = s.work_id",
+            "wk",
+        ),
+    ]
+    for rule in RULES:
+        out += [
+            # Each row in obs_ref_unit_insts_<rule> is one (unit, direct institution rolling up to it,
+            # year, type, retracted): the works with an author at that institution.
+            (
+                f"obs_ref_unit_insts_{rule}",
+                f"""
+                SELECT u.unit, u.institution_id, w.publication_year AS year, w.type,
+                       COALESCE(w.is_retracted, FALSE) AS retracted,
+                       CAST(COUNT(DISTINCT u.work_id) AS BIGINT) AS n
+                FROM obs_ref_units_{rule} u JOIN obs_ref_works w ON w.id = u.work_id
+                WHERE w.publication_year IS NOT NULL
+                GROUP BY u.unit, u.institution_id, w.publication_year, w.type,
+                         COALESCE(w.is_retracted, FALSE)""",
+                "unit",
+            ),
+            # Each row in obs_ref_unit_sdgs_<rule> is one (unit, OpenAlex SDG, year, type, retracted).
+            (
+                f"obs_ref_unit_sdgs_{rule}",
+                f"""
+                SELECT x.unit, s.sdg, x.year, x.type, x.retracted, CAST(COUNT(*) AS BIGINT) AS n,
+                       CAST(SUM(x.w) AS DOUBLE) AS f
+                FROM obs_ref_pair_{rule} x JOIN obs_ref_sdgs_wk s ON s.wk = x.wk
+                GROUP BY x.unit, s.sdg, x.year, x.type, x.retracted""",
+                "unit",
+            ),
+        ]
+    return out
+
+
+def _scope(q: ObsQuery, alias: str) -> str:
+    years = f" AND {alias}.year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
+    retracted = "" if q.include_retracted else f" AND NOT {alias}.retracted"
+    return f"{alias}.type IN ({lit_list(q.types)}){years}{retracted}"
+
+
+def _value_columns(q: ObsQuery, facts: Facts) -> tuple[str, str, str]:
+    """(ncs, top10, has a value) over a row of obs_ref_pair (alias u), by the impact source."""
+    if facts.reference_complete:
+        v = "r" if q.include_retracted else "x"
+        return f"u.ncs_{v}", f"u.top10_{v}", f"u.top10_{v} IS NOT NULL"
+    last_year = int(facts.snapshot_date[:4]) - 2
+    top10 = (
+        "CASE WHEN u.top10_openalex IS NULL THEN CAST(NULL AS DOUBLE) "
+        "WHEN u.top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END"
+    )
+    return "u.fwci", top10, f"(u.fwci IS NOT NULL OR u.top10_openalex IS NOT NULL) AND u.year <= {last_year}"
+
+
+def fast_steps(q: ObsQuery, facts: Facts) -> list[Step]:
+    """Every per-query table the families read, from the per-unit tables (see the module's note)."""
+    partners = values_table(
+        [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
+    )
+    rule = q.rule
+    joint = "(SELECT wk FROM o_joint_keys)"
+    ncs, top10, has_value = _value_columns(q, facts)
+    valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
+    side_classes = "\nUNION ALL\n".join(
+        f"""SELECT c.partner, '{lv}' AS level, c.class_id, nm.class_name, c.n, c.f FROM (
+                SELECT u.partner, u.{lv}_id AS class_id, CAST(COUNT(*) AS BIGINT) AS n,
+                       CAST(SUM(u.w) AS DOUBLE) AS f
+                FROM o_pu u WHERE u.has_primary GROUP BY u.partner, u.{lv}_id
+            ) c LEFT JOIN obs_ref_class_names nm ON nm.level = '{lv}'
+                AND nm.class_id IS NOT DISTINCT FROM c.class_id"""
+        for lv in LEVELS
+    )
+    levels = "\nUNION ALL\n".join(
+        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name "
+        "FROM o_perwork WHERE has_primary"
+        for lv in LEVELS
+    )
+    w_cols = ", ".join(f"MAX(CASE WHEN pidx = {i} THEN w END) AS w_{i}" for i in range(len(q.partners)))
+    value_sql = (
+        f"SELECT work_id, year, {ncs.replace('u.', '')} AS ncs, {top10.replace('u.', '')} AS top10 "
+        f"FROM o_perwork WHERE {has_value.replace('u.', '')}"
+        if facts.reference_complete
+        else impact_value_sql(facts)
+    )
+    years = f"AND c.year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
+    retracted = "" if q.include_retracted else "AND NOT c.retracted"
+    return [
+        Step("o_partners", partners),
+        # Each row in o_years is one publication year with works in scope.
+        Step("o_years", f"SELECT DISTINCT c.year FROM obs_ref_scope_years c WHERE {_scope(q, 'c')}"),
+        # A view: each row is one (partner, work in scope) with every per-work column (obs_ref_pair).
+        Step(
+            "o_pu",
+            f"""
+            SELECT p.partner, p.pidx, u.* FROM obs_ref_pair_{rule} u JOIN o_partners p ON p.partner = u.unit
+            WHERE u.unit IN ({lit_list(q.partners)}) AND {_scope(q, "u")}""",
+            view=True,
+        ),
+        # Each row in o_joint_keys is one joint work (two partners or more), by its integer key.
+        Step("o_joint_keys", "SELECT wk FROM o_pu GROUP BY wk HAVING COUNT(*) >= 2"),
+        # Each row in o_wp is one (joint work, partner) with the partner's weight.
+        Step("o_wp", f"SELECT u.wk AS work_id, u.pidx, u.partner, u.w FROM o_pu u WHERE u.wk IN {joint}"),
+        # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values.
+        Step(
+            "o_perwork",
+            f"""
+            SELECT u.wk AS work_id, ANY_VALUE(u.year) AS year, ANY_VALUE(u.type) AS type,
+                   ANY_VALUE(u.trunc) AS trunc, ANY_VALUE(u.oa_status) AS oa_status,
+                   ANY_VALUE(u.fwci) AS fwci, ANY_VALUE(u.top10_openalex) AS top10_openalex,
+                   ANY_VALUE(u.has_primary) AS has_primary,
+                   {", ".join(f"ANY_VALUE(u.{lv}_id) AS {lv}_id" for lv in LEVELS)},
+                   ANY_VALUE(u.ncs_x) AS ncs_x, ANY_VALUE(u.top10_x) AS top10_x,
+                   ANY_VALUE(u.ncs_r) AS ncs_r, ANY_VALUE(u.top10_r) AS top10_r,
+                   COUNT(*) AS n_partners, SUM(u.w) AS w_sum, {w_cols},
+                   ANY_VALUE(u.unaffiliated_share) AS unaffiliated_share
+            FROM o_pu u WHERE u.wk IN {joint} GROUP BY u.wk""",
+        ),
+        Step("o_members", _members(q, sides=False)),
+        Step(
+            "o_links",
+            "SELECT l.wk AS work_id, l.position, l.institution_id, l.share, l.author_id "
+            f"FROM obs_ref_links_wk l WHERE l.wk IN {joint}",
+        ),
+        Step("o_rollup", f"SELECT institution_id, unit FROM obs_ref_rollup_{rule}"),
+        Step(
+            "o_units",
+            f"""
+            SELECT DISTINCT l.work_id, l.position, l.institution_id, l.share, r.unit, l.author_id
+            FROM o_links l JOIN obs_ref_rollup_{rule} r ON r.institution_id = l.institution_id
+            WHERE r.unit IN ({lit_list(q.partners)})""",
+        ),
+        Step("o_levels", levels, view=True),
+        Step(
+            "o_ref_classes",
+            f"""
+            SELECT c.level, c.class_id, MAX(c.class_name) AS class_name, CAST(SUM(c.n) AS BIGINT) AS n
+            FROM obs_ref_class_counts c
+            WHERE c.type IN ({lit_list(q.types)}) {years} {retracted}
+            GROUP BY c.level, c.class_id""",
+        ),
+        Step("o_cross", cross_sql(prepared=True)),
+        Step("o_names", names_sql("obs_ref_authors")),
+        Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
+        Step("o_values", value_sql),
+        Step(
+            "o_sdg_labels",
+            f"SELECT s.wk AS work_id, s.sdg FROM obs_ref_sdgs_wk s WHERE s.wk IN {joint}",
+        ),
+        Step(
+            "o_funding",
+            "SELECT f.wk AS work_id, f.funder_id, f.funder_name, f.award_id "
+            f"FROM obs_ref_funding_wk f WHERE f.wk IN {joint}",
+        ),
+        # The sides: each partner's whole output, aggregated from its rows.
+        Step(
+            "o_side_years",
+            "SELECT u.partner, u.year, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(u.w) AS DOUBLE) AS f "
+            "FROM o_pu u GROUP BY u.partner, u.year",
+        ),
+        Step("o_side_classes", side_classes),
+        Step(
+            "o_side_oa",
+            """
+            SELECT u.partner, u.year, COALESCE(u.oa_status, 'unknown') AS oa_status,
+                   CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(u.w) AS DOUBLE) AS f
+            FROM o_pu u GROUP BY u.partner, u.year, COALESCE(u.oa_status, 'unknown')""",
+        ),
+        Step(
+            "o_side_sdg",
+            f"""
+            SELECT c.unit AS partner, c.sdg, c.year, CAST(SUM(c.n) AS BIGINT) AS n,
+                   CAST(SUM(c.f) AS DOUBLE) AS f
+            FROM obs_ref_unit_sdgs_{rule} c
+            WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, "c")}
+            GROUP BY c.unit, c.sdg, c.year""",
+        ),
+        Step(
+            "o_side_impact",
+            f"SELECT v.partner, v.year, {IMPACT_SUMS.format(w='v.w')} FROM ({valued}) v "
+            "GROUP BY v.partner, v.year",
+        ),
+        Step("o_side_values", side_values_sql(valued, "s.ncs", "s.top10")),
+        Step(
+            "o_side_units",
+            f"""
+            SELECT c.unit AS partner, c.institution_id, CAST(SUM(c.n) AS BIGINT) AS n
+            FROM obs_ref_unit_insts_{rule} c
+            WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, "c")}
+            GROUP BY c.unit, c.institution_id""",
+        ),
+    ]
