@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from cordiale.observatory.families import IMPACT_SUMS, Facts, impact_value_sql, side_values_sql
 from cordiale.observatory.pipeline import Step
-from cordiale.observatory.query import ObsQuery
+from cordiale.observatory.query import ObsQuery, values_table
 
 # The side rows of o_members: one (partner, work) with the partner's weight.
 _SIDE = "SELECT work_id, year, unit_key AS partner, w FROM o_members WHERE kind = 'side'"
@@ -38,7 +38,9 @@ def value_steps(q: ObsQuery, facts: Facts) -> list[Step]:
             "o_sdg_labels",
             f"""
             SELECT l.work_id, l.sdg FROM ({labels_sql(q)}) l
-            JOIN (SELECT DISTINCT work_id FROM o_members) m ON m.work_id = l.work_id""",
+            JOIN (SELECT DISTINCT work_id FROM o_members) m ON m.work_id = l.work_id"""
+            if q.sdg_source == "openalex" or facts.has_sdg_scores
+            else values_table([("work_id", "VARCHAR"), ("sdg", "INTEGER")], []),  # no scores: no labels
         ),
         # Each row in o_funding is one funding statement of a joint work.
         Step(
