@@ -414,17 +414,21 @@ def sdg_sql(q: ObsQuery) -> str:
 
 
 def people_pairs_sql(q: ObsQuery) -> str:
-    """Each row: one cross-partner co-author pair (top by joint works; ties by ids)."""
+    """Each row: one cross-partner co-author pair (top by joint works; ties by ids). A row of o_cross is
+    one (work, pair), so the pair's works are its rows; names are joined to the top pairs only."""
+    order = "works DESC, author_1, author_2, partner_1, partner_2"
     return f"""
-    WITH cp AS (SELECT * FROM o_cross),
-    names AS (SELECT author_id, name FROM o_names)
+    WITH top AS (
+        SELECT author_1, partner_1, author_2, partner_2, CAST(COUNT(*) AS BIGINT) AS works,
+               MIN(year) AS first_year, MAX(year) AS last_year
+        FROM o_cross GROUP BY author_1, partner_1, author_2, partner_2
+        ORDER BY {order} LIMIT {int(q.top_pairs)}
+    )
     SELECT c.author_1, n1.name AS name_1, c.partner_1, c.author_2, n2.name AS name_2, c.partner_2,
-           CAST(COUNT(DISTINCT c.work_id) AS BIGINT) AS works, MIN(c.year) AS first_year,
-           MAX(c.year) AS last_year
-    FROM cp c LEFT JOIN names n1 ON n1.author_id = c.author_1 LEFT JOIN names n2 ON n2.author_id = c.author_2
-    GROUP BY c.author_1, n1.name, c.partner_1, c.author_2, n2.name, c.partner_2
-    ORDER BY works DESC, c.author_1, c.author_2, c.partner_1, c.partner_2
-    LIMIT {int(q.top_pairs)}"""
+           c.works, c.first_year, c.last_year
+    FROM top c LEFT JOIN o_names n1 ON n1.author_id = c.author_1
+    LEFT JOIN o_names n2 ON n2.author_id = c.author_2
+    ORDER BY {order}"""
 
 
 def people_new_sql() -> str:

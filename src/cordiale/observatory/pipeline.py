@@ -187,7 +187,8 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
 def cross_sql(prepared: bool = False) -> str:
     """o_cross; its authors come from o_auth (after merges), or, on prepared reference tables (no
     curation, so no merges), from the author id each prepared link carries. Only joint works can hold a
-    cross-partner pair, so the prepared form reads those alone."""
+    cross-partner pair, so the prepared form reads those alone. Each row is unique without a DISTINCT:
+    ``pa`` is distinct per (work, author, partner) and a work has one year."""
     pa = """
                 SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
@@ -202,7 +203,7 @@ def cross_sql(prepared: bool = False) -> str:
     return f"""
             WITH pa AS ({pa}
             )
-            SELECT DISTINCT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
+            SELECT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
                    y.author_id AS author_2, y.partner AS partner_2
             FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
             JOIN o_perwork pw ON pw.work_id = x.work_id"""

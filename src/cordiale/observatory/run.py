@@ -30,7 +30,7 @@ from cordiale.observatory.pipeline import invariant_checks, per_work_steps
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
 from cordiale.observatory.reference import prepared_steps
 from cordiale.observatory.sides import side_steps, value_steps
-from cordiale.observatory.units import eligible, fast_steps
+from cordiale.observatory.units import anchor_partner, eligible, fast_steps
 from cordiale.store.schema import LATEST_REFERENCE_COMPLETE
 
 COUNTING = {
@@ -168,7 +168,14 @@ def build_per_work(
     if facts is None:
         facts = read_facts(engine)
     if units:
-        steps = fast_steps(q, replace(facts, prepared=True))
+        counts = {
+            str(r["unit"]): int(r["n"])
+            for r in engine.query(
+                f"SELECT unit, COUNT(*) AS n FROM obs_ref_pair_{q.rule} "
+                f"WHERE unit IN ({lit_list(q.partners)}) GROUP BY unit"
+            ).to_pylist()
+        }
+        steps = fast_steps(q, replace(facts, prepared=True), anchor_partner(counts))
     else:
         if prepared:
             facts = replace(facts, prepared=True)

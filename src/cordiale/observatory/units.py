@@ -25,7 +25,7 @@ from cordiale.observatory.families import (
     store_values_sql,
 )
 from cordiale.observatory.pipeline import LEVELS, Step, _members, cross_sql, names_sql
-from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
+from cordiale.observatory.query import RULES, ObsQuery, lit, lit_list, values_table
 
 # The year up to which works have a full calendar year of citations (snapshot year − 2), in SQL.
 LAST_CITED_YEAR = "(SELECT CAST(SUBSTR(MAX(updated_date), 1, 4) AS INTEGER) - 2 FROM works)"
@@ -144,8 +144,26 @@ def _value_columns(q: ObsQuery, facts: Facts) -> tuple[str, str, str]:
     return "u.fwci", top10, f"(u.fwci IS NOT NULL OR u.top10_openalex IS NOT NULL) AND u.year <= {last_year}"
 
 
-def fast_steps(q: ObsQuery, facts: Facts) -> list[Step]:
-    """Every per-query table the families read, from the per-unit tables (see the module's note)."""
+def joint_weights_sql(q: ObsQuery) -> str:
+    """o_jw: each joint work's key and each partner's weight on it (NULL when absent)."""
+    if len(q.partners) == 2:
+        a, b = (
+            f"SELECT u.wk, u.w FROM obs_ref_pair_{q.rule} u WHERE u.unit = {lit(p)} AND {_scope(q, 'u')}"
+            for p in q.partners
+        )
+        return f"SELECT a.wk, a.w AS w_0, b.w AS w_1 FROM ({a}) a JOIN ({b}) b ON b.wk = a.wk"
+    w_cols = ", ".join(f"MAX(CASE WHEN pidx = {i} THEN w END) AS w_{i}" for i in range(len(q.partners)))
+    return f"SELECT wk, {w_cols} FROM o_pu GROUP BY wk HAVING COUNT(*) >= 2"
+
+
+def anchor_partner(counts: dict[str, int]) -> str | None:
+    """The partner with the fewest (unit, work) rows (ties: the first id), whose range o_perwork reads."""
+    return min(sorted(counts), key=lambda p: counts[p]) if counts else None
+
+
+def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Step]:
+    """Every per-query table the families read, from the per-unit tables (see the module's note).
+    ``anchor``: the partner whose range gives the joint works' per-work columns (two partners)."""
     partners = values_table(
         [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
     )
@@ -153,11 +171,17 @@ def fast_steps(q: ObsQuery, facts: Facts) -> list[Step]:
     joint = "(SELECT wk FROM o_joint_keys)"
     ncs, top10, has_value = _value_columns(q, facts)
     valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
-    side_classes = "\nUNION ALL\n".join(
+    # one pass over the partners' rows to the finest classes, then each level from those
+    level_ids = ", ".join(f"u.{lv}_id" for lv in LEVELS)
+    side_classes = f"""
+        WITH t AS (
+            SELECT u.partner, {level_ids}, COUNT(*) AS n, SUM(u.w) AS f
+            FROM o_pu u WHERE u.has_primary GROUP BY u.partner, {level_ids}
+        )\n""" + "\nUNION ALL\n".join(
         f"""SELECT c.partner, '{lv}' AS level, c.class_id, nm.class_name, c.n, c.f FROM (
-                SELECT u.partner, u.{lv}_id AS class_id, CAST(COUNT(*) AS BIGINT) AS n,
-                       CAST(SUM(u.w) AS DOUBLE) AS f
-                FROM o_pu u WHERE u.has_primary GROUP BY u.partner, u.{lv}_id
+                SELECT t.partner, t.{lv}_id AS class_id, CAST(SUM(t.n) AS BIGINT) AS n,
+                       CAST(SUM(t.f) AS DOUBLE) AS f
+                FROM t GROUP BY t.partner, t.{lv}_id
             ) c LEFT JOIN obs_ref_class_names nm ON nm.level = '{lv}'
                 AND nm.class_id IS NOT DISTINCT FROM c.class_id"""
         for lv in LEVELS
@@ -167,7 +191,12 @@ def fast_steps(q: ObsQuery, facts: Facts) -> list[Step]:
         "FROM o_perwork WHERE has_primary"
         for lv in LEVELS
     )
-    w_cols = ", ".join(f"MAX(CASE WHEN pidx = {i} THEN w END) AS w_{i}" for i in range(len(q.partners)))
+    idx = range(len(q.partners))
+    columns = (
+        f"SELECT * FROM obs_ref_pair_{rule} u WHERE u.unit = {lit(anchor)} AND {_scope(q, 'u')}"
+        if anchor is not None and len(q.partners) == 2
+        else "SELECT DISTINCT ON (wk) * FROM o_pu WHERE wk IN (SELECT wk FROM o_jw)"
+    )
     value_sql = (
         f"SELECT work_id, year, {ncs.replace('u.', '')} AS ncs, {top10.replace('u.', '')} AS top10 "
         f"FROM o_perwork WHERE {has_value.replace('u.', '')}"
@@ -188,38 +217,51 @@ def fast_steps(q: ObsQuery, facts: Facts) -> list[Step]:
             WHERE u.unit IN ({lit_list(q.partners)}) AND {_scope(q, "u")}""",
             view=True,
         ),
-        # Each row in o_joint_keys is one joint work (two partners or more), by its integer key.
-        Step("o_joint_keys", "SELECT wk FROM o_pu GROUP BY wk HAVING COUNT(*) >= 2"),
+        # Each row in o_jw is one joint work (two partners or more) with each partner's weight (w_<i>,
+        # NULL when absent): with two partners the join of their ranges on the integer key.
+        Step("o_jw", joint_weights_sql(q)),
+        Step("o_joint_keys", "SELECT wk FROM o_jw", view=True),
         # Each row in o_wp is one (joint work, partner) with the partner's weight.
-        Step("o_wp", f"SELECT u.wk AS work_id, u.pidx, u.partner, u.w FROM o_pu u WHERE u.wk IN {joint}"),
-        # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values.
+        Step(
+            "o_wp",
+            "\nUNION ALL\n".join(
+                f"SELECT wk AS work_id, {i} AS pidx, {lit(p)} AS partner, w_{i} AS w FROM o_jw "
+                f"WHERE w_{i} IS NOT NULL"
+                for i, p in enumerate(q.partners)
+            ),
+        ),
+        # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values,
+        # the per-work columns read from one partner's range (``anchor``: the one with fewest rows; all
+        # partners' when there are more than two, since a joint work need not include that one).
         Step(
             "o_perwork",
             f"""
-            SELECT u.wk AS work_id, ANY_VALUE(u.year) AS year, ANY_VALUE(u.type) AS type,
-                   ANY_VALUE(u.trunc) AS trunc, ANY_VALUE(u.oa_status) AS oa_status,
-                   ANY_VALUE(u.fwci) AS fwci, ANY_VALUE(u.top10_openalex) AS top10_openalex,
-                   ANY_VALUE(u.has_primary) AS has_primary,
-                   {", ".join(f"ANY_VALUE(u.{lv}_id) AS {lv}_id" for lv in LEVELS)},
-                   ANY_VALUE(u.ncs_x) AS ncs_x, ANY_VALUE(u.top10_x) AS top10_x,
-                   ANY_VALUE(u.ncs_r) AS ncs_r, ANY_VALUE(u.top10_r) AS top10_r,
-                   COUNT(*) AS n_partners, SUM(u.w) AS w_sum, {w_cols},
-                   ANY_VALUE(u.unaffiliated_share) AS unaffiliated_share
-            FROM o_pu u WHERE u.wk IN {joint} GROUP BY u.wk""",
+            SELECT j.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex,
+                   c.has_primary, {", ".join(f"c.{lv}_id" for lv in LEVELS)},
+                   c.ncs_x, c.top10_x, c.ncs_r, c.top10_r,
+                   {" + ".join(f"(CASE WHEN j.w_{i} IS NULL THEN 0 ELSE 1 END)" for i in idx)} AS n_partners,
+                   {" + ".join(f"COALESCE(j.w_{i}, 0)" for i in idx)} AS w_sum,
+                   {", ".join(f"j.w_{i}" for i in idx)}, c.unaffiliated_share
+            FROM o_jw j JOIN (
+                {columns}
+            ) c ON c.wk = j.wk""",
         ),
         Step("o_members", _members(q, sides=False)),
         Step(
             "o_links",
             "SELECT l.wk AS work_id, l.position, l.institution_id, l.share, l.author_id "
-            f"FROM obs_ref_links_wk l WHERE l.wk IN {joint}",
+            "FROM obs_ref_links_wk l SEMI JOIN o_jw j ON j.wk = l.wk",
         ),
         Step("o_rollup", f"SELECT institution_id, unit FROM obs_ref_rollup_{rule}"),
+        # Each row in o_units is one (link of a joint work, partner it rolls up to); unique without a
+        # DISTINCT: a link is stored once, and each (institution, unit) once in the roll-up.
         Step(
             "o_units",
             f"""
-            SELECT DISTINCT l.work_id, l.position, l.institution_id, l.share, r.unit, l.author_id
-            FROM o_links l JOIN obs_ref_rollup_{rule} r ON r.institution_id = l.institution_id
-            WHERE r.unit IN ({lit_list(q.partners)})""",
+            SELECT l.work_id, l.position, l.institution_id, l.share, r.unit, l.author_id
+            FROM o_links l JOIN (
+                SELECT institution_id, unit FROM obs_ref_rollup_{rule} WHERE unit IN ({lit_list(q.partners)})
+            ) r ON r.institution_id = l.institution_id""",
         ),
         Step("o_levels", levels, view=True),
         Step(
