@@ -638,6 +638,27 @@ def test_bootstrap_of_means_matches_resampling_works_one_by_one() -> None:
     assert lo is not None and hi is not None and lo < values.mean() < hi
 
 
+def test_bootstrap_of_means_from_counted_pairs_draws_exactly_what_it_draws_from_works() -> None:
+    """The fast path hands the bootstrap distinct (value, weight) rows with how many works hold each,
+    in any order and with pairs split by the last bits of a weight: the draws are those of the works."""
+    rng = np.random.default_rng(5)
+    values = rng.choice([0.0, 0.5, 1.0, 4.0], size=300)
+    weights = rng.choice([0.25, 1.0 / 3.0], size=300)
+    full, frac = g.bootstrap_means(values, weights, 500, seed=13)
+    pairs: dict[tuple[float, float], int] = {}
+    for v, w in zip(values.tolist(), weights.tolist(), strict=True):
+        w2 = w + 1e-16 if len(pairs) % 2 else w  # the same weight summed in another order
+        pairs[(v, w2)] = pairs.get((v, w2), 0) + 1
+    rows = list(pairs.items())[::-1]
+    cv = np.array([v for (v, _), _ in rows])
+    cw = np.array([w for (_, w), _ in rows])
+    held = np.array([n for _, n in rows], dtype=np.int64)
+    full2, frac2 = g.bootstrap_means(cv, cw, 500, seed=13, holders=held)
+    assert np.array_equal(full, full2) and np.array_equal(frac, frac2)
+    other, _ = g.bootstrap_means(cv, cw, 500, seed=13, holders=held + 1)
+    assert not np.array_equal(full, other)
+
+
 # ---------------------------------------------------------------- real works: independent figures
 
 

@@ -70,6 +70,8 @@ def assert_prepared_equals_raw(db: Path, tmp_path: Path, queries: list[ObsQuery]
     for q in queries:
         raw = observe_store(db, q, FAMILIES)
         assert raw.reference_tables == "raw" and raw.side_tables == "per-work"
+        default = observe_store(copy, q, ["summary"])  # the fast path by default, where it answers
+        assert default.side_tables == ("per-unit" if eligible(q) else "per-work")
         for units in (False, True):
             prep = _observe_prepared(copy, q, units)
             assert prep.reference_tables == "prepared"
