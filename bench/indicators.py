@@ -12,7 +12,10 @@ build time reported separately), then, on DuckDB, the summary series as ``cordia
 end to end from an open store (the gated figure; also from the raw tables at 1M, same rows required), the
 per-work tables read from the reference tables, the observatory's summary section on them, the
 families on those per-work tables, and the whole ``--all`` (per-work tables + every family + bootstrap:
-what one ``cordiale pair A B --all`` costs once the store is prepared); a naive pandas computation of the
+what one ``cordiale pair A B --all`` costs once the store is prepared; since stop 15 the fast path, whose
+per-work tables hold the joint works only and whose side figures come from the per-unit rows; at sizes up
+to ``--raw-max`` also on the full per-work tables, the path before it, as the baseline of the ratio); a
+naive pandas computation of the
 summary series (the baseline: joins and group-bys on the store's tables read into DataFrames), and Spark
 local mode over the store's Parquet export (its reference tables built in the session, timed apart).
 
@@ -297,9 +300,11 @@ def run_peer(works: int, q: ObsQuery) -> dict[str, Any]:
     ref_s, _ = prepare_store(db)
     con = duckdb.connect(str(db), read_only=True, config={"memory_limit": MEMORY})
     eng = DuckDBEngine(con)
-    observe(eng, q, ["impact"])  # warm-up: the first call in a process pays for imports
+    # the full per-work path: the world's values below read its o_scope, and the joint works' ids its
+    # o_perwork (the fast path keys works by integers; its figures are the same, by the reference tests)
+    observe(eng, q, ["impact"], units=False)  # warm-up: the first call in a process pays for imports
     t0 = time.perf_counter()
-    obs = observe(eng, q, ["impact"])
+    obs = observe(eng, q, ["impact"], units=False)
     ours_s = time.perf_counter() - t0
     if not obs.facts.reference_complete:
         raise SystemExit(f"{db}: expected a reference_complete store (a complete snapshot)")
