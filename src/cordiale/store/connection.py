@@ -112,10 +112,13 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _add_ingested_files_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Stores written before ``ingested_files`` recorded the filter and whether each file was read to its
-    end: add the columns, filled from what the store knows (the run's filter; a truncated or corrupt file
+    """Stores written before ``ingested_files`` recorded each file's content hash, the filter and whether
+    each file was read to its end: add the columns. The hash stays NULL for files read before; the filter
+    and read-to-end are filled from what the store knows (the run's filter; a truncated or corrupt file
     left a quarantine row saying so)."""
     names = {r[0] for r in con.execute("DESCRIBE ingested_files").fetchall()}
+    if "content_hash" not in names:  # earlier files keep NULL: no fingerprint to compare
+        con.execute(INGESTED_FILES_ADDED[-1])
     if {"institution_filter", "read_to_end"} <= names:
         return
     for ddl in INGESTED_FILES_ADDED:

@@ -32,6 +32,7 @@ from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
 from cordiale.store.parse_file import ParsedFile, parse_file
+from cordiale.store.schema import INGESTED_FILES_COLUMNS
 
 # Parsed files waiting for the merge (on disk): enough that workers never wait on the merge.
 IN_FLIGHT_PER_WORKER = 3
@@ -255,7 +256,8 @@ def _apply_merged_ids_file(session: WriterSession, item: InputFile, run_id: str)
         removed = apply_merged_ids(con, item.path)
         con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
         con.execute(
-            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now(), [], true)",
+            f"INSERT INTO ingested_files ({INGESTED_FILES_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, 0, ?, 0, now(), [], true, NULL)",
             [str(item.path), item.size, item.mtime, run_id, removed],
         )
     except InputUnreadableError as exc:
