@@ -19,7 +19,7 @@ from tests.conftest import raw_records
 
 # Enough works that parsing the file takes seconds on any machine (the merge into a fresh store is a
 # small share of the ingest); few enough that the test stays well under 20 s on two cores.
-LARGE_WORKS = 20_000
+LARGE_WORKS = 16_000
 
 _READER = """
 import json, sys, time

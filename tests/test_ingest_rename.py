@@ -38,7 +38,8 @@ def _data(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def _quarantine(db: Path) -> list[tuple[Any, ...]]:
     with reader(db) as con:
-        return con.execute("SELECT input_path, line, record_id, reason FROM quarantine ORDER BY ALL").fetchall()
+        sql = "SELECT input_path, line, record_id, reason FROM quarantine ORDER BY ALL"
+        return con.execute(sql).fetchall()
 
 
 def test_a_renamed_file_keeps_one_set_of_quarantine_rows(tmp_path: Path, kfupm: Path) -> None:

@@ -215,14 +215,24 @@ def reader(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckD
 
 
 class WriterSession:
-    """A writer connection held across several units of work, handed to waiting readers in between."""
+    """A writer connection held across several units of work, handed to waiting readers in between.
+
+    ``release`` closes it for a while (the writer has nothing to write, e.g. while a file is parsed):
+    readers come and go freely, and the next use of ``con`` takes the store back."""
 
     def __init__(self, path: Path, wait: float = LOCK_WAIT_SECONDS, handover_seconds: float = 2.0) -> None:
         self.path = path
         self.wait = wait
         self.handover_seconds = handover_seconds
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = self._open()
+        self._con: duckdb.DuckDBPyConnection | None = self._open()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The writer connection, reopened (waiting for the readers in the store) after ``release``."""
+        if self._con is None:
+            self._con = self._open()
+        return self._con
 
     def _open(self) -> duckdb.DuckDBPyConnection:
         con = _open_writer(self.path, self.wait)
@@ -233,22 +243,32 @@ class WriterSession:
         con.execute(f"SET memory_limit = '{memory_limit('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
         return con
 
+    @property
+    def released(self) -> bool:
+        return self._con is None
+
     def readers_waiting(self) -> bool:
         return wait_mark(self.path).exists()
+
+    def release(self) -> None:
+        """Close the connection (no transaction may be open) until ``con`` is next used."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def yield_to_readers(self) -> None:
         """Between two units of work: if a reader is waiting, close, let it in, reopen."""
         mark = wait_mark(self.path)
-        if not mark.exists():
-            return
-        self.con.close()
+        if self._con is None or not mark.exists():
+            return  # released: readers are not kept out
+        self.release()
         deadline = time.monotonic() + self.handover_seconds
         while mark.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
-        self.con = self._open()
+        self._con = self._open()
 
     def close(self) -> None:
-        self.con.close()
+        self.release()
 
     def __enter__(self) -> WriterSession:
         return self

@@ -5,8 +5,9 @@ Pipeline: plan the inputs (skip files already committed unchanged) → parse fil
 → apply merged ids → log the run. A crash loses at most the files in flight; a rerun redoes exactly those.
 
 Parsing never touches the store, so readers are never kept waiting on it: while the next parsed file is
-awaited (one large file may take minutes), the writer polls for waiting readers, commits its open group
-and hands the store over (``_CommitGroup.idle``). A reader waits at most for one file's merge.
+awaited (one large file may take minutes), the writer polls for a waiting reader; when one comes, it
+commits its open group and releases the store until the file is ready to merge (``_CommitGroup.idle``).
+A reader waits at most for one file's merge.
 """
 
 from __future__ import annotations
@@ -348,11 +349,14 @@ class _CommitGroup:
         return outcome
 
     def idle(self) -> None:
-        """Called while the next parsed file is awaited: a waiting reader gets the store now (the open
-        group commits first), and a group open ``GROUP_SECONDS`` commits without waiting for a file."""
+        """Called while the next parsed file is awaited: when a reader is waiting, the open group commits
+        and the store is released until that file is ready to merge (readers come and go meanwhile); a
+        group open ``GROUP_SECONDS`` commits without waiting for a file."""
+        if self.session.released:
+            return
         if self.session.readers_waiting():
             self.commit()
-            self.session.yield_to_readers()
+            self.session.release()
         elif self.opened_at is not None and time.monotonic() - self.opened_at >= GROUP_SECONDS:
             self.commit()
 
