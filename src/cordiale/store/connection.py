@@ -4,8 +4,9 @@ DuckDB lets one process hold a database file for writing, or several hold it rea
 read-only for one query and closes it. A long writer (``cordiale ingest``) commits one input file at a
 time and, between two files, hands the file over to any reader that is waiting: a reader that finds the
 file locked leaves a ``<store>.wait`` mark and retries; the writer sees the mark, closes, lets the readers
-in and reopens. So a long-running reader (the web app) and an ingest both work, readers seeing the last
-committed state.
+in and reopens. While it has nothing to write (a file is being parsed) and sees the mark, it closes until
+it has (``WriterSession.release``). So a long-running reader (the web app) and an ingest both work,
+readers seeing the last committed state.
 """
 
 from __future__ import annotations
