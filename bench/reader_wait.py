@@ -81,8 +81,10 @@ def resampled_works_file(path: Path, count: int, first: int = 0, source: Path = 
     return path
 
 
-def measure(db: Path, large: Path, institutions: Sequence[str] = ()) -> tuple[float, list[tuple[float, int]]]:
-    """Ingest ``large`` into ``db`` (which must exist) while a reader process reads in a loop:
+def measure(
+    db: Path, inputs: Sequence[Path], institutions: Sequence[str] = (), workers: int = 1
+) -> tuple[float, list[tuple[float, int]]]:
+    """Ingest ``inputs`` into ``db`` (which must exist) while a reader process reads in a loop:
     (ingest seconds, the reader's reads)."""
     stop, ready = db.with_name("reader.stop"), db.with_name("reader.ready")
     stop.unlink(missing_ok=True)
@@ -99,7 +101,7 @@ def measure(db: Path, large: Path, institutions: Sequence[str] = ()) -> tuple[fl
         if not ready.exists():
             raise RuntimeError("the reader never read the store")
         t0 = time.monotonic()
-        ingest([large], db, workers=1, institution_filter=institutions)
+        ingest(inputs, db, workers=workers, institution_filter=institutions)
         seconds = time.monotonic() - t0
     finally:
         stop.touch()
@@ -120,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         db = Path(tmp) / "store.duckdb"
         ingest([resampled_works_file(Path(tmp) / "small.jsonl.gz", 100, first=args.works)], db)
         large = resampled_works_file(Path(tmp) / "large.jsonl.gz", args.works)
-        seconds, reads = measure(db, large, filt)
+        seconds, reads = measure(db, [large], filt)
     longest = max(w for w, _ in reads)
     ratio = longest / seconds
     verdict = "ok" if ratio < args.max_ratio else "MISSED"

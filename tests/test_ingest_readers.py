@@ -9,6 +9,7 @@ from bench.reader_wait import measure, resampled_works_file
 
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
+from tests.test_ingest import _split, snapshot
 
 # Enough works that parsing the file takes seconds on any machine; few enough that the test stays well
 # under 20 s on two cores.
@@ -39,7 +40,7 @@ def test_readers_wait_for_a_merge_not_for_a_large_files_parse(
 ) -> None:
     db = tmp_path / "s.duckdb"
     ingest([resampled_works_file(tmp_path / "small.jsonl.gz", 100, first=LARGE_WORKS, source=kfupm)], db)
-    ingest_seconds, reads = measure(db, large_file, institutions)
+    ingest_seconds, reads = measure(db, [large_file], institutions)
     longest = max(waited for waited, _ in reads)
     print(f"ingest {ingest_seconds:.2f} s; reader's longest wait {longest:.3f} s over {len(reads)} reads")
     assert longest < ingest_seconds * bound, (longest, ingest_seconds)
@@ -53,3 +54,20 @@ def test_readers_wait_for_a_merge_not_for_a_large_files_parse(
     assert counts == sorted(counts)  # committed states only
     assert set(counts) == {100, total}  # the one file is atomic: all of it or none
     assert counts[-1] == total  # and the last committed state is seen
+
+
+def test_a_store_built_while_readers_come_and_go_is_the_same(tmp_path: Path, kfupm: Path) -> None:
+    """Parallel parse workers, small commit groups, a reader in a loop (so the writer releases the store
+    and takes it back many times): the store is the one built without readers, and the reader only ever
+    saw committed states."""
+    files = _split(kfupm, tmp_path, 6)
+    clean = tmp_path / "clean.duckdb"
+    ingest(files, clean, workers=2)
+    db = tmp_path / "s.duckdb"
+    ingest(files[:1], db, workers=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CORDIALE_COMMIT_WORKS", "1000")  # about one file a transaction
+        _, reads = measure(db, files, workers=2)
+    assert snapshot(db) == snapshot(clean)
+    counts = [n for _, n in reads]
+    assert counts == sorted(counts) and counts[-1] == 5804
