@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from bench.reader_wait import measure, resampled_works_file
 
-from cordiale.store.connection import reader
+from cordiale.errors import StoreError
+from cordiale.store.connection import WriterSession, reader, writer
 from cordiale.store.ingest import ingest
 from tests.test_ingest import _split, snapshot
 
@@ -71,3 +72,21 @@ def test_a_store_built_while_readers_come_and_go_is_the_same(tmp_path: Path, kfu
     assert snapshot(db) == snapshot(clean)
     counts = [n for _, n in reads]
     assert counts == sorted(counts) and counts[-1] == 5804
+
+
+def test_a_released_session_lets_readers_in_and_keeps_other_writers_out(tmp_path: Path) -> None:
+    db = tmp_path / "s.duckdb"
+    session = WriterSession(db)
+    try:
+        session.release()  # what the ingest does while a file is parsed and a reader waits
+        assert session.released
+        with reader(db, wait=0) as con:  # at once
+            assert con.execute("SELECT count(*) FROM works").fetchall() == [(0,)]
+        with pytest.raises(StoreError, match="writer session holds the store"), writer(db, wait=0.3):
+            pass
+        assert session.con.execute("SELECT count(*) FROM works").fetchall() == [(0,)]  # taken back
+        assert not session.released
+    finally:
+        session.close()
+    with writer(db, wait=0) as con:  # free once the session has ended
+        con.execute("SELECT 1")
