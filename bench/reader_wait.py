@@ -5,7 +5,8 @@ One gzip JSON Lines file of N real works (``works-kfupm-2026.jsonl.gz`` cycled, 
 the store through ``cordiale.store.connection.reader`` every 10 ms and counts its works. Printed: the
 ingest's wall time, the reader's longest wait to open the store, its number of reads, and their ratio.
 
-Gate (exit 1 when missed): longest wait < ``--max-ratio`` x the ingest time (default 0.45). A writer
+Gate (exit 1 when missed): longest wait < ``--max-ratio`` x the ingest time (default 0.45; CI: 0.5, and
+0.25 with ``--institutions``). A writer
 that kept the store while it parsed the file keeps a reader out for the whole parse (about 0.6 of the
 ingest, 0.75 with ``--institutions``); one that lets readers in during the parse keeps them out only for
 the file's merge, commit and checkpoint (about 0.25; 0.1 with ``--institutions``, little being merged).
@@ -118,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-ratio", type=float, default=0.45)
     args = parser.parse_args(argv)
     filt = [i for i in args.institutions.split(",") if i]
-    with tempfile.TemporaryDirectory(prefix="reader-wait-", dir=ROOT / "bench") as tmp:
+    out = ROOT / "bench" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="reader-wait-", dir=out) as tmp:
         db = Path(tmp) / "store.duckdb"
         ingest([resampled_works_file(Path(tmp) / "small.jsonl.gz", 100, first=args.works)], db)
         large = resampled_works_file(Path(tmp) / "large.jsonl.gz", args.works)
