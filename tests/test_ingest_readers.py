@@ -29,7 +29,7 @@ def large_file(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
     [
         # Every work stored: the merge, commit and checkpoint (which a reader may have to wait for) are
         # about a quarter of the ingest; waiting for the parse as well took about 0.6 of it.
-        ((), 0.45),
+        ((), 0.5),
         # A filtered read (a partner's works out of a large file): the merge is small, the parse is
         # everything. A reader waits for about a tenth of the ingest; waiting for the parse, 0.75 of it.
         (("I60342839",), 1 / 4),
