@@ -237,8 +237,14 @@ def ror_load_command(
             f"{summary.records_rejected:,} quarantine row{'s' if summary.records_rejected != 1 else ''} "
             "with file, line and reason: see the `quarantine` table (or `cordiale export`)"
         )
-    if summary.records_stored == 0:
-        raise NothingDoneError("no ROR record could be loaded")
+    for f in summary.files:
+        if f.records_read and not f.records_stored:  # as in `ingest`: quarantined, not a failure
+            notice(
+                f"{f.path}: none of its {f.records_read:,} records could be stored; "
+                f"{f.records_rejected:,} quarantined (see the `quarantine` table)"
+            )
+    if summary.records_read == 0:
+        raise NothingDoneError("no ROR record could be read from the inputs")
 
 
 @inst_app.command("search")

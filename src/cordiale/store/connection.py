@@ -4,12 +4,14 @@ DuckDB lets one process hold a database file for writing, or several hold it rea
 read-only for one query and closes it. A long writer (``cordiale ingest``) commits one input file at a
 time and, between two files, hands the file over to any reader that is waiting: a reader that finds the
 file locked leaves a ``<store>.wait`` mark and retries; the writer sees the mark, closes, lets the readers
-in and reopens. So a long-running reader (the web app) and an ingest both work, readers seeing the last
-committed state.
+in and reopens. While it has nothing to write (a file is being parsed) and sees the mark, it closes until
+it has (``WriterSession.release``). So a long-running reader (the web app) and an ingest both work,
+readers seeing the last committed state.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import os
 import time
@@ -38,6 +40,27 @@ def wait_mark(path: Path) -> Path:
     return path.with_name(path.name + ".wait")
 
 
+def writing_mark(path: Path) -> Path:
+    """The file a released ``WriterSession`` holds locked (``flock``): other writers wait for it as for the
+    store itself, readers ignore it."""
+    return path.with_name(path.name + ".writing")
+
+
+def _held_by_a_session(path: Path) -> bool:
+    """Whether a ``WriterSession`` has released the store for readers only (see ``writing_mark``)."""
+    try:
+        fd = os.open(writing_mark(path), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    return False
+
+
 def memory_limit(variable: str = "CORDIALE_MEMORY_LIMIT", default: str = "1GB") -> str:
     """DuckDB's memory limit for cordiale's connections (``CORDIALE_MEMORY_LIMIT``, default 1GB)."""
     value = os.environ.get(variable, default)
@@ -60,12 +83,18 @@ def _is_memory_size(value: str) -> bool:
     return "'" not in value
 
 
-def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+def _connect(
+    path: Path, read_only: bool, wait: float, session_hold: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open the store, retrying while it is locked. A writer also waits while a released ``WriterSession``
+    holds it (``session_hold``: this is that session taking it back)."""
     deadline = time.monotonic() + wait
     delay = 0.005
     mark = wait_mark(path)
     while True:
         try:
+            if not read_only and not session_hold and _held_by_a_session(path):
+                raise duckdb.IOException("Could not set lock: a cordiale writer session holds the store")
             con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": memory_limit()})
         except duckdb.CatalogException as exc:  # read-only, on a path DuckDB takes for a data file
             raise _not_a_store(path) from exc
@@ -112,10 +141,13 @@ def init_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _add_ingested_files_columns(con: duckdb.DuckDBPyConnection) -> None:
-    """Stores written before ``ingested_files`` recorded the filter and whether each file was read to its
-    end: add the columns, filled from what the store knows (the run's filter; a truncated or corrupt file
+    """Stores written before ``ingested_files`` recorded each file's content hash, the filter and whether
+    each file was read to its end: add the columns. The hash stays NULL for files read before; the filter
+    and read-to-end are filled from what the store knows (the run's filter; a truncated or corrupt file
     left a quarantine row saying so)."""
     names = {r[0] for r in con.execute("DESCRIBE ingested_files").fetchall()}
+    if "content_hash" not in names:  # earlier files keep NULL: no fingerprint to compare
+        con.execute(INGESTED_FILES_ADDED[-1])
     if {"institution_filter", "read_to_end"} <= names:
         return
     for ddl in INGESTED_FILES_ADDED:
@@ -131,8 +163,8 @@ def _add_ingested_files_columns(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _open_writer(path: Path, wait: float) -> duckdb.DuckDBPyConnection:
-    con = _connect(path, read_only=False, wait=wait)
+def _open_writer(path: Path, wait: float, session_hold: bool = False) -> duckdb.DuckDBPyConnection:
+    con = _connect(path, read_only=False, wait=wait, session_hold=session_hold)
     init_schema(con)
     _fold_asked(con, path)
     return con
@@ -212,17 +244,35 @@ def reader(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[duckdb.DuckD
 
 
 class WriterSession:
-    """A writer connection held across several units of work, handed to waiting readers in between."""
+    """A writer connection held across several units of work, handed to waiting readers in between.
+
+    ``release`` closes it for a while (the writer has nothing to write, e.g. while a file is parsed):
+    readers come and go freely, other writers still wait (``writing_mark``), and the next use of ``con``
+    takes the store back."""
 
     def __init__(self, path: Path, wait: float = LOCK_WAIT_SECONDS, handover_seconds: float = 2.0) -> None:
         self.path = path
         self.wait = wait
         self.handover_seconds = handover_seconds
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = self._open()
+        self._hold: int | None = None  # the locked writing mark while released
+        self._con: duckdb.DuckDBPyConnection | None = self._open()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The writer connection, reopened (waiting for the readers in the store) after ``release``."""
+        if self._con is None:
+            self._con = self._open()
+            self._drop_hold()
+        return self._con
+
+    def _drop_hold(self) -> None:
+        if self._hold is not None:
+            os.close(self._hold)  # unlocks
+            self._hold = None
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        con = _open_writer(self.path, self.wait)
+        con = _open_writer(self.path, self.wait, session_hold=self._hold is not None)
         # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
         con.execute("SET checkpoint_threshold = '64MB'")
@@ -230,22 +280,45 @@ class WriterSession:
         con.execute(f"SET memory_limit = '{memory_limit('CORDIALE_INGEST_MEMORY_LIMIT', '512MB')}'")
         return con
 
+    @property
+    def released(self) -> bool:
+        return self._con is None
+
     def readers_waiting(self) -> bool:
         return wait_mark(self.path).exists()
+
+    def release(self) -> None:
+        """Close the connection (no transaction may be open) until ``con`` is next used; other writers
+        keep waiting meanwhile."""
+        if self._con is None:
+            return
+        fd = os.open(writing_mark(self.path), os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # taken before the store is let go: no writer slips in between
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # being probed this instant (or another session's): keep the store
+            os.close(fd)
+            return
+        self._hold = fd
+        self._con.close()
+        self._con = None
 
     def yield_to_readers(self) -> None:
         """Between two units of work: if a reader is waiting, close, let it in, reopen."""
         mark = wait_mark(self.path)
-        if not mark.exists():
-            return
-        self.con.close()
+        if self._con is None or not mark.exists():
+            return  # released: readers are not kept out
+        self._con.close()
+        self._con = None
         deadline = time.monotonic() + self.handover_seconds
         while mark.exists() and time.monotonic() < deadline:
             time.sleep(0.005)
-        self.con = self._open()
+        self._con = self._open()
 
     def close(self) -> None:
-        self.con.close()
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+        self._drop_hold()
 
     def __enter__(self) -> WriterSession:
         return self

@@ -2,8 +2,12 @@
 
 Pipeline: plan the inputs (skip files already committed unchanged) → parse files in worker processes
 (streaming, Arrow IPC staging on disk) → merge each parsed file into the store in its own transaction
-(the writer connection is held only for that) → apply merged ids → log the run. A crash loses at most
-the files in flight; a rerun redoes exactly those.
+→ apply merged ids → log the run. A crash loses at most the files in flight; a rerun redoes exactly those.
+
+Parsing never touches the store, so readers are never kept waiting on it: while the next parsed file is
+awaited (one large file may take minutes), the writer polls for a waiting reader; when one comes, it
+commits its open group and releases the store until the file is ready to merge (``_CommitGroup.idle``).
+A reader waits at most for one file's merge.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -28,12 +33,15 @@ from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
 from cordiale.store.parse_file import ParsedFile, parse_file
+from cordiale.store.schema import INGESTED_FILES_COLUMNS
 
 # Parsed files waiting for the merge (on disk): enough that workers never wait on the merge.
 IN_FLIGHT_PER_WORKER = 3
 # Small files share a transaction up to this many works (CORDIALE_COMMIT_WORKS) or seconds.
 GROUP_WORKS = 50_000
 GROUP_SECONDS = 5.0
+# How often the writer looks for waiting readers while a file is being parsed.
+IDLE_POLL_SECONDS = 0.02
 
 ProgressFn = Callable[[InputFile, "FileOutcome"], None]
 
@@ -216,7 +224,7 @@ def _ingest_files(session: WriterSession, plan: InputPlan, summary: IngestSummar
     try:
         group = _CommitGroup(session)
         for parsed in _parse_all(
-            works_files, tmp_root, opts.partial, filt, opts.workers or default_workers()
+            works_files, tmp_root, opts.partial, filt, opts.workers or default_workers(), group.idle
         ):
             outcome = group.merge(parsed, run_id, recorded[str(parsed.input.path)])
             summary.files.append(outcome)
@@ -249,7 +257,8 @@ def _apply_merged_ids_file(session: WriterSession, item: InputFile, run_id: str)
         removed = apply_merged_ids(con, item.path)
         con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
         con.execute(
-            "INSERT INTO ingested_files VALUES (?, ?, ?, ?, 0, ?, 0, now(), [], true)",
+            f"INSERT INTO ingested_files ({INGESTED_FILES_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, 0, ?, 0, now(), [], true, NULL)",
             [str(item.path), item.size, item.mtime, run_id, removed],
         )
     except InputUnreadableError as exc:
@@ -298,7 +307,8 @@ class _CommitGroup:
     Each file is still all-or-nothing (its rows and its ``ingested_files`` row commit together); grouping
     only spares the fixed cost of a commit (the write-ahead log, a checkpoint) on many small files. A
     group commits once it holds ``GROUP_WORKS`` works, has been open ``GROUP_SECONDS``, or a reader is
-    waiting; readers are let in between groups, so one waits for one file's merge at most.
+    waiting; readers are let in between groups and while the next file is parsed (``idle``), so one waits
+    for one file's merge at most, never for a parse.
     """
 
     def __init__(self, session: WriterSession) -> None:
@@ -338,6 +348,18 @@ class _CommitGroup:
             self.commit()
         return outcome
 
+    def idle(self) -> None:
+        """Called while the next parsed file is awaited: when a reader is waiting, the open group commits
+        and the store is released until that file is ready to merge (readers come and go meanwhile); a
+        group open ``GROUP_SECONDS`` commits without waiting for a file."""
+        if self.session.released:
+            return
+        if self.session.readers_waiting():
+            self.commit()
+            self.session.release()
+        elif self.opened_at is not None and time.monotonic() - self.opened_at >= GROUP_SECONDS:
+            self.commit()
+
     def commit(self) -> None:
         if self.opened_at is not None:
             self.session.con.execute("COMMIT")
@@ -353,12 +375,18 @@ def _yield_cpu_to_merge() -> None:
 
 
 def _parse_all(
-    files: list[InputFile], tmp_root: Path, partial: bool, filt: frozenset[str], workers: int
+    files: list[InputFile],
+    tmp_root: Path,
+    partial: bool,
+    filt: frozenset[str],
+    workers: int,
+    idle: Callable[[], None],
 ) -> Iterator[ParsedFile]:
-    """Yield parsed files as they complete; in-process when one worker (or one file)."""
+    """Yield parsed files as they complete, calling ``idle`` every ``IDLE_POLL_SECONDS`` while none is
+    ready. One worker (or one file): parsed one after another in a thread of this process."""
     if workers <= 1 or len(files) <= 1:
         for i, item in enumerate(files):
-            yield parse_file(item, tmp_root / str(i), partial, filt)
+            yield from _await({_in_thread(parse_file, item, tmp_root / str(i), partial, filt)}, idle)
         return
     ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_yield_cpu_to_merge) as pool:
@@ -369,6 +397,45 @@ def _parse_all(
             while queue and len(pending) < IN_FLIGHT_PER_WORKER * workers:
                 i, item = queue.pop()
                 pending.add(pool.submit(parse_file, item, tmp_root / str(i), partial, filt))
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            finished, pending = _first_done(pending, idle)
             for fut in finished:
                 yield fut.result()
+
+
+def _first_done(
+    pending: set[Future[ParsedFile]], idle: Callable[[], None]
+) -> tuple[set[Future[ParsedFile]], set[Future[ParsedFile]]]:
+    """Wait for at least one of ``pending`` to finish, calling ``idle`` at each poll that finds none."""
+    while True:
+        finished, rest = wait(pending, timeout=IDLE_POLL_SECONDS, return_when=FIRST_COMPLETED)
+        if finished:
+            return finished, rest
+        idle()
+
+
+def _await(pending: set[Future[ParsedFile]], idle: Callable[[], None]) -> Iterator[ParsedFile]:
+    while pending:
+        finished, pending = _first_done(pending, idle)
+        for fut in finished:
+            yield fut.result()
+
+
+def _in_thread(
+    fn: Callable[[InputFile, Path, bool, frozenset[str]], ParsedFile],
+    item: InputFile,
+    out_dir: Path,
+    partial: bool,
+    filt: frozenset[str],
+) -> Future[ParsedFile]:
+    """Run one parse in a daemon thread (an interrupted ingest does not wait for it to end)."""
+    fut: Future[ParsedFile] = Future()
+
+    def run() -> None:
+        fut.set_running_or_notify_cancel()
+        try:
+            fut.set_result(fn(item, out_dir, partial, filt))
+        except BaseException as exc:  # handed to the caller through the future
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, name=f"cordiale-parse-{item.path.name}", daemon=True).start()
+    return fut

@@ -18,7 +18,7 @@ from cordiale.errors import InputUnreadableError
 from cordiale.sources.works import WORK_COLUMN_KEYS
 from cordiale.store.merge_fields import merge_by_field, needs_field_merge
 from cordiale.store.parse_file import ParsedFile
-from cordiale.store.schema import ROR_TABLES, WORK_CHILD_TABLES
+from cordiale.store.schema import INGESTED_FILES_COLUMNS, ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
@@ -79,6 +79,7 @@ def merge_parsed(
             "INSERT INTO quarantine SELECT ?, line, record_id, reason, raw FROM src_quarantine", [path]
         )
         _record_file(con, parsed, run_id, int(stored), recorded_filter or [])
+        _quarantine_once(con, path, parsed.content_hash)
         return int(stored)
     finally:
         for name in registered:
@@ -161,7 +162,7 @@ def _record_file(
     item = parsed.input
     con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
     con.execute(
-        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
+        f"INSERT INTO ingested_files ({INGESTED_FILES_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?)",
         [
             str(item.path),
             item.size,
@@ -172,8 +173,23 @@ def _record_file(
             parsed.rejected,
             recorded_filter,
             parsed.cut is None,
+            parsed.content_hash,
         ],
     )
+
+
+def _quarantine_once(con: duckdb.DuckDBPyConnection, path: str, content_hash: str | None) -> None:
+    """A renamed (or moved) file is read again under its new path: the quarantine rows of the earlier
+    paths that held the same bytes and are no longer on disk go, so its bad records count once."""
+    if content_hash is None:
+        return
+    earlier = con.execute(
+        "SELECT input_path FROM ingested_files WHERE content_hash = ? AND input_path <> ?",
+        [content_hash, path],
+    ).fetchall()
+    gone = [[p] for (p,) in earlier if not Path(p).exists()]
+    if gone:
+        con.executemany("DELETE FROM quarantine WHERE input_path = ?", gone)
 
 
 def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:

@@ -7,6 +7,7 @@ memory does not grow with the file. Nothing here touches the store.
 from __future__ import annotations
 
 import gc
+import hashlib
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,13 @@ class ParsedFile:
     error: str | None = None  # the file could not be read as a whole
     samples: list[tuple[int, str]] = field(default_factory=list)  # first quarantined (line, reason)
     cut: tuple[int, str] | None = None  # where a truncated or corrupt file stopped being readable
+    content_hash: str | None = None  # of the file's bytes (None: a folder), to know a renamed file
+
+
+def content_hash(path: Path) -> str:
+    """BLAKE2b-128 of a file's bytes, hex: the same content under another name has the same hash."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
 class _Writers:
@@ -146,6 +154,8 @@ def _parse_file(
     flush()
     writers.close()
     result.tables = writers.paths
+    if result.error is None:
+        result.content_hash = content_hash(item.path)
     return result
 
 

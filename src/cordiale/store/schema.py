@@ -177,7 +177,8 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     records_rejected BIGINT,
     committed_at TIMESTAMP NOT NULL,
     institution_filter VARCHAR[],          -- the filter it was read under; [] none (NULL: not recorded)
-    read_to_end BOOLEAN                    -- read to its end (not cut short by truncation or corruption)
+    read_to_end BOOLEAN,                   -- read to its end (not cut short by truncation or corruption)
+    content_hash VARCHAR                   -- BLAKE2b-128 of its bytes (NULL: a folder, or not recorded)
 )"""
 
 # Whether the store is reference-complete: what its latest finished ingest found (see snapshot_parts).
@@ -190,6 +191,12 @@ ORDER BY coalesce(finished_at, started_at) DESC, started_at DESC LIMIT 1"""
 INGESTED_FILES_ADDED = (
     "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS institution_filter VARCHAR[]",
     "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS read_to_end BOOLEAN",
+    "ALTER TABLE ingested_files ADD COLUMN IF NOT EXISTS content_hash VARCHAR",
+)
+# The columns of ingested_files, named in every insert (older stores gained them in another order).
+INGESTED_FILES_COLUMNS = (
+    "input_path, size, mtime, run_id, records_read, records_stored, records_rejected, committed_at, "
+    "institution_filter, read_to_end, content_hash"
 )
 
 # Each row is one file a snapshot ingested into the store must have brought in whole for the store to be
