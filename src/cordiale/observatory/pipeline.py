@@ -332,6 +332,18 @@ def _levels(works: str = "o_scope") -> str:
     return "\nUNION ALL\n".join(parts)
 
 
+def prepared_ref_classes_sql(q: ObsQuery) -> str:
+    """o_ref_classes from the prepared class counts: the reference set's works per (level, class) in the
+    query's types, years and retracted rule."""
+    years = f"AND c.year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
+    retracted = "" if q.include_retracted else "AND NOT c.retracted"
+    return f"""
+            SELECT c.level, c.class_id, MAX(c.class_name) AS class_name, CAST(SUM(c.n) AS BIGINT) AS n
+            FROM obs_ref_class_counts c
+            WHERE c.type IN ({lit_list(q.types)}) {years} {retracted}
+            GROUP BY c.level, c.class_id"""
+
+
 REF_CLASSES_FROM_LEVELS = """
     SELECT level, class_id, MAX(class_name) AS class_name, CAST(COUNT(*) AS BIGINT) AS n
     FROM o_levels GROUP BY level, class_id"""

@@ -38,6 +38,7 @@ from cordiale.observatory.pipeline import (
     link_share_sql,
     names_sql,
     perwork_sql,
+    prepared_ref_classes_sql,
 )
 from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
 from cordiale.observatory.units import unit_steps
@@ -223,8 +224,6 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
     partners = values_table(
         [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
     )
-    years = f"AND c.year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
-    retracted = "" if q.include_retracted else "AND NOT c.retracted"
     levels = "\nUNION ALL\n".join(
         f"SELECT t.work_id, '{lv}' AS level, t.{lv}_id AS class_id, t.{lv}_name AS class_name FROM t"
         for lv in LEVELS
@@ -263,14 +262,7 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
             + levels,
             view=True,  # read by the fields family only
         ),
-        Step(
-            "o_ref_classes",
-            f"""
-            SELECT c.level, c.class_id, MAX(c.class_name) AS class_name, CAST(SUM(c.n) AS BIGINT) AS n
-            FROM obs_ref_class_counts c
-            WHERE c.type IN ({lit_list(q.types)}) {years} {retracted}
-            GROUP BY c.level, c.class_id""",
-        ),
+        Step("o_ref_classes", prepared_ref_classes_sql(q)),
         Step("o_cross", cross_sql(prepared=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", "SELECT work_id FROM o_scope WHERE 1 = 0"),

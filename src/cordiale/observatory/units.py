@@ -24,7 +24,14 @@ from cordiale.observatory.families import (
     side_values_sql,
     store_values_sql,
 )
-from cordiale.observatory.pipeline import LEVELS, Step, _members, cross_sql, names_sql
+from cordiale.observatory.pipeline import (
+    LEVELS,
+    Step,
+    _members,
+    cross_sql,
+    names_sql,
+    prepared_ref_classes_sql,
+)
 from cordiale.observatory.query import RULES, ObsQuery, lit, lit_list, values_table
 
 # The year up to which works have a full calendar year of citations (snapshot year − 2), in SQL.
@@ -203,8 +210,6 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         if facts.reference_complete
         else impact_value_sql(facts)
     )
-    years = f"AND c.year BETWEEN {q.years[0]} AND {q.years[1]}" if q.years else ""
-    retracted = "" if q.include_retracted else "AND NOT c.retracted"
     return [
         Step("o_partners", partners),
         # Each row in o_years is one publication year with works in scope.
@@ -264,14 +269,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             ) r ON r.institution_id = l.institution_id""",
         ),
         Step("o_levels", levels, view=True),
-        Step(
-            "o_ref_classes",
-            f"""
-            SELECT c.level, c.class_id, MAX(c.class_name) AS class_name, CAST(SUM(c.n) AS BIGINT) AS n
-            FROM obs_ref_class_counts c
-            WHERE c.type IN ({lit_list(q.types)}) {years} {retracted}
-            GROUP BY c.level, c.class_id""",
-        ),
+        Step("o_ref_classes", prepared_ref_classes_sql(q)),
         Step("o_cross", cross_sql(prepared=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
