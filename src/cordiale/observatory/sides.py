@@ -48,12 +48,14 @@ def value_steps(q: ObsQuery, facts: Facts) -> list[Step]:
             """
             SELECT f.work_id, f.funder_id, f.funder_name, f.award_id FROM work_funding f
             JOIN (SELECT DISTINCT work_id FROM o_members WHERE kind = 'joint') m ON m.work_id = f.work_id""",
+            view=True,  # read once, by the funders family
         ),
     ]
 
 
 def side_steps() -> list[Step]:
-    """The o_side_* tables from the full per-work tables (o_members' side rows)."""
+    """The o_side_* tables from the full per-work tables (o_members' side rows). Views: each is read by
+    one family (o_side_years by two), so on Spark a checkpoint job each would only add to the query."""
     return [
         # Each row in o_side_years is one (partner, year): its works and fractional count.
         Step(
@@ -61,6 +63,7 @@ def side_steps() -> list[Step]:
             f"""
             SELECT s.partner, s.year, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(s.w) AS DOUBLE) AS f
             FROM ({_SIDE}) s GROUP BY s.partner, s.year""",
+            view=True,
         ),
         # Each row in o_side_classes is one (partner, level, class) of the primary topics.
         Step(
@@ -70,6 +73,7 @@ def side_steps() -> list[Step]:
                    CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(s.w) AS DOUBLE) AS f
             FROM ({_SIDE}) s JOIN o_levels lv ON lv.work_id = s.work_id
             GROUP BY s.partner, lv.level, lv.class_id""",
+            view=True,
         ),
         # Each row in o_side_oa is one (partner, year, OA status).
         Step(
@@ -79,6 +83,7 @@ def side_steps() -> list[Step]:
                    CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(s.w) AS DOUBLE) AS f
             FROM ({_SIDE}) s JOIN o_perwork p ON p.work_id = s.work_id
             GROUP BY s.partner, s.year, COALESCE(p.oa_status, 'unknown')""",
+            view=True,
         ),
         # Each row in o_side_sdg is one (partner, SDG, year).
         Step(
@@ -87,6 +92,7 @@ def side_steps() -> list[Step]:
             SELECT s.partner, l.sdg, s.year, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(s.w) AS DOUBLE) AS f
             FROM ({_SIDE}) s JOIN o_sdg_labels l ON l.work_id = s.work_id
             GROUP BY s.partner, l.sdg, s.year""",
+            view=True,
         ),
         # Each row in o_side_impact is one (partner, year): the sums the impact family divides.
         Step(
@@ -95,12 +101,14 @@ def side_steps() -> list[Step]:
             SELECT s.partner, s.year, {IMPACT_SUMS.format(w="s.w")}
             FROM ({_SIDE}) s JOIN o_values v ON v.work_id = s.work_id
             GROUP BY s.partner, s.year""",
+            view=True,
         ),
         # Each row in o_side_values is one (partner, measure, value, weight) with the works holding it:
         # the input of the bootstrap, reduced to distinct pairs.
         Step(
             "o_side_values",
             side_values_sql(_SIDE, "v.ncs", "v.top10", "JOIN o_values v ON v.work_id = s.work_id"),
+            view=True,
         ),
         # Each row in o_side_units is one (partner, direct institution rolling up to it): its works.
         Step(
@@ -109,5 +117,6 @@ def side_steps() -> list[Step]:
             SELECT p.partner, u.institution_id, CAST(COUNT(DISTINCT u.work_id) AS BIGINT) AS n
             FROM o_units u JOIN o_partners p ON p.partner = u.unit
             GROUP BY p.partner, u.institution_id""",
+            view=True,
         ),
     ]
