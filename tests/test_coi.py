@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
-from cordiale.coi import CoiFinding, CoiPolicy, CoiStatus, Person, check_conflict, check_conflicts
+from cordiale.coi import CoiFinding, CoiPolicy, CoiStatus, Person, _coverage, check_conflict, check_conflicts
+from cordiale.observatory.reference import prepare
 from cordiale.store.connection import reader, writer
 from tests.fake_openalex import FakeOpenAlex
 
@@ -362,3 +363,13 @@ def test_real_counts_from_the_api_decide_coverage(
     full = check_conflict(db, john, bouilhol, policy)
     assert full.status is CoiStatus.NONE, full
     assert f"the store holds {counted[0]:,} of the {counted[0]:,} works" in full.reasons[1]
+    # A prepared store counts its works from the pair view's (unit, work) rows: the same counts.
+    prepare(db)
+    with reader(db) as con:
+        ids = [CNRS, IMPERIAL, *con.execute("SELECT DISTINCT institution_id FROM api_counts").fetchall()[0]]
+        raw = _coverage(con, ids, (2023, 2026), 0.95, prepared=False)
+        assert _coverage(con, ids, (2023, 2026), 0.95, prepared=True) == raw
+        assert _coverage(con, ids, (2015, 2026), 0.95, prepared=True) == _coverage(
+            con, ids, (2015, 2026), 0.95, prepared=False
+        )
+    assert check_conflict(db, john, bouilhol, policy) == full
