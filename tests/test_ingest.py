@@ -655,3 +655,29 @@ def test_parse_pauses_the_cyclic_gc_and_restores_it(tmp_path: Path, fixtures_202
         assert bad.error and gc.isenabled()
     finally:
         pf.WorkRowBuilder.add_line = original  # type: ignore[method-assign]
+
+
+def test_a_topic_listed_twice_is_stored_once_and_one_row_is_primary(tmp_path: Path, kfupm: Path) -> None:
+    """A record naming its primary topic twice stored two primary rows: every class counted the work twice
+    and `cordiale observe prepare` refused the store. Now one row per topic id, one primary."""
+    from cordiale.observatory.reference import prepare
+
+    records = [r for r in list(raw_records(kfupm))[:30] if r.get("topics")]
+    first = records[0]
+    first["topics"] = [first["topics"][0], *first["topics"]]
+    db = tmp_path / "s.duckdb"
+    ingest([write_jsonl(tmp_path / "dup.jsonl", records)], db)
+    wid = first["id"].rsplit("/", 1)[-1]
+    with reader(db) as con:
+        rows = con.execute(
+            "SELECT count(*), count(DISTINCT topic_id), count(*) FILTER (WHERE is_primary) "
+            "FROM work_topics WHERE work_id = ?",
+            [wid],
+        ).fetchall()[0]
+        [(twice,)] = con.execute(
+            "SELECT count(*) FROM (SELECT work_id FROM work_topics WHERE is_primary "
+            "GROUP BY work_id HAVING count(*) > 1)"
+        ).fetchall()
+    assert rows[0] == rows[1] == len(first["topics"]) - 1 and rows[2] == 1
+    assert twice == 0
+    assert prepare(db).built

@@ -279,6 +279,9 @@ _COUNTED = (
     "institutions",
     "ror_relations",
     "ror_organizations",
+    "work_sdgs",  # read by the fast path's SDG tables
+    "work_funding",  # and funding statements
+    "referenced_works",  # the store's own citation counts and values
 )
 
 

@@ -262,9 +262,18 @@ class WriterSession:
     def con(self) -> duckdb.DuckDBPyConnection:
         """The writer connection, reopened (waiting for the readers in the store) after ``release``."""
         if self._con is None:
+            self._await_readers()
             self._con = self._open()
             self._drop_hold()
         return self._con
+
+    def _await_readers(self) -> None:
+        """A reader still waiting (its mark is there) gets in first, for up to ``handover_seconds``: it
+        retries with a back-off, so a writer taking the store straight back could starve it."""
+        mark = wait_mark(self.path)
+        deadline = time.monotonic() + self.handover_seconds
+        while mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def _drop_hold(self) -> None:
         if self._hold is not None:
@@ -309,9 +318,7 @@ class WriterSession:
             return  # released: readers are not kept out
         self._con.close()
         self._con = None
-        deadline = time.monotonic() + self.handover_seconds
-        while mark.exists() and time.monotonic() < deadline:
-            time.sleep(0.005)
+        self._await_readers()
         self._con = self._open()
 
     def close(self) -> None:

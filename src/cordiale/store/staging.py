@@ -445,10 +445,12 @@ def _authorships(
 
 
 def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatch:
-    """A work's topics (or, when it lists none, its primary topic), in one pass like the authorships."""
+    """A work's topics (or, when it lists none, its primary topic), in one pass like the authorships.
+    A topic id listed twice is kept once, and one row at most is the primary (a record naming its primary
+    topic twice would otherwise count twice in every class)."""
     owner: list[int] = []
     topic_id: list[str | None] = []
-    primary_id: list[str | None] = []
+    is_primary: list[bool] = []
     name: list[str | None] = []
     score: list[float | None] = []
     sub_id: list[str | None] = []
@@ -467,10 +469,18 @@ def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatc
             primary_key = primary.id
         else:
             continue
+        seen: set[str] = set()
+        marked = False
         for t in topics:
+            if t.id is not None:
+                if t.id in seen:
+                    continue
+                seen.add(t.id)
+            first = not marked and t.id == primary_key  # equal ids, or no id on either side
+            marked = marked or first
             owner.append(wi)
             topic_id.append(t.id)
-            primary_id.append(primary_key)
+            is_primary.append(first)
             name.append(t.display_name)
             score.append(t.score)
             x = t.subfield
@@ -484,17 +494,12 @@ def _topics(ws: Sequence[Work], ids: pa.Array, lines: pa.Array) -> pa.RecordBatc
             domain_name.append(x.display_name if x is not None else None)
     owners = pa.array(owner, I32)
     topic_ids = pa.array(topic_id, S)
-    primary = pa.array(primary_id, S)
     columns: dict[str, Any] = {
         "work_id": ids.take(owners),
         "topic_id": _strip_prefix_array(topic_ids),
         "topic_name": name,
         "score": score,
-        # equal ids, or no id on either side (as Python's None == None)
-        "is_primary": pc.or_kleene(
-            pc.fill_null(pc.equal(topic_ids, primary), False),
-            pc.and_(pc.is_null(topic_ids), pc.is_null(primary)),
-        ),
+        "is_primary": pa.array(is_primary, pa.bool_()),
         "subfield_id": stripped_ids(sub_id),
         "subfield_name": sub_name,
         "field_id": stripped_ids(field_id),
