@@ -24,6 +24,11 @@ from cordiale.sdg.similarity import data_path, encoder, similarity_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 0.02  # on weights and intercepts (shipped rounded to 4 decimals); C must match exactly
+# The MiniLM runtime's float results differ in the last bits between CPU models (its kernels follow the
+# instruction set), and a flipped similarity rank moves a fit: refitted on another Intel Xeon, the paths
+# with similarity features moved by up to 2.0% of a weight (similarity_margin 3.3825 -> 3.3147), while
+# the query-only path, which reads no embedding, came out exact. Those paths get a relative margin.
+SIMILARITY_REL_TOLERANCE = 0.05
 
 
 def _module(path: Path) -> ModuleType:
@@ -66,11 +71,16 @@ def _close(refit: dict[str, Any], ship: dict[str, Any], name: str) -> None:
     assert refit["features"] == ship["features"], name
     assert refit["C"] == ship["C"], f"{name}: C {refit['C']} != shipped {ship['C']}"
     assert abs(refit["cv_accuracy_fit_half"] - ship["cv_accuracy_fit_half"]) < 1e-3, name
+    rel = SIMILARITY_REL_TOLERANCE if any(f.startswith("similarity") for f in ship["features"]) else 0.0
+
+    def near(got: float, want: float) -> bool:
+        return abs(got - want) <= max(TOLERANCE, rel * abs(want))
+
     for sdg, part in ship["per_sdg"].items():
         got = refit["per_sdg"][sdg]
-        assert abs(got["intercept"] - part["intercept"]) <= TOLERANCE, f"{name} SDG {sdg} intercept"
+        assert near(got["intercept"], part["intercept"]), f"{name} SDG {sdg} intercept"
         for feature, w in part["weights"].items():
-            assert abs(got["weights"][feature] - w) <= TOLERANCE, f"{name} SDG {sdg} {feature}"
+            assert near(got["weights"][feature], w), f"{name} SDG {sdg} {feature}"
 
 
 def test_refit_on_the_fit_half_reproduces_the_shipped_weights(
