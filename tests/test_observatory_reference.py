@@ -24,7 +24,7 @@ from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from tests.obs_stores import Inst, Work, build_store
 from tests.shared_data import require_pyspark
-from tests.test_observatory import fractions_store, impact_store  # noqa: F401  (fixtures)
+from tests.test_observatory import fractions_store, impact_store, one, rows  # noqa: F401  (fixtures)
 
 runner = CliRunner()
 KFUPM, ARAMCO, KAUST = "I134085113", "I4210143841", "I71920554"
@@ -116,6 +116,32 @@ def test_prepared_equals_raw_on_the_complete_reference_with_ties(
             ObsQuery(partners=("IA", "IB", "IC"), rule="lineage", types=("article", "review", "dataset")),
         ],
     )
+
+
+def test_prepared_equals_raw_when_a_retracted_work_moves_the_world(tmp_path: Path) -> None:
+    """reference_complete with a highly cited retracted article in the class: the world without it (the
+    default) and with it (``--include-retracted``) give each side different values, and the per-unit cube
+    gives each exactly."""
+    insts = [Inst("IA"), Inst("IB", country="GB")]
+    works = [
+        Work(f"W{100 + k}", authors=[["IA"], ["IB"]] if k < 3 else [["IA"] if k % 2 else ["IB"]])
+        for k in range(12)
+    ]
+    works.append(Work("W500", authors=[["IA"], ["IB"]], retracted=True))
+    cited = {"W100": 3, "W101": 1, "W104": 2, "W105": 6, "W500": 20}
+    citers = [
+        Work(f"W9{w[1:]}{j:02d}", year=2022, type="dataset", authors=[["IB"]], cites=[w])
+        for w, c in cited.items()
+        for j in range(c)
+    ]
+    db = build_store(tmp_path / "retracted.duckdb", insts, works + citers, reference_complete=True)
+    queries = [ObsQuery(partners=("IA", "IB"), rule="direct", include_retracted=r) for r in (False, True)]
+    mncs = [
+        one(rows(observe_store(db, q, ["impact"]), "impact"), kind="side", unit_key="IA", year=2020)["mncs"]
+        for q in queries
+    ]
+    assert mncs[0] != pytest.approx(mncs[1])
+    assert_prepared_equals_raw(db, tmp_path, queries)
 
 
 def test_prepared_equals_raw_under_the_ror_rule_with_coordinates(tmp_path: Path) -> None:

@@ -415,11 +415,11 @@ def sdg_sql(q: ObsQuery) -> str:
 
 def people_pairs_sql(q: ObsQuery) -> str:
     """Each row: one cross-partner co-author pair (top by joint works; ties by ids). A row of o_cross is
-    one (work, pair), so the pair's works are its rows; names are joined to the top pairs only."""
+    one (pair, year) with the pair's works that year; names are joined to the top pairs only."""
     order = "works DESC, author_1, author_2, partner_1, partner_2"
     return f"""
     WITH top AS (
-        SELECT author_1, partner_1, author_2, partner_2, CAST(COUNT(*) AS BIGINT) AS works,
+        SELECT author_1, partner_1, author_2, partner_2, CAST(SUM(works) AS BIGINT) AS works,
                MIN(year) AS first_year, MAX(year) AS last_year
         FROM o_cross GROUP BY author_1, partner_1, author_2, partner_2
         ORDER BY {order} LIMIT {int(q.top_pairs)}
@@ -434,8 +434,7 @@ def people_pairs_sql(q: ObsQuery) -> str:
 def people_new_sql() -> str:
     """Each row: one year: cross-partner co-author pairs active that year, new ones and repeat ones."""
     return """
-    WITH cp AS (SELECT * FROM o_cross),
-    pairs AS (SELECT DISTINCT author_1, partner_1, author_2, partner_2, year FROM cp),
+    WITH pairs AS (SELECT author_1, partner_1, author_2, partner_2, year FROM o_cross),
     firsts AS (
         SELECT author_1, partner_1, author_2, partner_2, MIN(year) AS first_year FROM pairs
         GROUP BY author_1, partner_1, author_2, partner_2

@@ -173,9 +173,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         Step("o_levels", _levels()),
         # Each row in o_ref_classes is one (level, class): the reference set's works in that class.
         Step("o_ref_classes", REF_CLASSES_FROM_LEVELS),
-        # Each row in o_cross is one cross-partner co-authorship: a work, an author on an authorship rolling
-        # up to partner i and a different author on one rolling up to partner j > i.
-        Step("o_cross", cross_sql()),
+        *cross_steps(cross_sql()),
         # Each row in o_names is one author of a cross-partner pair, with a display name.
         Step("o_names", names_sql("authorships")),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
@@ -184,11 +182,30 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
     return steps
 
 
-def cross_sql(prepared: bool = False) -> str:
-    """o_cross; its authors come from o_auth (after merges), or, on prepared reference tables (no
+def cross_steps(per_work_sql: str) -> list[Step]:
+    """o_cross_works (a view, read by the web app's drill-downs) and o_cross, its rows counted per pair
+    and year: the people family reads the counts, so the 2M+ per-work rows of a large partnership are
+    never stored."""
+    return [
+        # Each row in o_cross_works is one cross-partner co-authorship: a work, an author on an authorship
+        # rolling up to partner i and a different author on one rolling up to partner j > i.
+        Step("o_cross_works", per_work_sql, view=True),
+        # Each row in o_cross is one (cross-partner pair, year) with the pair's works that year.
+        Step(
+            "o_cross",
+            """
+            SELECT author_1, partner_1, author_2, partner_2, year, CAST(COUNT(*) AS BIGINT) AS works
+            FROM o_cross_works GROUP BY author_1, partner_1, author_2, partner_2, year""",
+        ),
+    ]
+
+
+def cross_sql(prepared: bool = False, joint_only: bool = False) -> str:
+    """o_cross_works; its authors come from o_auth (after merges), or, on prepared reference tables (no
     curation, so no merges), from the author id each prepared link carries. Only joint works can hold a
-    cross-partner pair, so the prepared form reads those alone. Each row is unique without a DISTINCT:
-    ``pa`` is distinct per (work, author, partner) and a work has one year."""
+    cross-partner pair, so the prepared form reads those alone (``joint_only``: o_units holds only joint
+    works' links already). Each row is unique without a DISTINCT: ``pa`` is distinct per (work, author,
+    partner) and a work has one year."""
     pa = """
                 SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
@@ -199,6 +216,11 @@ def cross_sql(prepared: bool = False) -> str:
                 SELECT DISTINCT u.work_id, u.author_id, p.pidx, p.partner
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
                 JOIN o_perwork j ON j.work_id = u.work_id AND j.n_partners >= 2
+                WHERE u.author_id IS NOT NULL"""
+    if joint_only:
+        pa = """
+                SELECT DISTINCT u.work_id, u.author_id, p.pidx, p.partner
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit
                 WHERE u.author_id IS NOT NULL"""
     return f"""
             WITH pa AS ({pa}

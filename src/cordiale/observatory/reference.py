@@ -35,6 +35,7 @@ from cordiale.observatory.pipeline import (
     _rollup,
     _scope,
     cross_sql,
+    cross_steps,
     link_share_sql,
     names_sql,
     perwork_sql,
@@ -263,7 +264,7 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
             view=True,  # read by the fields family only
         ),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        Step("o_cross", cross_sql(prepared=True)),
+        *cross_steps(cross_sql(prepared=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", "SELECT work_id FROM o_scope WHERE 1 = 0"),
     ]

@@ -18,7 +18,6 @@ full per-work tables are built as before. Spark keeps the full per-work path.
 from __future__ import annotations
 
 from cordiale.observatory.families import (
-    IMPACT_SUMS,
     Facts,
     impact_value_sql,
     side_values_sql,
@@ -29,6 +28,7 @@ from cordiale.observatory.pipeline import (
     Step,
     _members,
     cross_sql,
+    cross_steps,
     names_sql,
     prepared_ref_classes_sql,
 )
@@ -118,6 +118,7 @@ def unit_steps() -> list[tuple[str, str, str]]:
                          COALESCE(w.is_retracted, FALSE)""",
                 "unit",
             ),
+            (f"obs_ref_unit_cube_{rule}", cube_sql(rule), "unit"),
             # Each row in obs_ref_unit_sdgs_<rule> is one (unit, OpenAlex SDG, year, type, retracted).
             (
                 f"obs_ref_unit_sdgs_{rule}",
@@ -130,6 +131,103 @@ def unit_steps() -> list[tuple[str, str, str]]:
             ),
         ]
     return out
+
+
+# The value sources a query may read (``_value_columns``): the store's own citation values without
+# retracted works in the world (x) or with them (r), and OpenAlex's (o). Each is (ncs, top10, has a value)
+# over a row of obs_ref_pair (alias u); OpenAlex's year bound is applied when the cube is read.
+_CUBE_VALUES = {
+    "x": ("u.ncs_x", "u.top10_x", "u.top10_x IS NOT NULL"),
+    "r": ("u.ncs_r", "u.top10_r", "u.top10_r IS NOT NULL"),
+    "o": (
+        "u.fwci",
+        "CASE WHEN u.top10_openalex IS NULL THEN CAST(NULL AS DOUBLE) "
+        "WHEN u.top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END",
+        "(u.fwci IS NOT NULL OR u.top10_openalex IS NOT NULL)",
+    ),
+}
+_SUM_NAMES = ("c_ncs", "s_ncs", "sw_ncs", "w_ncs", "c_top10", "s_top10", "sw_top10", "w_top10")
+CUBE_DIMS = ("year", "type", "retracted", "oa_status", "has_primary", *(f"{lv}_id" for lv in LEVELS))
+
+
+def cube_sql(rule: str) -> str:
+    """obs_ref_unit_cube_<rule>: each row is one (unit, year, type, retracted, OA status, primary topic)
+    with its works, fractional count and, per value source, the impact family's sums (IMPACT_SUMS) over
+    the works holding a value (``nv_<source>``: how many). Every side aggregate of a query is a sum of
+    these cells, so a query reads a few cells per partner instead of each of its works."""
+    sums = []
+    for v, (ncs, top10, has) in _CUBE_VALUES.items():
+        sums.append(f"CAST(COUNT(CASE WHEN {has} THEN 1 END) AS BIGINT) AS nv_{v}")
+        for name, expr in (("ncs", ncs), ("top10", top10)):
+            val = f"CASE WHEN {has} THEN {expr} END"
+            sums += [
+                f"CAST(COUNT({val}) AS BIGINT) AS c_{name}_{v}",
+                f"CAST(SUM({val}) AS DOUBLE) AS s_{name}_{v}",
+                f"CAST(SUM(u.w * ({val})) AS DOUBLE) AS sw_{name}_{v}",
+                f"CAST(SUM(CASE WHEN ({val}) IS NOT NULL THEN u.w END) AS DOUBLE) AS w_{name}_{v}",
+            ]
+    dims = ", ".join(f"u.{d}" for d in CUBE_DIMS)
+    return f"""
+                SELECT u.unit, {dims}, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(u.w) AS DOUBLE) AS f,
+                       {", ".join(sums)}
+                FROM obs_ref_pair_{rule} u GROUP BY u.unit, {dims}"""
+
+
+def _value_source(q: ObsQuery, facts: Facts) -> tuple[str, str]:
+    """The cube's value source for ``q`` and the condition a cell (alias c) must meet to hold values."""
+    if facts.reference_complete:
+        v = "r" if q.include_retracted else "x"
+        return v, f"c.nv_{v} > 0"
+    return "o", f"c.nv_o > 0 AND c.year <= {int(facts.snapshot_date[:4]) - 2}"
+
+
+def cube_side_steps(q: ObsQuery, facts: Facts) -> list[Step]:
+    """o_side_years, o_side_classes, o_side_oa and o_side_impact from the partners' cells of the cube."""
+    cells = (
+        f"SELECT c.unit AS partner, c.* FROM obs_ref_unit_cube_{q.rule} c "
+        f"WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, 'c')}"
+    )
+    v, valued = _value_source(q, facts)
+    level_ids = ", ".join(f"c.{lv}_id" for lv in LEVELS)
+    classes = f"""
+        WITH t AS (
+            SELECT c.partner, {level_ids}, SUM(c.n) AS n, SUM(c.f) AS f
+            FROM o_side_cells c WHERE c.has_primary GROUP BY c.partner, {level_ids}
+        )\n""" + "\nUNION ALL\n".join(
+        f"""SELECT c.partner, '{lv}' AS level, c.class_id, nm.class_name, c.n, c.f FROM (
+                SELECT t.partner, t.{lv}_id AS class_id, CAST(SUM(t.n) AS BIGINT) AS n,
+                       CAST(SUM(t.f) AS DOUBLE) AS f
+                FROM t GROUP BY t.partner, t.{lv}_id
+            ) c LEFT JOIN obs_ref_class_names nm ON nm.level = '{lv}'
+                AND nm.class_id IS NOT DISTINCT FROM c.class_id"""
+        for lv in LEVELS
+    )
+    impact = ", ".join(
+        f"CAST(SUM(c.{name}_{v}) AS {'BIGINT' if name.startswith('c_') else 'DOUBLE'}) AS {name}"
+        for name in _SUM_NAMES
+    )
+    return [
+        # Each row in o_side_cells is one cell of the cube for a partner, in scope.
+        Step("o_side_cells", cells),
+        Step(
+            "o_side_years",
+            "SELECT c.partner, c.year, CAST(SUM(c.n) AS BIGINT) AS n, CAST(SUM(c.f) AS DOUBLE) AS f "
+            "FROM o_side_cells c GROUP BY c.partner, c.year",
+        ),
+        Step("o_side_classes", classes),
+        Step(
+            "o_side_oa",
+            """
+            SELECT c.partner, c.year, COALESCE(c.oa_status, 'unknown') AS oa_status,
+                   CAST(SUM(c.n) AS BIGINT) AS n, CAST(SUM(c.f) AS DOUBLE) AS f
+            FROM o_side_cells c GROUP BY c.partner, c.year, COALESCE(c.oa_status, 'unknown')""",
+        ),
+        Step(
+            "o_side_impact",
+            f"SELECT c.partner, c.year, {impact} FROM o_side_cells c WHERE {valued} "
+            "GROUP BY c.partner, c.year",
+        ),
+    ]
 
 
 def _scope(q: ObsQuery, alias: str) -> str:
@@ -178,21 +276,6 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
     joint = "(SELECT wk FROM o_joint_keys)"
     ncs, top10, has_value = _value_columns(q, facts)
     valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
-    # one pass over the partners' rows to the finest classes, then each level from those
-    level_ids = ", ".join(f"u.{lv}_id" for lv in LEVELS)
-    side_classes = f"""
-        WITH t AS (
-            SELECT u.partner, {level_ids}, COUNT(*) AS n, SUM(u.w) AS f
-            FROM o_pu u WHERE u.has_primary GROUP BY u.partner, {level_ids}
-        )\n""" + "\nUNION ALL\n".join(
-        f"""SELECT c.partner, '{lv}' AS level, c.class_id, nm.class_name, c.n, c.f FROM (
-                SELECT t.partner, t.{lv}_id AS class_id, CAST(SUM(t.n) AS BIGINT) AS n,
-                       CAST(SUM(t.f) AS DOUBLE) AS f
-                FROM t GROUP BY t.partner, t.{lv}_id
-            ) c LEFT JOIN obs_ref_class_names nm ON nm.level = '{lv}'
-                AND nm.class_id IS NOT DISTINCT FROM c.class_id"""
-        for lv in LEVELS
-    )
     levels = "\nUNION ALL\n".join(
         f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name "
         "FROM o_perwork WHERE has_primary"
@@ -270,7 +353,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         ),
         Step("o_levels", levels, view=True),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        Step("o_cross", cross_sql(prepared=True)),
+        *cross_steps(cross_sql(prepared=True, joint_only=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
         Step("o_values", value_sql),
@@ -283,20 +366,9 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             "SELECT f.wk AS work_id, f.funder_id, f.funder_name, f.award_id "
             f"FROM obs_ref_funding_wk f WHERE f.wk IN {joint}",
         ),
-        # The sides: each partner's whole output, aggregated from its rows.
-        Step(
-            "o_side_years",
-            "SELECT u.partner, u.year, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(u.w) AS DOUBLE) AS f "
-            "FROM o_pu u GROUP BY u.partner, u.year",
-        ),
-        Step("o_side_classes", side_classes),
-        Step(
-            "o_side_oa",
-            """
-            SELECT u.partner, u.year, COALESCE(u.oa_status, 'unknown') AS oa_status,
-                   CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(u.w) AS DOUBLE) AS f
-            FROM o_pu u GROUP BY u.partner, u.year, COALESCE(u.oa_status, 'unknown')""",
-        ),
+        # The sides: each partner's whole output, aggregated from its cells of the cube (its rows for
+        # the bootstrap's values and its SDG labels).
+        *cube_side_steps(q, facts),
         Step(
             "o_side_sdg",
             f"""
@@ -305,11 +377,6 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             FROM obs_ref_unit_sdgs_{rule} c
             WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, "c")}
             GROUP BY c.unit, c.sdg, c.year""",
-        ),
-        Step(
-            "o_side_impact",
-            f"SELECT v.partner, v.year, {IMPACT_SUMS.format(w='v.w')} FROM ({valued}) v "
-            "GROUP BY v.partner, v.year",
         ),
         Step("o_side_values", side_values_sql(valued, "s.ncs", "s.top10")),
         Step(

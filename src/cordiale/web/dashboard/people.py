@@ -2,8 +2,8 @@
 side's labs and units, new and repeat pairs per year) and the works behind a pair, a unit or a year.
 
 The rows are the observatory's (``cordiale pair A B --show people``); the drill-downs read the same
-per-work tables the family is computed from (``o_cross``: one row per cross-partner co-authorship of a
-work; ``o_links``: one row per direct affiliation link), so a list has as many works as the figure.
+per-work tables the family is computed from (``o_cross_works``: one row per cross-partner co-authorship
+of a work; ``o_links``: one row per direct affiliation link), so a list has as many works as the figure.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def pair_work_ids(db_path: Path, filters: Filters, author_1: str, author_2: str)
     return _ids(
         db_path,
         filters,
-        "SELECT DISTINCT work_id FROM o_cross "
+        "SELECT DISTINCT work_id FROM o_cross_works "
         f"WHERE author_1 = {lit(author_1)} AND author_2 = {lit(author_2)}",
     )
 
@@ -103,8 +103,8 @@ def new_pair_work_ids(db_path: Path, filters: Filters, year: int, kind: str) -> 
         db_path,
         filters,
         f"""WITH f AS (SELECT author_1, partner_1, author_2, partner_2, MIN(year) AS first_year
-                      FROM o_cross GROUP BY author_1, partner_1, author_2, partner_2)
-            SELECT DISTINCT c.work_id FROM o_cross c JOIN f ON f.author_1 = c.author_1
+                      FROM o_cross_works GROUP BY author_1, partner_1, author_2, partner_2)
+            SELECT DISTINCT c.work_id FROM o_cross_works c JOIN f ON f.author_1 = c.author_1
               AND f.partner_1 = c.partner_1 AND f.author_2 = c.author_2 AND f.partner_2 = c.partner_2
             WHERE c.year = {int(year)} AND f.first_year {op} {int(year)}""",
     )
