@@ -285,13 +285,7 @@ def collab_sql(q: ObsQuery) -> str:
     """Each row: one (joint group, year or total, collaboration type): works, fractional, share."""
     return f"""
     WITH jw AS (SELECT work_id, unit_key AS grp, year, w FROM o_members WHERE kind = 'joint'),
-    inst AS (
-        SELECT DISTINCT l.work_id, l.institution_id, i.country_code, i.type,
-               ro.lat, ro.lng
-        FROM o_links l JOIN (SELECT DISTINCT work_id FROM jw) j ON j.work_id = l.work_id
-        LEFT JOIN institutions i ON i.id = l.institution_id
-        LEFT JOIN ror_organizations ro ON ro.ror_id = {ror_id_sql("i.ror")}
-    ),
+    inst AS (SELECT work_id, institution_id, country_code, type, lat, lng FROM o_inst),
     home AS (
         SELECT DISTINCT i.country_code FROM institutions i JOIN o_partners p ON p.partner = i.id
         WHERE i.country_code IS NOT NULL
@@ -340,24 +334,44 @@ def collab_sql(q: ObsQuery) -> str:
                    AND t.ctype = 'all joint works'"""
 
 
-def third_parties_sql() -> str:
-    """Each row: one (joint group, level, key, year or total): joint works with such a third party."""
+def joint_institutions_sql() -> str:
+    """o_inst: each row one (joint work, direct institution on one of its authorships) with what the
+    collaboration and third-party families read of the institution: name, country, type, coordinates
+    (ROR) and region. Built once for both families."""
     regions = values_table(
         [("country_code", "VARCHAR"), ("continent", "VARCHAR"), ("global_south", "BOOLEAN")],
         country_regions(),
     )
     return f"""
     WITH regions AS ({regions}),
-    partner_units AS (
+    wi AS (
+        SELECT DISTINCT l.work_id, l.institution_id
+        FROM o_links l JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2
+    ),
+    attrs AS (
+        SELECT x.institution_id, i.display_name, i.country_code, i.type, ro.lat, ro.lng, rg.continent,
+               rg.global_south
+        FROM (SELECT DISTINCT institution_id FROM wi) x
+        LEFT JOIN institutions i ON i.id = x.institution_id
+        LEFT JOIN ror_organizations ro ON ro.ror_id = {ror_id_sql("i.ror")}
+        LEFT JOIN regions rg ON rg.country_code = i.country_code
+    )
+    SELECT wi.work_id, a.* FROM wi JOIN attrs a ON a.institution_id = wi.institution_id"""
+
+
+def third_parties_sql() -> str:
+    """Each row: one (joint group, level, key, year or total): joint works with such a third party.
+    A row of ``third`` is unique per (group, work, institution): o_inst is, and o_members has one row per
+    (work, kind, unit), which the invariants check."""
+    return """
+    WITH partner_units AS (
         SELECT DISTINCT r.institution_id FROM o_rollup r JOIN o_partners p ON p.partner = r.unit
     ),
     third AS (
-        SELECT DISTINCT m.unit_key AS grp, m.work_id, m.year, l.institution_id,
-               i.display_name, i.country_code, rg.continent, rg.global_south
-        FROM o_members m JOIN o_links l ON l.work_id = m.work_id
-        LEFT JOIN partner_units pu ON pu.institution_id = l.institution_id
-        LEFT JOIN institutions i ON i.id = l.institution_id
-        LEFT JOIN regions rg ON rg.country_code = i.country_code
+        SELECT m.unit_key AS grp, m.work_id, m.year, i.institution_id,
+               i.display_name, i.country_code, i.continent, i.global_south
+        FROM o_members m JOIN o_inst i ON i.work_id = m.work_id
+        LEFT JOIN partner_units pu ON pu.institution_id = i.institution_id
         WHERE m.kind = 'joint' AND pu.institution_id IS NULL
     ),
     keyed AS (

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from cordiale.ids import ror_id_sql
 from cordiale.observatory.curation import Curation
+from cordiale.observatory.families import joint_institutions_sql
 from cordiale.observatory.query import ObsQuery, lit, lit_list, values_table
 
 ROR_LEVELS = 3  # ROR hierarchies are shallow (CNRS → institute → lab); deeper chains are cut here
@@ -173,62 +174,83 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         Step("o_levels", _levels()),
         # Each row in o_ref_classes is one (level, class): the reference set's works in that class.
         Step("o_ref_classes", REF_CLASSES_FROM_LEVELS),
-        *cross_steps(cross_sql()),
+        *cross_steps(cross_authors_sql()),
         # Each row in o_names is one author of a cross-partner pair, with a display name.
         Step("o_names", names_sql("authorships")),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
         Step("o_changed", _changed(cur)),
+        Step("o_inst", joint_institutions_sql()),
     ]
     return steps
 
 
-def cross_steps(per_work_sql: str) -> list[Step]:
-    """o_cross_works (a view, read by the web app's drill-downs) and o_cross, its rows counted per pair
-    and year: the people family reads the counts, so the 2M+ per-work rows of a large partnership are
-    never stored."""
+def cross_steps(pa_sql: str) -> list[Step]:
+    """o_cross: each (cross-partner pair, year) with the pair's works that year, counted straight from the
+    self-join of ``pa_sql`` (one row per work, author and partner index), so the 2M+ per-work rows of a
+    large partnership are never stored; partner ids are joined to the counts, not to each row. The
+    per-work rows stay a view (o_cross_works) for the web app's drill-downs."""
+    pairs = """
+            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
+            JOIN o_perwork pw ON pw.work_id = x.work_id"""
+    named = """
+            JOIN o_partners p1 ON p1.pidx = c.pidx_1 JOIN o_partners p2 ON p2.pidx = c.pidx_2"""
     return [
         # Each row in o_cross_works is one cross-partner co-authorship: a work, an author on an authorship
         # rolling up to partner i and a different author on one rolling up to partner j > i.
-        Step("o_cross_works", per_work_sql, view=True),
+        Step(
+            "o_cross_works",
+            f"""
+            WITH pa AS ({pa_sql}
+            ),
+            c AS (
+                SELECT x.work_id, pw.year, x.author_id AS author_1, x.pidx AS pidx_1,
+                       y.author_id AS author_2, y.pidx AS pidx_2{pairs}
+            )
+            SELECT c.work_id, c.year, c.author_1, p1.partner AS partner_1, c.author_2,
+                   p2.partner AS partner_2
+            FROM c{named}""",
+            view=True,
+        ),
         # Each row in o_cross is one (cross-partner pair, year) with the pair's works that year.
         Step(
             "o_cross",
-            """
-            SELECT author_1, partner_1, author_2, partner_2, year, CAST(COUNT(*) AS BIGINT) AS works
-            FROM o_cross_works GROUP BY author_1, partner_1, author_2, partner_2, year""",
+            f"""
+            WITH pa AS ({pa_sql}
+            ),
+            c AS (
+                SELECT x.author_id AS author_1, x.pidx AS pidx_1, y.author_id AS author_2, y.pidx AS pidx_2,
+                       pw.year, COUNT(*) AS works{pairs}
+                GROUP BY x.author_id, x.pidx, y.author_id, y.pidx, pw.year
+            )
+            SELECT c.author_1, p1.partner AS partner_1, c.author_2, p2.partner AS partner_2, c.year,
+                   CAST(c.works AS BIGINT) AS works
+            FROM c{named}""",
         ),
     ]
 
 
-def cross_sql(prepared: bool = False, joint_only: bool = False) -> str:
-    """o_cross_works; its authors come from o_auth (after merges), or, on prepared reference tables (no
-    curation, so no merges), from the author id each prepared link carries. Only joint works can hold a
-    cross-partner pair, so the prepared form reads those alone (``joint_only``: o_units holds only joint
-    works' links already). Each row is unique without a DISTINCT: ``pa`` is distinct per (work, author,
-    partner) and a work has one year."""
-    pa = """
-                SELECT DISTINCT u.work_id, a.author_id, p.pidx, p.partner
+def cross_authors_sql(prepared: bool = False, joint_only: bool = False) -> str:
+    """pa, the input of o_cross: each row one (work, author, partner index) of a cross-partner candidate.
+    Its authors come from o_auth (after merges), or, on prepared reference tables (no curation, so no
+    merges), from the author id each prepared link carries. Only joint works can hold a cross-partner
+    pair, so the prepared form reads those alone (``joint_only``: o_units holds only joint works' links
+    already). Distinct per (work, author, partner), so a pair's row per work is unique."""
+    if joint_only:
+        return """
+                SELECT DISTINCT u.work_id, u.author_id, p.pidx
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
-                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
-                WHERE a.author_id IS NOT NULL"""
+                WHERE u.author_id IS NOT NULL"""
     if prepared:
-        pa = """
-                SELECT DISTINCT u.work_id, u.author_id, p.pidx, p.partner
+        return """
+                SELECT DISTINCT u.work_id, u.author_id, p.pidx
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
                 JOIN o_perwork j ON j.work_id = u.work_id AND j.n_partners >= 2
                 WHERE u.author_id IS NOT NULL"""
-    if joint_only:
-        pa = """
-                SELECT DISTINCT u.work_id, u.author_id, p.pidx, p.partner
+    return """
+                SELECT DISTINCT u.work_id, a.author_id, p.pidx
                 FROM o_units u JOIN o_partners p ON p.partner = u.unit
-                WHERE u.author_id IS NOT NULL"""
-    return f"""
-            WITH pa AS ({pa}
-            )
-            SELECT x.work_id, pw.year, x.author_id AS author_1, x.partner AS partner_1,
-                   y.author_id AS author_2, y.partner AS partner_2
-            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
-            JOIN o_perwork pw ON pw.work_id = x.work_id"""
+                JOIN o_auth a ON a.work_id = u.work_id AND a.position = u.position
+                WHERE a.author_id IS NOT NULL"""
 
 
 def names_sql(source: str) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from cordiale.observatory.families import CITES_SQL, SELFCITE_SQL
+from cordiale.observatory.families import CITES_SQL, SELFCITE_SQL, joint_institutions_sql
 from cordiale.observatory.pipeline import (
     LEVELS,
     Step,
@@ -34,7 +34,7 @@ from cordiale.observatory.pipeline import (
     _members,
     _rollup,
     _scope,
-    cross_sql,
+    cross_authors_sql,
     cross_steps,
     link_share_sql,
     names_sql,
@@ -264,9 +264,10 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
             view=True,  # read by the fields family only
         ),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        *cross_steps(cross_sql(prepared=True)),
+        *cross_steps(cross_authors_sql(prepared=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", "SELECT work_id FROM o_scope WHERE 1 = 0"),
+        Step("o_inst", joint_institutions_sql()),
     ]
 
 

@@ -186,7 +186,8 @@ def build_per_work(
         with traced(step.name):
             engine.materialise(step.name, step.sql, step.view)
     for what, sql in invariant_checks(q, prepared):
-        bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
+        with traced(f"check: {what}"):
+            bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
             raise AssertionError(f"per-work invariant broken: {what} ({bad} rows)")
     return int(engine.query("SELECT COUNT(*) AS n FROM o_changed").to_pylist()[0]["n"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 from cordiale.observatory.families import (
     Facts,
     impact_value_sql,
+    joint_institutions_sql,
     side_values_sql,
     store_values_sql,
 )
@@ -27,7 +28,7 @@ from cordiale.observatory.pipeline import (
     LEVELS,
     Step,
     _members,
-    cross_sql,
+    cross_authors_sql,
     cross_steps,
     names_sql,
     prepared_ref_classes_sql,
@@ -353,7 +354,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         ),
         Step("o_levels", levels, view=True),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        *cross_steps(cross_sql(prepared=True, joint_only=True)),
+        *cross_steps(cross_authors_sql(prepared=True, joint_only=True)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
         Step("o_values", value_sql),
@@ -361,6 +362,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             "o_sdg_labels",
             f"SELECT s.wk AS work_id, s.sdg FROM obs_ref_sdgs_wk s WHERE s.wk IN {joint}",
         ),
+        Step("o_inst", joint_institutions_sql()),
         Step(
             "o_funding",
             "SELECT f.wk AS work_id, f.funder_id, f.funder_name, f.award_id "
