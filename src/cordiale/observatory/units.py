@@ -267,6 +267,63 @@ def anchor_partner(counts: dict[str, int]) -> str | None:
     return min(sorted(counts), key=lambda p: counts[p]) if counts else None
 
 
+def _joint_steps(q: ObsQuery, anchor: str | None, columns: str) -> list[Step]:
+    """o_jw, o_joint_keys, o_wp and o_perwork. With two partners and an anchor, o_perwork is the join of
+    the other partner's weights to the anchor's rows (one pass over each range) and o_jw a view over it;
+    otherwise o_jw is built first and o_perwork reads ``columns`` (every partner's rows) for its works."""
+    idx = range(len(q.partners))
+
+    def perwork(w: dict[int, str], source: str) -> str:
+        return f"""
+            SELECT c.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex,
+                   c.has_primary, {", ".join(f"c.{lv}_id" for lv in LEVELS)},
+                   c.ncs_x, c.top10_x, c.ncs_r, c.top10_r,
+                   {" + ".join(f"(CASE WHEN {w[i]} IS NULL THEN 0 ELSE 1 END)" for i in idx)} AS n_partners,
+                   {" + ".join(f"COALESCE({w[i]}, 0)" for i in idx)} AS w_sum,
+                   {", ".join(f"{w[i]} AS w_{i}" for i in idx)}, c.unaffiliated_share
+            {source}"""
+
+    # Each row in o_wp is one (joint work, partner) with the partner's weight.
+    wp = Step(
+        "o_wp",
+        "\nUNION ALL\n".join(
+            f"SELECT wk AS work_id, {i} AS pidx, {lit(p)} AS partner, w_{i} AS w FROM o_jw "
+            f"WHERE w_{i} IS NOT NULL"
+            for i, p in enumerate(q.partners)
+        ),
+    )
+    keys = Step("o_joint_keys", "SELECT wk FROM o_jw", view=True)
+    if anchor is not None and len(q.partners) == 2:
+        a = q.partners.index(anchor)
+        other = 1 - a
+        source = f"""FROM ({columns}) c JOIN (
+                SELECT u.wk, u.w FROM obs_ref_pair_{q.rule} u
+                WHERE u.unit = {lit(q.partners[other])} AND {_scope(q, "u")}
+            ) o ON o.wk = c.wk"""
+        return [
+            # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values,
+            # the per-work columns read from the anchor's range (the partner with fewest rows).
+            Step("o_perwork", perwork({a: "c.w", other: "o.w"}, source)),
+            # Each row in o_jw is one joint work with each partner's weight (w_<i>).
+            Step("o_jw", "SELECT work_id AS wk, w_0, w_1 FROM o_perwork", view=True),
+            keys,
+            wp,
+        ]
+    return [
+        # Each row in o_jw is one joint work (two partners or more) with each partner's weight (w_<i>,
+        # NULL when absent).
+        Step("o_jw", joint_weights_sql(q)),
+        keys,
+        wp,
+        # Each row in o_perwork is one joint work, its per-work columns read from every partner's rows
+        # (a joint work need not include any one of them).
+        Step(
+            "o_perwork",
+            perwork({i: f"j.w_{i}" for i in idx}, f"FROM o_jw j JOIN ({columns}) c ON c.wk = j.wk"),
+        ),
+    ]
+
+
 def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Step]:
     """Every per-query table the families read, from the per-unit tables (see the module's note).
     ``anchor``: the partner whose range gives the joint works' per-work columns (two partners)."""
@@ -282,7 +339,6 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         "FROM o_perwork WHERE has_primary"
         for lv in LEVELS
     )
-    idx = range(len(q.partners))
     columns = (
         f"SELECT * FROM obs_ref_pair_{rule} u WHERE u.unit = {lit(anchor)} AND {_scope(q, 'u')}"
         if anchor is not None and len(q.partners) == 2
@@ -306,35 +362,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             WHERE u.unit IN ({lit_list(q.partners)}) AND {_scope(q, "u")}""",
             view=True,
         ),
-        # Each row in o_jw is one joint work (two partners or more) with each partner's weight (w_<i>,
-        # NULL when absent): with two partners the join of their ranges on the integer key.
-        Step("o_jw", joint_weights_sql(q)),
-        Step("o_joint_keys", "SELECT wk FROM o_jw", view=True),
-        # Each row in o_wp is one (joint work, partner) with the partner's weight.
-        Step(
-            "o_wp",
-            "\nUNION ALL\n".join(
-                f"SELECT wk AS work_id, {i} AS pidx, {lit(p)} AS partner, w_{i} AS w FROM o_jw "
-                f"WHERE w_{i} IS NOT NULL"
-                for i, p in enumerate(q.partners)
-            ),
-        ),
-        # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values,
-        # the per-work columns read from one partner's range (``anchor``: the one with fewest rows; all
-        # partners' when there are more than two, since a joint work need not include that one).
-        Step(
-            "o_perwork",
-            f"""
-            SELECT j.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex,
-                   c.has_primary, {", ".join(f"c.{lv}_id" for lv in LEVELS)},
-                   c.ncs_x, c.top10_x, c.ncs_r, c.top10_r,
-                   {" + ".join(f"(CASE WHEN j.w_{i} IS NULL THEN 0 ELSE 1 END)" for i in idx)} AS n_partners,
-                   {" + ".join(f"COALESCE(j.w_{i}, 0)" for i in idx)} AS w_sum,
-                   {", ".join(f"j.w_{i}" for i in idx)}, c.unaffiliated_share
-            FROM o_jw j JOIN (
-                {columns}
-            ) c ON c.wk = j.wk""",
-        ),
+        *_joint_steps(q, anchor, columns),
         Step("o_members", _members(q, sides=False)),
         Step(
             "o_links",
