@@ -360,7 +360,8 @@ def joint_institutions_sql() -> str:
 
 
 def third_parties_sql() -> str:
-    """Each row: one (joint group, level, key, year or total): joint works with such a third party.
+    """Each row: one (joint group, level, key, year or total): joint works with such a third party (a
+    work has one year, so its distinct rows per year also count it once in the total).
     A row of ``third`` is unique per (group, work, institution): o_inst is, and o_members has one row per
     (work, kind, unit), which the invariants check."""
     return """
@@ -392,8 +393,12 @@ def third_parties_sql() -> str:
                     ELSE 'global north' END
         FROM third
     )
-    SELECT grp, level, key, MAX(name) AS name, year, CAST(COUNT(DISTINCT work_id) AS BIGINT) AS works
-    FROM keyed GROUP BY GROUPING SETS ((grp, level, key, year), (grp, level, key))"""
+    SELECT grp, level, key, MAX(name) AS name, year, CAST(COUNT(*) AS BIGINT) AS works
+    FROM (
+        SELECT grp, level, key, MAX(name) AS name, year, work_id FROM keyed
+        GROUP BY grp, level, key, year, work_id
+    ) d
+    GROUP BY GROUPING SETS ((grp, level, key, year), (grp, level, key))"""
 
 
 def funders_sql() -> str:
@@ -466,10 +471,11 @@ def people_units_sql() -> str:
     o_side_units) and joint works."""
     return """
     WITH j AS (
-        SELECT p.partner, u.institution_id, COUNT(DISTINCT u.work_id) AS n
-        FROM o_units u JOIN o_partners p ON p.partner = u.unit
-        JOIN o_perwork pw ON pw.work_id = u.work_id AND pw.n_partners >= 2
-        GROUP BY p.partner, u.institution_id
+        SELECT d.partner, d.institution_id, COUNT(*) AS n FROM (
+            SELECT DISTINCT p.partner, u.institution_id, u.work_id
+            FROM o_units u JOIN o_partners p ON p.partner = u.unit
+            JOIN o_perwork pw ON pw.work_id = u.work_id AND pw.n_partners >= 2
+        ) d GROUP BY d.partner, d.institution_id
     ),
     names AS (
         SELECT i.id, MAX(i.display_name) AS name FROM institutions i
