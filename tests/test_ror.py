@@ -5,6 +5,7 @@ Expected counts are computed here straight from the raw JSON, independently of t
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import gzip
@@ -12,6 +13,7 @@ import json
 import time
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -349,6 +351,40 @@ def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
     assert counts(db) == expected_counts(*files[:3])
 
 
+def test_a_file_is_parsed_whole_before_the_writer_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Readers (the web app) wait for a ROR load's write only, never for its parse."""
+    import cordiale.sources.ror as ror_module
+
+    events: list[str] = []
+    real_writer, real_parse = ror_module.writer, ror_module._parse
+
+    @contextlib.contextmanager
+    def spy_writer(*args: Any, **kwargs: Any) -> Iterator[duckdb.DuckDBPyConnection]:
+        events.append("writer taken")
+        with real_writer(*args, **kwargs) as con:
+            yield con
+        events.append("writer released")
+
+    def spy_parse(raw: bytes) -> Any:
+        events.append("parse")
+        return real_parse(raw)
+
+    monkeypatch.setattr(ror_module, "writer", spy_writer)
+    monkeypatch.setattr(ror_module, "_parse", spy_parse)
+    db = tmp_path / "s.duckdb"
+    load_ror([ror_file(CNRS), ror_file(V1)], db)
+    n1 = len(raw_records(ror_file(V1)))
+    assert events.count("writer taken") == 2 and events.count("parse") == 1 + n1
+    # each file: its records parsed, then the writer taken and released with no parse in between
+    first, second = (i for i, e in enumerate(events) if e == "writer taken")
+    assert events[:first] == ["parse"] and events[first + 1] == "writer released"
+    assert events[first + 2 : second] == ["parse"] * n1 and events[second + 1 :] == ["writer released"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT COUNT(*) FROM ror_organizations").fetchone() == (1 + n1,)
+
+
 def test_a_later_record_replaces_the_earlier_one(tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     imperial = ror_file(IMPERIAL)
@@ -513,7 +549,7 @@ def test_a_truncated_json_array_dump_is_a_clear_error(tmp_path: Path, compressed
     message = str(info.value)
     assert str(path) in message and "truncated: " in message and where in message
     assert "nothing of this file was loaded" in message
-    assert counts(db)["ror_organizations"] == 0
+    assert not db.exists()  # the file is parsed before the store is opened: nothing to write, no store
 
 
 def test_the_quarantine_names_the_resolved_path_and_a_reload_replaces_it(

@@ -491,7 +491,15 @@ def _record_id(raw: bytes) -> str | None:
 # ---------------------------------------------------------------------------------------------------------
 # Writing one file
 # ---------------------------------------------------------------------------------------------------------
-def _write_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, _Parsed], input_path: str) -> None:
+@dataclass
+class _Batch:
+    """One batch of parsed records as the rows of each ROR table, ready to replace those records."""
+
+    ids: pa.Table  # ror_id: the records the batch replaces
+    tables: dict[str, pa.Table]
+
+
+def _batch_tables(batch: dict[str, _Parsed], input_path: str) -> _Batch:
     rows = _Rows.empty()
     for ror_id, parsed in batch.items():
         for column, value in zip(_ORG_SCHEMA.names, (*parsed.org, input_path), strict=True):
@@ -506,17 +514,23 @@ def _write_batch(con: duckdb.DuckDBPyConnection, batch: dict[str, _Parsed], inpu
                 child[columns[0]].append(ror_id)
                 for column, value in zip(columns[1:], item, strict=True):
                     child[column].append(value)
-    tables = {
-        "ror_organizations": pa.table(rows.orgs, schema=_ORG_SCHEMA),
-        "ror_names": pa.table(rows.names, schema=_NAME_SCHEMA),
-        "ror_relations": pa.table(rows.relations, schema=_RELATION_SCHEMA),
-        "ror_external_ids": pa.table(rows.external_ids, schema=_EXTERNAL_SCHEMA),
-    }
-    con.register("_ror_batch_ids", pa.table({"ror_id": pa.array(list(batch), pa.string())}))
+    return _Batch(
+        ids=pa.table({"ror_id": pa.array(list(batch), pa.string())}),
+        tables={
+            "ror_organizations": pa.table(rows.orgs, schema=_ORG_SCHEMA),
+            "ror_names": pa.table(rows.names, schema=_NAME_SCHEMA),
+            "ror_relations": pa.table(rows.relations, schema=_RELATION_SCHEMA),
+            "ror_external_ids": pa.table(rows.external_ids, schema=_EXTERNAL_SCHEMA),
+        },
+    )
+
+
+def _write_batch(con: duckdb.DuckDBPyConnection, batch: _Batch) -> None:
+    con.register("_ror_batch_ids", batch.ids)
     try:
         for table in ROR_TABLES:
             con.execute(f"DELETE FROM {table} WHERE ror_id IN (SELECT ror_id FROM _ror_batch_ids)")
-        for table, arrow in tables.items():
+        for table, arrow in batch.tables.items():
             con.register("_ror_batch", arrow)
             try:
                 con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ror_batch")
@@ -537,12 +551,20 @@ _QUARANTINE_SCHEMA = pa.schema(
 )
 
 
-def _load_file(
-    con: duckdb.DuckDBPyConnection, path: Path, summary: RorFileSummary, progress: ProgressFn | None
-) -> None:
+@dataclass
+class _ParsedFile:
+    """A ROR file read whole, before the store is touched: its batches and its quarantined records."""
+
+    input_path: str
+    batches: list[_Batch]
+    rejected: pa.Table
+
+
+def _parse_file(path: Path, summary: RorFileSummary, progress: ProgressFn | None) -> _ParsedFile:
+    """Read and parse one file into Arrow batches (no store access, so no writer is held meanwhile)."""
     input_path = str(path.resolve())
-    con.execute("DELETE FROM quarantine WHERE input_path = ?", [input_path])
     batch: dict[str, _Parsed] = {}
+    batches: list[_Batch] = []
     stored: set[str] = set()
     rejected: dict[str, list[Any]] = {c: [] for c in _QUARANTINE_SCHEMA.names}
 
@@ -561,11 +583,11 @@ def _load_file(
                 summary.records_rejected += 1
                 quarantine(line, _record_id(raw), str(exc), raw.decode("utf-8", "replace").rstrip("\r\n"))
                 continue
-            batch.pop(ror_id, None)  # a later duplicate in the same file wins
+            batch.pop(ror_id, None)  # a later duplicate in the same batch wins (later batches replace)
             batch[ror_id] = parsed
             stored.add(ror_id)
             if len(batch) >= BATCH_RECORDS:
-                _write_batch(con, batch, input_path)
+                batches.append(_batch_tables(batch, input_path))
                 batch = {}
                 if progress is not None:
                     progress(path, summary.records_read)
@@ -580,20 +602,29 @@ def _load_file(
         summary.records_rejected += 1  # the cut is a quarantine row, as in works ingest
         summary.cut = (cut.line, reason)
     if batch:
-        _write_batch(con, batch, input_path)
-    if rejected["line"]:
-        con.register("_ror_rejected", pa.table(rejected, schema=_QUARANTINE_SCHEMA))
+        batches.append(_batch_tables(batch, input_path))
+    summary.records_stored = len(stored)
+    if progress is not None:
+        progress(path, summary.records_read)
+    return _ParsedFile(input_path, batches, pa.table(rejected, schema=_QUARANTINE_SCHEMA))
+
+
+def _write_file(con: duckdb.DuckDBPyConnection, parsed: _ParsedFile) -> None:
+    """Replace the file's records and quarantine rows (inside the caller's transaction)."""
+    con.execute("DELETE FROM quarantine WHERE input_path = ?", [parsed.input_path])
+    for batch in parsed.batches:
+        _write_batch(con, batch)
+    if parsed.rejected.num_rows:
+        con.register("_ror_rejected", parsed.rejected)
         try:
             con.execute("INSERT INTO quarantine BY NAME SELECT * FROM _ror_rejected")
         finally:
             con.unregister("_ror_rejected")
-    summary.records_stored = len(stored)
-    if progress is not None:
-        progress(path, summary.records_read)
 
 
 def load_ror(paths: Sequence[Path], db_path: Path, progress: ProgressFn | None = None) -> RorLoadSummary:
-    """Load ROR files into the store at ``db_path``, one transaction per file.
+    """Load ROR files into the store at ``db_path``, one transaction per file, each file parsed whole
+    before the store's writer is taken (a ROR dump's rows take far less memory than its JSON).
 
     Files that cannot be read are skipped while the others load; then :class:`InputUnreadableError`
     names them all (its ``summary`` attribute holds the :class:`RorLoadSummary`).
@@ -607,18 +638,20 @@ def load_ror(paths: Sequence[Path], db_path: Path, progress: ProgressFn | None =
         if not path.is_file():
             file_summary.error = "no such file" if not path.exists() else "not a file"
             continue
-        with writer(db_path) as con:
-            con.begin()
-            try:
-                _load_file(con, path, file_summary, progress)
-            except _Unreadable as exc:
-                con.rollback()
-                file_summary.error = str(exc)
-                file_summary.records_read = file_summary.records_stored = file_summary.records_rejected = 0
-            except BaseException:
-                con.rollback()
-                raise
-            else:
+        # Parsed whole before the writer is taken: readers (the web app) wait only for the write.
+        try:
+            parsed = _parse_file(path, file_summary, progress)
+        except _Unreadable as exc:
+            file_summary.error = str(exc)
+            file_summary.records_read = file_summary.records_stored = file_summary.records_rejected = 0
+        else:
+            with writer(db_path) as con:
+                con.begin()
+                try:
+                    _write_file(con, parsed)
+                except BaseException:
+                    con.rollback()
+                    raise
                 con.commit()
         file_summary.seconds = time.perf_counter() - started
     failed = [f for f in summary.files if f.error is not None]
