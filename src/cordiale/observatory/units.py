@@ -371,11 +371,12 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         ),
         Step("o_rollup", f"SELECT institution_id, unit FROM obs_ref_rollup_{rule}"),
         # Each row in o_units is one (link of a joint work, partner it rolls up to); unique without a
-        # DISTINCT: a link is stored once, and each (institution, unit) once in the roll-up.
+        # DISTINCT: a link is stored once, and each (institution, unit) once in the roll-up. Only the
+        # columns read on this path (the weights come from the partners' rows, not from the links' shares).
         Step(
             "o_units",
             f"""
-            SELECT l.work_id, l.position, l.institution_id, l.share, r.unit, l.author_id
+            SELECT l.work_id, l.institution_id, r.unit, l.author_id
             FROM o_links l JOIN (
                 SELECT institution_id, unit FROM obs_ref_rollup_{rule} WHERE unit IN ({lit_list(q.partners)})
             ) r ON r.institution_id = l.institution_id""",
