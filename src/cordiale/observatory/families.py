@@ -249,12 +249,17 @@ def impact_values_sql() -> str:
 def side_values_sql(rows: str, ncs: str, top10: str, join: str = "") -> str:
     """(partner, measure, v, w, n) over ``rows`` (aliased s, with partner and w) and a value source:
     the bootstrap's input reduced to distinct (value, weight) pairs and the works holding each."""
+    # One pass over the rows, a grouping set per measure; a set's NULL group (works without that value)
+    # is dropped after.
     return f"""
-            SELECT s.partner, 'mncs' AS measure, {ncs} AS v, s.w, CAST(COUNT(*) AS BIGINT) AS n
-            FROM ({rows}) s {join} WHERE {ncs} IS NOT NULL GROUP BY s.partner, {ncs}, s.w
-            UNION ALL
-            SELECT s.partner, 'pp_top10' AS measure, {top10} AS v, s.w, CAST(COUNT(*) AS BIGINT) AS n
-            FROM ({rows}) s {join} WHERE {top10} IS NOT NULL GROUP BY s.partner, {top10}, s.w"""
+            SELECT g.partner, g.measure, g.v, g.w, g.n FROM (
+                SELECT x.partner,
+                       CASE WHEN GROUPING(x.ncs_v) = 0 THEN 'mncs' ELSE 'pp_top10' END AS measure,
+                       CASE WHEN GROUPING(x.ncs_v) = 0 THEN x.ncs_v ELSE x.top10_v END AS v,
+                       x.w, CAST(COUNT(*) AS BIGINT) AS n
+                FROM (SELECT s.partner, s.w, {ncs} AS ncs_v, {top10} AS top10_v FROM ({rows}) s {join}) x
+                GROUP BY GROUPING SETS ((x.partner, x.ncs_v, x.w), (x.partner, x.top10_v, x.w))
+            ) g WHERE g.v IS NOT NULL"""
 
 
 def oa_sql() -> str:

@@ -174,7 +174,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         Step("o_levels", _levels()),
         # Each row in o_ref_classes is one (level, class): the reference set's works in that class.
         Step("o_ref_classes", REF_CLASSES_FROM_LEVELS),
-        *cross_steps(cross_authors_sql()),
+        *cross_steps(cross_authors_sql(), len(q.partners)),
         # Each row in o_names is one author of a cross-partner pair, with a display name.
         Step("o_names", names_sql("authorships")),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
@@ -184,13 +184,21 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
     return steps
 
 
-def cross_steps(pa_sql: str) -> list[Step]:
+def cross_steps(pa_sql: str, n_partners: int) -> list[Step]:
     """o_cross: each (cross-partner pair, year) with the pair's works that year, counted straight from the
     self-join of ``pa_sql`` (one row per work, author and partner index), so the 2M+ per-work rows of a
     large partnership are never stored; partner ids are joined to the counts, not to each row. The
-    per-work rows stay a view (o_cross_works) for the web app's drill-downs."""
-    pairs = """
-            FROM pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx AND x.author_id <> y.author_id
+    per-work rows stay a view (o_cross_works) for the web app's drill-downs. With two partners the
+    condition x.pidx < y.pidx is written as each side's own filter (partner 0 joined to partner 1), the
+    same rows, so that each side of the join reads its own rows only."""
+    sides = (
+        "(SELECT * FROM pa WHERE pidx = 0) x JOIN (SELECT * FROM pa WHERE pidx = 1) y "
+        "ON y.work_id = x.work_id"
+        if n_partners == 2
+        else "pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx"
+    )
+    pairs = f"""
+            FROM {sides} AND x.author_id <> y.author_id
             JOIN o_perwork pw ON pw.work_id = x.work_id"""
     named = """
             JOIN o_partners p1 ON p1.pidx = c.pidx_1 JOIN o_partners p2 ON p2.pidx = c.pidx_2"""

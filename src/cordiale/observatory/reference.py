@@ -264,7 +264,7 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
             view=True,  # read by the fields family only
         ),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        *cross_steps(cross_authors_sql(prepared=True)),
+        *cross_steps(cross_authors_sql(prepared=True), len(q.partners)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", "SELECT work_id FROM o_scope WHERE 1 = 0"),
         Step("o_inst", joint_institutions_sql()),

@@ -383,7 +383,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         ),
         Step("o_levels", levels, view=True),
         Step("o_ref_classes", prepared_ref_classes_sql(q)),
-        *cross_steps(cross_authors_sql(prepared=True, joint_only=True)),
+        *cross_steps(cross_authors_sql(prepared=True, joint_only=True), len(q.partners)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
         Step("o_values", value_sql),
