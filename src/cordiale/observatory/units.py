@@ -283,7 +283,8 @@ def _joint_steps(q: ObsQuery, anchor: str | None, columns: str) -> list[Step]:
                    {", ".join(f"{w[i]} AS w_{i}" for i in idx)}, c.unaffiliated_share
             {source}"""
 
-    # Each row in o_wp is one (joint work, partner) with the partner's weight.
+    # Each row in o_wp is one (joint work, partner) with the partner's weight (a view: no family reads it
+    # on this path, which takes the side rows from the per-unit tables).
     wp = Step(
         "o_wp",
         "\nUNION ALL\n".join(
@@ -291,6 +292,7 @@ def _joint_steps(q: ObsQuery, anchor: str | None, columns: str) -> list[Step]:
             f"WHERE w_{i} IS NOT NULL"
             for i, p in enumerate(q.partners)
         ),
+        view=True,
     )
     keys = Step("o_joint_keys", "SELECT wk FROM o_jw", view=True)
     if anchor is not None and len(q.partners) == 2:
@@ -390,12 +392,14 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
         Step(
             "o_sdg_labels",
             f"SELECT s.wk AS work_id, s.sdg FROM obs_ref_sdgs_wk s WHERE s.wk IN {joint}",
+            view=True,  # read once, by the SDG family
         ),
         Step("o_inst", joint_institutions_sql()),
         Step(
             "o_funding",
             "SELECT f.wk AS work_id, f.funder_id, f.funder_name, f.award_id "
             f"FROM obs_ref_funding_wk f WHERE f.wk IN {joint}",
+            view=True,  # read once, by the funders family
         ),
         # The sides: each partner's whole output, aggregated from its cells of the cube (its rows for
         # the bootstrap's values and its SDG labels).
@@ -409,7 +413,8 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, "c")}
             GROUP BY c.unit, c.sdg, c.year""",
         ),
-        Step("o_side_values", side_values_sql(valued, "s.ncs", "s.top10")),
+        # a view: read once, by the bootstrap
+        Step("o_side_values", side_values_sql(valued, "s.ncs", "s.top10"), view=True),
         Step(
             "o_side_units",
             f"""
