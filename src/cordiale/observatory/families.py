@@ -339,10 +339,12 @@ def collab_sql(q: ObsQuery) -> str:
                    AND t.ctype = 'all joint works'"""
 
 
-def joint_institutions_sql() -> str:
+def joint_institutions_sql(joint_only: bool = False) -> str:
     """o_inst: each row one (joint work, direct institution on one of its authorships) with what the
     collaboration and third-party families read of the institution: name, country, type, coordinates
-    (ROR) and region. Built once for both families."""
+    (ROR) and region. Built once for both families. ``joint_only``: o_links holds the joint works' links
+    alone (the fast path), so no work needs to be checked against o_perwork."""
+    joint = "" if joint_only else " JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2"
     regions = values_table(
         [("country_code", "VARCHAR"), ("continent", "VARCHAR"), ("global_south", "BOOLEAN")],
         country_regions(),
@@ -350,8 +352,7 @@ def joint_institutions_sql() -> str:
     return f"""
     WITH regions AS ({regions}),
     wi AS (
-        SELECT DISTINCT l.work_id, l.institution_id
-        FROM o_links l JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2
+        SELECT DISTINCT l.work_id, l.institution_id FROM o_links l{joint}
     ),
     attrs AS (
         SELECT x.institution_id, i.display_name, i.country_code, i.type, ro.lat, ro.lng, rg.continent,

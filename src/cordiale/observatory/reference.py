@@ -267,7 +267,7 @@ def prepared_steps(q: ObsQuery) -> list[Step]:
         *cross_steps(cross_authors_sql(prepared=True), len(q.partners)),
         Step("o_names", names_sql("obs_ref_authors")),
         Step("o_changed", "SELECT work_id FROM o_scope WHERE 1 = 0"),
-        Step("o_inst", joint_institutions_sql()),
+        Step("o_inst", joint_institutions_sql(joint_only=True)),  # o_links holds joint works only
     ]
 
 

@@ -394,7 +394,7 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             f"SELECT s.wk AS work_id, s.sdg FROM obs_ref_sdgs_wk s WHERE s.wk IN {joint}",
             view=True,  # read once, by the SDG family
         ),
-        Step("o_inst", joint_institutions_sql()),
+        Step("o_inst", joint_institutions_sql(joint_only=True)),
         Step(
             "o_funding",
             "SELECT f.wk AS work_id, f.funder_id, f.funder_name, f.award_id "
