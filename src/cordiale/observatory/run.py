@@ -530,8 +530,8 @@ def observe(
                 gs = growth_section(engine, q, facts, complete)
             out["growth"] = _with_meta(_sorted(gs, SECTION_KEYS["growth"]), meta)
         if fam == "impact" and intervals:
-            out["impact-intervals"] = _with_meta(
-                _sorted(impact_intervals(engine, q), SECTION_KEYS["impact-intervals"]), meta
-            )
+            with traced("impact.bootstrap"):
+                iv = impact_intervals(engine, q)
+            out["impact-intervals"] = _with_meta(_sorted(iv, SECTION_KEYS["impact-intervals"]), meta)
         obs.sections[fam] = out
     return obs
