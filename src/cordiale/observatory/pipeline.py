@@ -243,16 +243,11 @@ def cross_authors_sql(prepared: bool = False, joint_only: bool = False) -> str:
     merges), from the author id each prepared link carries. Only joint works can hold a cross-partner
     pair, so the prepared form reads those alone (``joint_only``: o_units holds only joint works' links
     already). Distinct per (work, author, partner), so a pair's row per work is unique."""
-    if joint_only:
-        return """
+    if prepared or joint_only:
+        joint = "" if joint_only else " JOIN o_perwork j ON j.work_id = u.work_id AND j.n_partners >= 2"
+        return f"""
                 SELECT DISTINCT u.work_id, u.author_id, p.pidx
-                FROM o_units u JOIN o_partners p ON p.partner = u.unit
-                WHERE u.author_id IS NOT NULL"""
-    if prepared:
-        return """
-                SELECT DISTINCT u.work_id, u.author_id, p.pidx
-                FROM o_units u JOIN o_partners p ON p.partner = u.unit
-                JOIN o_perwork j ON j.work_id = u.work_id AND j.n_partners >= 2
+                FROM o_units u JOIN o_partners p ON p.partner = u.unit{joint}
                 WHERE u.author_id IS NOT NULL"""
     return """
                 SELECT DISTINCT u.work_id, a.author_id, p.pidx

@@ -134,7 +134,7 @@ def unit_steps() -> list[tuple[str, str, str]]:
     return out
 
 
-# The value sources a query may read (``_value_columns``): the store's own citation values without
+# The value sources a query may read (``_value_source``): the store's own citation values without
 # retracted works in the world (x) or with them (r), and OpenAlex's (o). Each is (ncs, top10, has a value)
 # over a row of obs_ref_pair (alias u); OpenAlex's year bound is applied when the cube is read.
 _CUBE_VALUES = {
@@ -175,11 +175,11 @@ def cube_sql(rule: str) -> str:
 
 
 def _value_source(q: ObsQuery, facts: Facts) -> tuple[str, str]:
-    """The cube's value source for ``q`` and the condition a cell (alias c) must meet to hold values."""
+    """The value source ``q`` reads (a key of _CUBE_VALUES) and the year bound its values need, as a
+    condition on an alias's ``year`` ({a}): OpenAlex's values need a full year of citations."""
     if facts.reference_complete:
-        v = "r" if q.include_retracted else "x"
-        return v, f"c.nv_{v} > 0"
-    return "o", f"c.nv_o > 0 AND c.year <= {int(facts.snapshot_date[:4]) - 2}"
+        return ("r" if q.include_retracted else "x"), ""
+    return "o", f" AND {{a}}.year <= {int(facts.snapshot_date[:4]) - 2}"
 
 
 def cube_side_steps(q: ObsQuery, facts: Facts) -> list[Step]:
@@ -188,7 +188,8 @@ def cube_side_steps(q: ObsQuery, facts: Facts) -> list[Step]:
         f"SELECT c.unit AS partner, c.* FROM obs_ref_unit_cube_{q.rule} c "
         f"WHERE c.unit IN ({lit_list(q.partners)}) AND {_scope(q, 'c')}"
     )
-    v, valued = _value_source(q, facts)
+    v, bound = _value_source(q, facts)
+    valued = f"c.nv_{v} > 0" + bound.format(a="c")
     level_ids = ", ".join(f"c.{lv}_id" for lv in LEVELS)
     classes = f"""
         WITH t AS (
@@ -239,15 +240,9 @@ def _scope(q: ObsQuery, alias: str) -> str:
 
 def _value_columns(q: ObsQuery, facts: Facts) -> tuple[str, str, str]:
     """(ncs, top10, has a value) over a row of obs_ref_pair (alias u), by the impact source."""
-    if facts.reference_complete:
-        v = "r" if q.include_retracted else "x"
-        return f"u.ncs_{v}", f"u.top10_{v}", f"u.top10_{v} IS NOT NULL"
-    last_year = int(facts.snapshot_date[:4]) - 2
-    top10 = (
-        "CASE WHEN u.top10_openalex IS NULL THEN CAST(NULL AS DOUBLE) "
-        "WHEN u.top10_openalex THEN CAST(1 AS DOUBLE) ELSE CAST(0 AS DOUBLE) END"
-    )
-    return "u.fwci", top10, f"(u.fwci IS NOT NULL OR u.top10_openalex IS NOT NULL) AND u.year <= {last_year}"
+    v, bound = _value_source(q, facts)
+    ncs, top10, has = _CUBE_VALUES[v]
+    return ncs, top10, has + bound.format(a="u")
 
 
 def joint_weights_sql(q: ObsQuery) -> str:
