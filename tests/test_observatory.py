@@ -606,6 +606,25 @@ def test_cagr_and_poisson_slope_when_the_window_starts_at_zero() -> None:
     assert g.window_growth({2015: 0.0, 2016: 0.0}, 2015, 2016) == (None, "poisson (all zero)")
 
 
+def test_window_growth_of_many_resamples_equals_one_at_a_time() -> None:
+    """The vectorised growth of the bootstrap's resamples: CAGR rows, rows starting at zero (Poisson),
+    all-zero rows (no value: NaN), a window year missing from the columns, and zero growth kept as 0."""
+    years = [2015, 2016, 2017, 2019]  # 2018 has no column: it counts 0
+    rng = np.random.default_rng(3)
+    counts = rng.integers(0, 4, size=(300, len(years))).astype(np.float64)
+    counts[0] = [5.0, 1.0, 2.0, 5.0]  # zero growth over 2015-2019
+    counts[1] = 0.0
+    for y0, y1 in ((2015, 2019), (2016, 2017), (2017, 2018), (2018, 2019), (2019, 2019)):
+        got = g.window_growth_rows(counts, years, y0, y1)
+        for r in range(counts.shape[0]):
+            value, _ = g.window_growth({y: counts[r, i] for i, y in enumerate(years)}, y0, y1)
+            if value is None:
+                assert math.isnan(got[r]), (y0, y1, r)
+            else:
+                assert got[r] == pytest.approx(value, rel=1e-12, abs=1e-15), (y0, y1, r)
+    assert g.window_growth_rows(counts, years, 2015, 2019)[0] == 0.0
+
+
 def test_event_year_outside_the_range_is_refused() -> None:
     with pytest.raises(UsageError, match="outside the range"):
         g.growth_windows(2030, 5, [2010, 2011, 2012])

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -58,9 +59,21 @@ def prepared_copy(db: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def _temp_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    rows = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+    return {str(r[0]) for r in rows}
+
+
 def _observe_prepared(db: Path, q: ObsQuery, units: bool) -> Observation:
+    """The run on prepared tables; on the fast path, two partners read the per-work lists (o_pj) and
+    never the store's links, more partners the links (o_links)."""
     with reader(db) as con:
-        return observe(DuckDBEngine(con), q, FAMILIES, units=units)
+        obs = observe(DuckDBEngine(con), q, FAMILIES, units=units)
+        if units and eligible(q):
+            built = _temp_tables(con)
+            lists = len(q.partners) == 2
+            assert ("o_pj" in built) == lists and ("o_links" in built) == (not lists), sorted(built)
+        return obs
 
 
 def assert_prepared_equals_raw(db: Path, tmp_path: Path, queries: list[ObsQuery]) -> None:

@@ -295,14 +295,14 @@ def collab_sql(q: ObsQuery) -> str:
         SELECT DISTINCT i.country_code FROM institutions i JOIN o_partners p ON p.partner = i.id
         WHERE i.country_code IS NOT NULL
     ),
+    located AS (SELECT DISTINCT work_id, lat, lng FROM inst WHERE lat IS NOT NULL AND lng IS NOT NULL),
     dist AS (
         SELECT a.work_id,
                MAX(2 * {_EARTH_KM} * ASIN(SQRT(
                    POWER(SIN(RADIANS(b.lat - a.lat) / 2), 2)
                    + COS(RADIANS(a.lat)) * COS(RADIANS(b.lat)) * POWER(SIN(RADIANS(b.lng - a.lng) / 2), 2)
                ))) AS km
-        FROM inst a JOIN inst b ON b.work_id = a.work_id
-        WHERE a.lat IS NOT NULL AND b.lat IS NOT NULL
+        FROM located a JOIN located b ON b.work_id = a.work_id
         GROUP BY a.work_id
     ),
     flags AS (
@@ -339,12 +339,15 @@ def collab_sql(q: ObsQuery) -> str:
                    AND t.ctype = 'all joint works'"""
 
 
-def joint_institutions_sql(joint_only: bool = False) -> str:
+def joint_institutions_sql(joint_only: bool = False, pairs: str = "") -> str:
     """o_inst: each row one (joint work, direct institution on one of its authorships) with what the
     collaboration and third-party families read of the institution: name, country, type, coordinates
     (ROR) and region. Built once for both families. ``joint_only``: o_links holds the joint works' links
-    alone (the fast path), so no work needs to be checked against o_perwork."""
+    alone (the fast path), so no work needs to be checked against o_perwork. ``pairs``: the distinct
+    (work_id, institution_id) rows of the joint works, given by the caller instead of read from o_links
+    (the fast path's per-work lists)."""
     joint = "" if joint_only else " JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2"
+    wi = pairs or f"SELECT DISTINCT l.work_id, l.institution_id FROM o_links l{joint}"
     regions = values_table(
         [("country_code", "VARCHAR"), ("continent", "VARCHAR"), ("global_south", "BOOLEAN")],
         country_regions(),
@@ -352,7 +355,7 @@ def joint_institutions_sql(joint_only: bool = False) -> str:
     return f"""
     WITH regions AS ({regions}),
     wi AS (
-        SELECT DISTINCT l.work_id, l.institution_id FROM o_links l{joint}
+        {wi}
     ),
     attrs AS (
         SELECT x.institution_id, i.display_name, i.country_code, i.type, ro.lat, ro.lng, rg.continent,
@@ -474,14 +477,11 @@ def people_new_sql() -> str:
 
 def people_units_sql() -> str:
     """Each row: one (partner, unit): a direct institution rolling up to the partner; its works (from
-    o_side_units) and joint works."""
+    o_side_units) and joint works (from o_unit_works)."""
     return """
     WITH j AS (
-        SELECT d.partner, d.institution_id, COUNT(*) AS n FROM (
-            SELECT DISTINCT p.partner, u.institution_id, u.work_id
-            FROM o_units u JOIN o_partners p ON p.partner = u.unit
-            JOIN o_perwork pw ON pw.work_id = u.work_id AND pw.n_partners >= 2
-        ) d GROUP BY d.partner, d.institution_id
+        SELECT d.partner, d.institution_id, COUNT(*) AS n FROM o_unit_works d
+        GROUP BY d.partner, d.institution_id
     ),
     names AS (
         SELECT i.id, MAX(i.display_name) AS name FROM institutions i

@@ -30,27 +30,46 @@ def complete_years(snapshot: date, years: list[int]) -> set[int]:
     return {y for y in years if snapshot >= date(y + 1, 6, 30)}
 
 
-def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
-    """Maximum-likelihood slope b of log E[c] = a + b t (Newton's method); None when all counts are 0
-    or no finite maximum exists (a bootstrap resample with every work in one year)."""
-    if c.sum() <= 0 or len(t) < 2:
-        return None
-    t = t - t.mean()
-    a, b = math.log(c.mean()), 0.0
+def poisson_slopes(t: FloatArray, counts: FloatArray) -> FloatArray:
+    """Maximum-likelihood slope b of log E[c] = a + b t for each row of ``counts`` (rows × len(t)), by
+    Newton's method run on every row at once (a row leaves when its step falls below 1e-12); NaN where
+    all counts are 0 or no finite maximum exists (a bootstrap resample with every work in one year)."""
+    rows = counts.shape[0]
+    out = np.full(rows, np.nan)
+    if len(t) < 2 or rows == 0:
+        return out
+    tc = t - t.mean()
+    live = counts.sum(axis=1) > 0
+    a, b = np.zeros(rows), np.zeros(rows)
+    a[live] = np.log(counts[live].mean(axis=1))
+    active = np.flatnonzero(live)
     for _ in range(100):
-        mu = np.exp(a + b * t)
-        g = np.array([(c - mu).sum(), ((c - mu) * t).sum()])
-        h = np.array([[mu.sum(), (mu * t).sum()], [(mu * t).sum(), (mu * t * t).sum()]])
-        try:
-            step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:  # the fit ran off to ±infinity (e.g. every count in one year)
-            return None
-        a, b = a + float(step[0]), b + float(step[1])
-        if not (math.isfinite(a) and math.isfinite(b)):
-            return None
-        if abs(step).max() < 1e-12:
+        if active.size == 0:
             break
-    return b
+        c = counts[active]
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            mu = np.exp(a[active, None] + b[active, None] * tc)
+            g0, g1 = (c - mu).sum(axis=1), ((c - mu) * tc).sum(axis=1)
+            h00, h01, h11 = mu.sum(axis=1), (mu * tc).sum(axis=1), (mu * tc * tc).sum(axis=1)
+            det = h00 * h11 - h01 * h01
+            step_a = (h11 * g0 - h01 * g1) / det
+            step_b = (h00 * g1 - h01 * g0) / det
+        a[active] += step_a
+        b[active] += step_b
+        # the fit ran off to ±infinity (e.g. every count in one year): no value
+        failed = (det == 0) | ~np.isfinite(a[active]) | ~np.isfinite(b[active])
+        b[active[failed]] = np.nan
+        converged = ~failed & (np.maximum(np.abs(step_a), np.abs(step_b)) < 1e-12)
+        out[active[converged]] = b[active[converged]]
+        active = active[~failed & ~converged]
+    out[active] = b[active]  # not converged in 100 steps: the last estimate
+    return out
+
+
+def poisson_slope(t: FloatArray, c: FloatArray) -> float | None:
+    """``poisson_slopes`` of one series; None when it has no value."""
+    b = float(poisson_slopes(t, c[None, :])[0])
+    return None if math.isnan(b) else b
 
 
 def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | None, str]:
@@ -66,6 +85,28 @@ def window_growth(counts: dict[int, float], y0: int, y1: int) -> tuple[float | N
     if b is None:
         return None, "poisson (all zero)" if c.sum() <= 0 else "poisson (no finite slope)"
     return math.exp(b) - 1.0, "poisson log-linear slope"
+
+
+def window_growth_rows(counts: FloatArray, years: list[int], y0: int, y1: int) -> FloatArray:
+    """``window_growth`` for each row of ``counts`` (rows × ``years``; a year not in ``years`` counts 0),
+    NaN where it has no value: CAGR computed for all rows at once, the Poisson slope only for the rows
+    whose window starts at zero."""
+    out = np.full(counts.shape[0], np.nan)
+    if y1 <= y0 or counts.shape[0] == 0:
+        return out
+    col = {y: i for i, y in enumerate(years)}
+    zeros = np.zeros(counts.shape[0])
+    c0 = counts[:, col[y0]] if y0 in col else zeros
+    c1 = counts[:, col[y1]] if y1 in col else zeros
+    starts = c0 > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[starts] = (c1[starts] / c0[starts]) ** (1.0 / (y1 - y0)) - 1.0
+    # the rows starting at zero: the Poisson slope over the window's years, all rows at once
+    window = list(range(y0, y1 + 1))
+    rest = counts[~starts]
+    series = np.stack([rest[:, col[y]] if y in col else zeros[: rest.shape[0]] for y in window], axis=1)
+    out[~starts] = np.exp(poisson_slopes(np.array(window, dtype=np.float64), series)) - 1.0
+    return out
 
 
 @dataclass(frozen=True)

@@ -175,6 +175,7 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
         # Each row in o_ref_classes is one (level, class): the reference set's works in that class.
         Step("o_ref_classes", REF_CLASSES_FROM_LEVELS),
         *cross_steps(cross_authors_sql(), len(q.partners)),
+        Step("o_unit_works", UNIT_WORKS_SQL),
         # Each row in o_names is one author of a cross-partner pair, with a display name.
         Step("o_names", names_sql("authorships")),
         # Each row in o_changed is one work in scope whose links or author ids a curation changed.
@@ -184,13 +185,23 @@ def per_work_steps(q: ObsQuery, cur: Curation) -> list[Step]:
     return steps
 
 
-def cross_steps(pa_sql: str, n_partners: int) -> list[Step]:
+# Each row in o_unit_works is one (partner, joint work, direct institution on it rolling up to the
+# partner): the joint works of each of a partner's units (the people family's units section).
+UNIT_WORKS_SQL = """
+            SELECT DISTINCT p.partner, u.institution_id, u.work_id
+            FROM o_units u JOIN o_partners p ON p.partner = u.unit
+            JOIN o_perwork pw ON pw.work_id = u.work_id AND pw.n_partners >= 2"""
+
+
+def cross_steps(pa_sql: str, n_partners: int, authors: str = "") -> list[Step]:
     """o_cross: each (cross-partner pair, year) with the pair's works that year, counted straight from the
     self-join of ``pa_sql`` (one row per work, author and partner index), so the 2M+ per-work rows of a
     large partnership are never stored; partner ids are joined to the counts, not to each row. The
     per-work rows stay a view (o_cross_works) for the web app's drill-downs. With two partners the
     condition x.pidx < y.pidx is written as each side's own filter (partner 0 joined to partner 1), the
-    same rows, so that each side of the join reads its own rows only."""
+    same rows, so that each side of the join reads its own rows only. ``authors``: a table of
+    (author_id, ak) when ``pa_sql`` gives integer author keys (ak) instead of ids; the keys are compared in
+    the self-join and turned into ids on the counted pairs only."""
     sides = (
         "(SELECT * FROM pa WHERE pidx = 0) x JOIN (SELECT * FROM pa WHERE pidx = 1) y "
         "ON y.work_id = x.work_id"
@@ -202,6 +213,11 @@ def cross_steps(pa_sql: str, n_partners: int) -> list[Step]:
             JOIN o_perwork pw ON pw.work_id = x.work_id"""
     named = """
             JOIN o_partners p1 ON p1.pidx = c.pidx_1 JOIN o_partners p2 ON p2.pidx = c.pidx_2"""
+    a1, a2 = "c.author_1", "c.author_2"
+    if authors:
+        named += f"""
+            JOIN {authors} a1 ON a1.ak = c.author_1 JOIN {authors} a2 ON a2.ak = c.author_2"""
+        a1, a2 = "a1.author_id", "a2.author_id"
     return [
         # Each row in o_cross_works is one cross-partner co-authorship: a work, an author on an authorship
         # rolling up to partner i and a different author on one rolling up to partner j > i.
@@ -214,7 +230,7 @@ def cross_steps(pa_sql: str, n_partners: int) -> list[Step]:
                 SELECT x.work_id, pw.year, x.author_id AS author_1, x.pidx AS pidx_1,
                        y.author_id AS author_2, y.pidx AS pidx_2{pairs}
             )
-            SELECT c.work_id, c.year, c.author_1, p1.partner AS partner_1, c.author_2,
+            SELECT c.work_id, c.year, {a1} AS author_1, p1.partner AS partner_1, {a2} AS author_2,
                    p2.partner AS partner_2
             FROM c{named}""",
             view=True,
@@ -230,8 +246,8 @@ def cross_steps(pa_sql: str, n_partners: int) -> list[Step]:
                        pw.year, COUNT(*) AS works{pairs}
                 GROUP BY x.author_id, x.pidx, y.author_id, y.pidx, pw.year
             )
-            SELECT c.author_1, p1.partner AS partner_1, c.author_2, p2.partner AS partner_2, c.year,
-                   CAST(c.works AS BIGINT) AS works
+            SELECT {a1} AS author_1, p1.partner AS partner_1, {a2} AS author_2, p2.partner AS partner_2,
+                   c.year, CAST(c.works AS BIGINT) AS works
             FROM c{named}""",
         ),
     ]
@@ -412,14 +428,16 @@ def _members(q: ObsQuery, sides: bool = True) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-def invariant_checks(q: ObsQuery, prepared: bool = False) -> list[tuple[str, str]]:
+def invariant_checks(q: ObsQuery, prepared: bool = False, links: bool = True) -> list[tuple[str, str]]:
     """(what, SQL returning a count of violations): each must be zero.
 
     On prepared reference tables o_links holds the joint works only, so the sum-to-1 check runs on
-    those here; ``cordiale observe prepare`` checks it for every work of the store."""
+    those here; ``cordiale observe prepare`` checks it for every work of the store. ``links``: whether
+    the run built o_links at all (the fast path's per-work lists do without; then the sum-to-1 check is
+    prepare's alone, the weights coming from the same checked tables)."""
     joint_only = "WHERE p.n_partners >= 2" if prepared else ""
     w_bad = " OR ".join(f"w_{i} < 0 OR w_{i} > 1" for i in range(len(q.partners)))
-    return [
+    checks = [
         ("a partner's weight outside [0, 1]", f"SELECT COUNT(*) FROM o_perwork WHERE {w_bad}"),
         ("a work counted twice", "SELECT COUNT(*) - COUNT(DISTINCT work_id) FROM o_perwork"),
         (
@@ -436,3 +454,4 @@ def invariant_checks(q: ObsQuery, prepared: bool = False) -> list[tuple[str, str
             ) t WHERE ABS(t.total - 1) > 1e-9""",
         ),
     ]
+    return checks if links else checks[:-1]

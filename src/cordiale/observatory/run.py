@@ -30,7 +30,7 @@ from cordiale.observatory.pipeline import invariant_checks, per_work_steps
 from cordiale.observatory.query import FAMILIES, ObsQuery, lit_list
 from cordiale.observatory.reference import prepared_steps
 from cordiale.observatory.sides import side_steps, value_steps
-from cordiale.observatory.units import anchor_partner, eligible, fast_steps
+from cordiale.observatory.units import anchor_partner, eligible, fast_steps, listed
 from cordiale.store.schema import LATEST_REFERENCE_COMPLETE
 
 COUNTING = {
@@ -175,8 +175,11 @@ def build_per_work(
                 f"WHERE unit IN ({lit_list(q.partners)}) GROUP BY unit"
             ).to_pylist()
         }
-        steps = fast_steps(q, replace(facts, prepared=True), anchor_partner(counts))
+        anchor = anchor_partner(counts)
+        steps = fast_steps(q, replace(facts, prepared=True), anchor)
+        links = not listed(q, anchor)
     else:
+        links = True
         if prepared:
             facts = replace(facts, prepared=True)
         steps = (
@@ -185,7 +188,7 @@ def build_per_work(
     for step in steps:
         with traced(step.name):
             engine.materialise(step.name, step.sql, step.view)
-    for what, sql in invariant_checks(q, prepared):
+    for what, sql in invariant_checks(q, prepared, links):
         with traced(f"check: {what}"):
             bad = int(next(iter(engine.query(sql).to_pylist()[0].values())))
         if bad:
@@ -315,21 +318,19 @@ def growth_section(engine: Engine, q: ObsQuery, facts: Facts, complete: set[int]
     windows = g.growth_windows(q.event, q.window, store_complete)
     rows: list[dict[str, object]] = []
 
-    def joint_by_year(mat: np.ndarray) -> list[dict[int, float]]:
-        out = []
-        for r in range(mat.shape[0]):
-            d: dict[int, float] = {}
-            for j, (y, _) in enumerate(keys):
-                if joint_cols[j] and y in complete:
-                    d[y] = d.get(y, 0.0) + float(mat[r, j])
-            out.append(d)
-        return out
-
-    obs_joint = joint_by_year(observed)[0]
-    boot_joint = joint_by_year(draws)
+    # The joint works per complete year, observed and in each resample: the cells summed per year by
+    # one product with a (cell × year) indicator of the joint cells.
+    joint_years = sorted({y for (y, _), j in zip(keys, joint_cols, strict=True) if j and y in complete})
+    to_year = np.zeros((len(keys), len(joint_years)))
+    for j, (y, _) in enumerate(keys):
+        if joint_cols[j] and y in complete:
+            to_year[j, joint_years.index(y)] = 1.0
+    obs_by_year = observed.astype(np.float64) @ to_year
+    boot_by_year = draws.astype(np.float64) @ to_year
+    obs_joint = {y: float(obs_by_year[0, i]) for i, y in enumerate(joint_years)}
     for w in windows:
         value, method = g.window_growth(obs_joint, w.first, w.last)
-        boot = np.array([g.window_growth(b, w.first, w.last)[0] or np.nan for b in boot_joint])
+        boot = g.window_growth_rows(boot_by_year, joint_years, w.first, w.last)
         lo, hi = g.percentile_interval(boot) if value is not None else (None, None)
         rows.append(
             {

@@ -26,6 +26,7 @@ from cordiale.observatory.families import (
 )
 from cordiale.observatory.pipeline import (
     LEVELS,
+    UNIT_WORKS_SQL,
     Step,
     _members,
     cross_authors_sql,
@@ -42,6 +43,65 @@ LAST_CITED_YEAR = "(SELECT CAST(SUBSTR(MAX(updated_date), 1, 4) AS INTEGER) - 2 
 def eligible(q: ObsQuery) -> bool:
     """Whether the per-unit tables answer ``q`` (a curation is checked by the caller)."""
     return q.field is None and q.sdg is None and q.sdg_source == "openalex"
+
+
+def list_inputs() -> list[tuple[str, str, str]]:
+    """(name, SQL, sort) of the integer keys and per-work lists built before obs_ref_pair_<rule>, which
+    carries them, so that a two-partner query finds every link-derived input of its joint works in the
+    rows it already reads (one partner's range) instead of joining the store's links to them."""
+    return [
+        # Each row in obs_ref_ikeys is one linked institution with a dense integer key.
+        (
+            "obs_ref_ikeys",
+            "SELECT institution_id, CAST(row_number() OVER (ORDER BY institution_id) AS INTEGER) AS ik "
+            "FROM (SELECT DISTINCT institution_id FROM obs_ref_links)",
+            "ik",
+        ),
+        # Each row in obs_ref_akeys is one author on a link with a dense integer key.
+        (
+            "obs_ref_akeys",
+            "SELECT author_id, CAST(row_number() OVER (ORDER BY author_id) AS INTEGER) AS ak "
+            "FROM (SELECT DISTINCT author_id FROM obs_ref_links WHERE author_id IS NOT NULL)",
+            "ak",
+        ),
+        # Each row in obs_ref_work_lists is one work with its integer key and lists: its distinct direct
+        # institutions (l_insts, keys), funding statements (l_fund) and OpenAlex SDG labels (l_sdgs).
+        (
+            "obs_ref_work_lists",
+            """
+            SELECT k.work_id, k.wk, li.l_insts, lf.l_fund, ls.l_sdgs
+            FROM obs_ref_work_keys k
+            LEFT JOIN (
+                SELECT l.work_id, list(DISTINCT i.ik) AS l_insts
+                FROM obs_ref_links l JOIN obs_ref_ikeys i ON i.institution_id = l.institution_id
+                GROUP BY l.work_id
+            ) li ON li.work_id = k.work_id
+            LEFT JOIN (
+                SELECT work_id,
+                       list({'funder_id': funder_id, 'funder_name': funder_name, 'award_id': award_id})
+                           AS l_fund
+                FROM work_funding GROUP BY work_id
+            ) lf ON lf.work_id = k.work_id
+            LEFT JOIN (
+                SELECT work_id, list(DISTINCT sdg) AS l_sdgs FROM work_sdgs GROUP BY work_id
+            ) ls ON ls.work_id = k.work_id""",
+            "",
+        ),
+    ]
+
+
+def unit_lists_sql(rule: str) -> str:
+    """Each row: one (unit, work) of obs_ref_units_<rule> with the unit's weight (capped at 1) and the
+    integer keys of the authors (l_auth) and direct institutions (l_uinst) on its links rolling up to
+    the unit, each distinct."""
+    return f"""
+                    SELECT u.unit, u.work_id, LEAST(CAST(1 AS DOUBLE), SUM(u.share)) AS w,
+                           list(DISTINCT a.ak) FILTER (WHERE a.ak IS NOT NULL) AS l_auth,
+                           list(DISTINCT i.ik) AS l_uinst
+                    FROM obs_ref_units_{rule} u
+                    JOIN obs_ref_ikeys i ON i.institution_id = u.institution_id
+                    LEFT JOIN obs_ref_akeys a ON a.author_id = u.author_id
+                    GROUP BY u.unit, u.work_id"""
 
 
 def unit_steps() -> list[tuple[str, str, str]]:
@@ -262,25 +322,28 @@ def anchor_partner(counts: dict[str, int]) -> str | None:
     return min(sorted(counts), key=lambda p: counts[p]) if counts else None
 
 
-def _joint_steps(q: ObsQuery, anchor: str | None, columns: str) -> list[Step]:
-    """o_jw, o_joint_keys, o_wp and o_perwork. With two partners and an anchor, o_perwork is the join of
-    the other partner's weights to the anchor's rows (one pass over each range) and o_jw a view over it;
-    otherwise o_jw is built first and o_perwork reads ``columns`` (every partner's rows) for its works."""
-    idx = range(len(q.partners))
+# The per-work columns of o_perwork (beside the weights), read from a partner's rows of obs_ref_pair.
+_PERWORK_COLS = (
+    "c.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex, c.has_primary, "
+    + ", ".join(f"c.{lv}_id" for lv in LEVELS)
+    + ", c.ncs_x, c.top10_x, c.ncs_r, c.top10_r"
+)
 
-    def perwork(w: dict[int, str], source: str) -> str:
-        return f"""
-            SELECT c.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex,
-                   c.has_primary, {", ".join(f"c.{lv}_id" for lv in LEVELS)},
-                   c.ncs_x, c.top10_x, c.ncs_r, c.top10_r,
+
+def _perwork_sql(q: ObsQuery, w: dict[int, str], source: str, lists: str = "") -> str:
+    idx = range(len(q.partners))
+    return f"""
+            SELECT {_PERWORK_COLS},
                    {" + ".join(f"(CASE WHEN {w[i]} IS NULL THEN 0 ELSE 1 END)" for i in idx)} AS n_partners,
                    {" + ".join(f"COALESCE({w[i]}, 0)" for i in idx)} AS w_sum,
-                   {", ".join(f"{w[i]} AS w_{i}" for i in idx)}, c.unaffiliated_share
+                   {", ".join(f"{w[i]} AS w_{i}" for i in idx)}, c.unaffiliated_share{lists}
             {source}"""
 
+
+def _wp_step(q: ObsQuery) -> Step:
     # Each row in o_wp is one (joint work, partner) with the partner's weight (a view: no family reads it
     # on this path, which takes the side rows from the per-unit tables).
-    wp = Step(
+    return Step(
         "o_wp",
         "\nUNION ALL\n".join(
             f"SELECT wk AS work_id, {i} AS pidx, {lit(p)} AS partner, w_{i} AS w FROM o_jw "
@@ -289,84 +352,111 @@ def _joint_steps(q: ObsQuery, anchor: str | None, columns: str) -> list[Step]:
         ),
         view=True,
     )
-    keys = Step("o_joint_keys", "SELECT wk FROM o_jw", view=True)
-    if anchor is not None and len(q.partners) == 2:
-        a = q.partners.index(anchor)
-        other = 1 - a
-        source = f"""FROM ({columns}) c JOIN (
-                SELECT u.wk, u.w FROM obs_ref_pair_{q.rule} u
+
+
+def _listed_joint_steps(q: ObsQuery, anchor: str) -> list[Step]:
+    """Two partners: o_pj, the join of the other partner's rows to the anchor's (one pass over each
+    range), carrying the per-work lists; o_perwork, o_jw and o_wp are views over it."""
+    a = q.partners.index(anchor)
+    other = 1 - a
+    source = f"""FROM (
+                SELECT * FROM obs_ref_pair_{q.rule} u WHERE u.unit = {lit(anchor)} AND {_scope(q, "u")}
+            ) c JOIN (
+                SELECT u.wk, u.w, u.l_auth, u.l_uinst FROM obs_ref_pair_{q.rule} u
                 WHERE u.unit = {lit(q.partners[other])} AND {_scope(q, "u")}
             ) o ON o.wk = c.wk"""
-        return [
-            # Each row in o_perwork is one joint work: its weights per partner, flags, classes and values,
-            # the per-work columns read from the anchor's range (the partner with fewest rows).
-            Step("o_perwork", perwork({a: "c.w", other: "o.w"}, source)),
-            # Each row in o_jw is one joint work with each partner's weight (w_<i>).
-            Step("o_jw", "SELECT work_id AS wk, w_0, w_1 FROM o_perwork", view=True),
-            keys,
-            wp,
-        ]
+    lists = (
+        f", c.l_auth AS l_auth_{a}, o.l_auth AS l_auth_{other}, c.l_uinst AS l_uinst_{a}, "
+        f"o.l_uinst AS l_uinst_{other}, c.l_insts, c.l_fund, c.l_sdgs"
+    )
+    scalar = (
+        ", ".join(c.split(" AS ")[-1].removeprefix("c.") for c in _PERWORK_COLS.split(", "))
+        + ", n_partners, w_sum, w_0, w_1, unaffiliated_share"
+    )
+    return [
+        # Each row in o_pj is one joint work: its weights per partner, flags, classes and values, read
+        # from the anchor's range (the partner with fewest rows), and its lists: each partner's authors and
+        # direct institutions (keys), the work's institutions, funding statements and SDG labels.
+        Step("o_pj", _perwork_sql(q, {a: "c.w", other: "o.w"}, source, lists)),
+        # Each row in o_perwork is one joint work without its lists (the per-work table of every path).
+        Step("o_perwork", f"SELECT {scalar} FROM o_pj", view=True),
+        # Each row in o_jw is one joint work with each partner's weight (w_<i>).
+        Step("o_jw", "SELECT work_id AS wk, w_0, w_1 FROM o_pj", view=True),
+        Step("o_joint_keys", "SELECT wk FROM o_jw", view=True),
+        _wp_step(q),
+    ]
+
+
+def _linked_joint_steps(q: ObsQuery) -> list[Step]:
+    """Any number of partners: o_jw first, then o_perwork reads every partner's rows for its works (a
+    joint work need not include any one partner)."""
+    idx = range(len(q.partners))
+    columns = "SELECT DISTINCT ON (wk) * FROM o_pu WHERE wk IN (SELECT wk FROM o_jw)"
     return [
         # Each row in o_jw is one joint work (two partners or more) with each partner's weight (w_<i>,
         # NULL when absent).
         Step("o_jw", joint_weights_sql(q)),
-        keys,
-        wp,
-        # Each row in o_perwork is one joint work, its per-work columns read from every partner's rows
-        # (a joint work need not include any one of them).
+        Step("o_joint_keys", "SELECT wk FROM o_jw", view=True),
+        _wp_step(q),
+        # Each row in o_perwork is one joint work, its per-work columns read from every partner's rows.
         Step(
             "o_perwork",
-            perwork({i: f"j.w_{i}" for i in idx}, f"FROM o_jw j JOIN ({columns}) c ON c.wk = j.wk"),
+            _perwork_sql(q, {i: f"j.w_{i}" for i in idx}, f"FROM o_jw j JOIN ({columns}) c ON c.wk = j.wk"),
         ),
     ]
 
 
-def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Step]:
-    """Every per-query table the families read, from the per-unit tables (see the module's note).
-    ``anchor``: the partner whose range gives the joint works' per-work columns (two partners)."""
-    partners = values_table(
-        [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
+def _listed_steps(q: ObsQuery) -> list[Step]:
+    """The link-derived inputs of the families from o_pj's lists (two partners with an anchor)."""
+    per_partner = "\nUNION ALL\n".join(
+        f"SELECT work_id, year, {i} AS pidx, UNNEST({{col}}_{i}) AS {{key}} FROM o_pj" for i in range(2)
     )
-    rule = q.rule
-    joint = "(SELECT wk FROM o_joint_keys)"
-    ncs, top10, has_value = _value_columns(q, facts)
-    valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
-    levels = "\nUNION ALL\n".join(
-        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name "
-        "FROM o_perwork WHERE has_primary"
-        for lv in LEVELS
-    )
-    columns = (
-        f"SELECT * FROM obs_ref_pair_{rule} u WHERE u.unit = {lit(anchor)} AND {_scope(q, 'u')}"
-        if anchor is not None and len(q.partners) == 2
-        else "SELECT DISTINCT ON (wk) * FROM o_pu WHERE wk IN (SELECT wk FROM o_jw)"
-    )
-    value_sql = (
-        f"SELECT work_id, year, {ncs.replace('u.', '')} AS ncs, {top10.replace('u.', '')} AS top10 "
-        f"FROM o_perwork WHERE {has_value.replace('u.', '')}"
-        if facts.reference_complete
-        else impact_value_sql(facts)
-    )
+    authors = per_partner.format(col="l_auth", key="author_id")
     return [
-        Step("o_partners", partners),
-        # Each row in o_years is one publication year with works in scope.
-        Step("o_years", f"SELECT DISTINCT c.year FROM obs_ref_scope_years c WHERE {_scope(q, 'c')}"),
-        # A view: each row is one (partner, work in scope) with every per-work column (obs_ref_pair).
+        # Each row in o_unit_works is one (partner, joint work, direct institution on it rolling up to
+        # the partner), from each partner's list of institution keys.
         Step(
-            "o_pu",
+            "o_unit_works",
             f"""
-            SELECT p.partner, p.pidx, u.* FROM obs_ref_pair_{rule} u JOIN o_partners p ON p.partner = u.unit
-            WHERE u.unit IN ({lit_list(q.partners)}) AND {_scope(q, "u")}""",
-            view=True,
+            SELECT p.partner, k.institution_id, x.work_id
+            FROM ({per_partner.format(col="l_uinst", key="ik")}) x
+            JOIN obs_ref_ikeys k ON k.ik = x.ik JOIN o_partners p ON p.pidx = x.pidx""",
         ),
-        *_joint_steps(q, anchor, columns),
-        Step("o_members", _members(q, sides=False)),
+        # o_cross from each partner's list of author keys, turned into ids on the counted pairs.
+        *cross_steps(authors, 2, authors="obs_ref_akeys"),
+        Step(
+            "o_sdg_labels",
+            "SELECT work_id, UNNEST(l_sdgs) AS sdg FROM o_pj",
+            view=True,  # read once, by the SDG family
+        ),
+        Step(
+            "o_inst",
+            joint_institutions_sql(
+                pairs="SELECT x.work_id, k.institution_id FROM "
+                "(SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj) x JOIN obs_ref_ikeys k ON k.ik = x.ik"
+            ),
+        ),
+        Step(
+            "o_funding",
+            """
+            SELECT x.work_id, struct_extract(x.f, 'funder_id') AS funder_id,
+                   struct_extract(x.f, 'funder_name') AS funder_name,
+                   struct_extract(x.f, 'award_id') AS award_id
+            FROM (SELECT work_id, UNNEST(l_fund) AS f FROM o_pj) x""",
+            view=True,  # read once, by the funders family
+        ),
+    ]
+
+
+def _linked_steps(q: ObsQuery) -> list[Step]:
+    """The link-derived inputs of the families from the store's links of the joint works (o_links)."""
+    joint = "(SELECT wk FROM o_joint_keys)"
+    return [
         Step(
             "o_links",
             "SELECT l.wk AS work_id, l.position, l.institution_id, l.share, l.author_id "
             "FROM obs_ref_links_wk l SEMI JOIN o_jw j ON j.wk = l.wk",
         ),
-        Step("o_rollup", f"SELECT institution_id, unit FROM obs_ref_rollup_{rule}"),
         # Each row in o_units is one (link of a joint work, partner it rolls up to); unique without a
         # DISTINCT: a link is stored once, and each (institution, unit) once in the roll-up. Only the
         # columns read on this path (the weights come from the partners' rows, not from the links' shares).
@@ -375,15 +465,12 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             f"""
             SELECT l.work_id, l.institution_id, r.unit, l.author_id
             FROM o_links l JOIN (
-                SELECT institution_id, unit FROM obs_ref_rollup_{rule} WHERE unit IN ({lit_list(q.partners)})
+                SELECT institution_id, unit FROM obs_ref_rollup_{q.rule}
+                WHERE unit IN ({lit_list(q.partners)})
             ) r ON r.institution_id = l.institution_id""",
         ),
-        Step("o_levels", levels, view=True),
-        Step("o_ref_classes", prepared_ref_classes_sql(q)),
+        Step("o_unit_works", UNIT_WORKS_SQL),
         *cross_steps(cross_authors_sql(prepared=True, joint_only=True), len(q.partners)),
-        Step("o_names", names_sql("obs_ref_authors")),
-        Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
-        Step("o_values", value_sql),
         Step(
             "o_sdg_labels",
             f"SELECT s.wk AS work_id, s.sdg FROM obs_ref_sdgs_wk s WHERE s.wk IN {joint}",
@@ -396,6 +483,58 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
             f"FROM obs_ref_funding_wk f WHERE f.wk IN {joint}",
             view=True,  # read once, by the funders family
         ),
+    ]
+
+
+def listed(q: ObsQuery, anchor: str | None) -> bool:
+    """Whether the query reads the per-work lists (two partners, one of them the anchor) rather than
+    the store's links."""
+    return anchor is not None and len(q.partners) == 2
+
+
+def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Step]:
+    """Every per-query table the families read, from the per-unit tables (see the module's note).
+    ``anchor``: the partner whose range gives the joint works' per-work columns and lists (two
+    partners); otherwise the joint works' links are read from the store."""
+    partners = values_table(
+        [("partner", "VARCHAR"), ("pidx", "INTEGER")], [(p, i) for i, p in enumerate(q.partners)]
+    )
+    rule = q.rule
+    ncs, top10, has_value = _value_columns(q, facts)
+    valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
+    levels = "\nUNION ALL\n".join(
+        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name "
+        "FROM o_perwork WHERE has_primary"
+        for lv in LEVELS
+    )
+    value_sql = (
+        f"SELECT work_id, year, {ncs.replace('u.', '')} AS ncs, {top10.replace('u.', '')} AS top10 "
+        f"FROM o_perwork WHERE {has_value.replace('u.', '')}"
+        if facts.reference_complete
+        else impact_value_sql(facts)
+    )
+    lists = anchor if listed(q, anchor) else None
+    return [
+        Step("o_partners", partners),
+        # Each row in o_years is one publication year with works in scope.
+        Step("o_years", f"SELECT DISTINCT c.year FROM obs_ref_scope_years c WHERE {_scope(q, 'c')}"),
+        # A view: each row is one (partner, work in scope) with every per-work column (obs_ref_pair).
+        Step(
+            "o_pu",
+            f"""
+            SELECT p.partner, p.pidx, u.* FROM obs_ref_pair_{rule} u JOIN o_partners p ON p.partner = u.unit
+            WHERE u.unit IN ({lit_list(q.partners)}) AND {_scope(q, "u")}""",
+            view=True,
+        ),
+        *(_listed_joint_steps(q, lists) if lists else _linked_joint_steps(q)),
+        Step("o_members", _members(q, sides=False)),
+        Step("o_rollup", f"SELECT institution_id, unit FROM obs_ref_rollup_{rule}"),
+        Step("o_levels", levels, view=True),
+        Step("o_ref_classes", prepared_ref_classes_sql(q)),
+        *(_listed_steps(q) if lists else _linked_steps(q)),
+        Step("o_names", names_sql("obs_ref_authors")),
+        Step("o_changed", values_table([("work_id", "VARCHAR")], [])),
+        Step("o_values", value_sql),
         # The sides: each partner's whole output, aggregated from its cells of the cube (its rows for
         # the bootstrap's values and its SDG labels).
         *cube_side_steps(q, facts),
