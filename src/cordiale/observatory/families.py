@@ -28,6 +28,8 @@ class Facts:
     first_year: int | None
     last_year: int | None
     prepared: bool = False  # the run reads the store-wide reference tables (obs_ref_*)
+    # o_perwork holds the joint works alone and o_levels carries their n_partners (the fast path)
+    joint_only: bool = False
 
 
 # The sums behind MNCS and PP(top 10%), full and fractional, over rows with a value (v.ncs, v.top10)
@@ -99,6 +101,15 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
         f"SUM(CASE WHEN s.partner = {lit(p)} THEN s.f END) AS f_{i}"
         for i, p in enumerate(q.partners)
     )
+    joint = (
+        "SELECT lv.level, lv.class_id, COUNT(*) AS joint_n, SUM(lv.n_partners - 1) AS extra "
+        "FROM o_levels lv GROUP BY lv.level, lv.class_id"
+        if facts.joint_only
+        else """
+        SELECT lv.level, lv.class_id, COUNT(*) AS joint_n, SUM(p.n_partners - 1) AS extra
+        FROM o_levels lv JOIN o_perwork p ON p.work_id = lv.work_id
+        WHERE p.n_partners >= 2 GROUP BY lv.level, lv.class_id"""
+    )
     if facts.reference_complete:  # o_ref_classes: the whole store's works in scope, per class
         ref = "SELECT level, class_id, class_name, n FROM o_ref_classes"
     else:
@@ -117,11 +128,7 @@ def fields_sql(q: ObsQuery, facts: Facts) -> str:
         SELECT s.level, s.class_id, MAX(s.class_name) AS class_name, SUM(s.n) AS side_n, {per_partner}
         FROM o_side_classes s GROUP BY s.level, s.class_id
     ),
-    j AS (
-        SELECT lv.level, lv.class_id, COUNT(*) AS joint_n, SUM(p.n_partners - 1) AS extra
-        FROM o_levels lv JOIN o_perwork p ON p.work_id = lv.work_id
-        WHERE p.n_partners >= 2 GROUP BY lv.level, lv.class_id
-    ),
+    j AS ({joint}),
     c AS (
         SELECT sc.*, COALESCE(j.joint_n, 0) AS joint_n, sc.side_n - COALESCE(j.extra, 0) AS union_n
         FROM sc LEFT JOIN j ON j.level = sc.level AND j.class_id IS NOT DISTINCT FROM sc.class_id
@@ -372,7 +379,9 @@ def third_parties_sql() -> str:
     """Each row: one (joint group, level, key, year or total): joint works with such a third party (a
     work has one year, so its distinct rows per year also count it once in the total).
     A row of ``third`` is unique per (group, work, institution): o_inst is, and o_members has one row per
-    (work, kind, unit), which the invariants check."""
+    (work, kind, unit), which the invariants check; so the institution level counts its rows as they are,
+    and the other levels count the distinct (work, country) first (a country gives its continent and
+    its global-south flag)."""
     return """
     WITH partner_units AS (
         SELECT DISTINCT r.institution_id FROM o_rollup r JOIN o_partners p ON p.partner = r.unit
@@ -384,30 +393,29 @@ def third_parties_sql() -> str:
         LEFT JOIN partner_units pu ON pu.institution_id = i.institution_id
         WHERE m.kind = 'joint' AND pu.institution_id IS NULL
     ),
-    keyed AS (
-        SELECT grp, work_id, year, 'institution' AS level, institution_id AS key, display_name AS name
-        FROM third
-        UNION ALL
-        SELECT grp, work_id, year, 'country', COALESCE(country_code, 'unknown'),
-               COALESCE(country_code, 'unknown')
-        FROM third
-        UNION ALL
-        SELECT grp, work_id, year, 'continent', COALESCE(continent, 'unknown'), COALESCE(continent, 'unknown')
-        FROM third
-        UNION ALL
-        SELECT grp, work_id, year, 'global south',
+    countries AS (
+        SELECT DISTINCT grp, work_id, year, country_code, continent, global_south FROM third
+    ),
+    regions AS (
+        SELECT grp, work_id, year, COALESCE(continent, 'unknown') AS continent,
                CASE WHEN global_south THEN 'global south' WHEN global_south IS NULL THEN 'unknown'
-                    ELSE 'global north' END,
-               CASE WHEN global_south THEN 'global south' WHEN global_south IS NULL THEN 'unknown'
-                    ELSE 'global north' END
+                    ELSE 'global north' END AS south
+        FROM countries
+    ),
+    d AS (
+        SELECT grp, 'institution' AS level, institution_id AS key, display_name AS name, year, work_id
         FROM third
+        UNION ALL
+        SELECT grp, 'country', COALESCE(country_code, 'unknown'), COALESCE(country_code, 'unknown'), year,
+               work_id
+        FROM countries
+        UNION ALL
+        SELECT DISTINCT grp, 'continent', continent, continent, year, work_id FROM regions
+        UNION ALL
+        SELECT DISTINCT grp, 'global south', south, south, year, work_id FROM regions
     )
     SELECT grp, level, key, MAX(name) AS name, year, CAST(COUNT(*) AS BIGINT) AS works
-    FROM (
-        SELECT grp, level, key, MAX(name) AS name, year, work_id FROM keyed
-        GROUP BY grp, level, key, year, work_id
-    ) d
-    GROUP BY GROUPING SETS ((grp, level, key, year), (grp, level, key))"""
+    FROM d GROUP BY GROUPING SETS ((grp, level, key, year), (grp, level, key))"""
 
 
 def funders_sql() -> str:

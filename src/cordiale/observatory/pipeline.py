@@ -442,7 +442,8 @@ def invariant_checks(q: ObsQuery, prepared: bool = False, links: bool = True) ->
         ("a work counted twice", "SELECT COUNT(*) - COUNT(DISTINCT work_id) FROM o_perwork"),
         (
             "a work counted twice for a unit",
-            "SELECT COUNT(*) - COUNT(DISTINCT concat(work_id, '|', kind, '|', unit_key)) FROM o_members",
+            "SELECT COALESCE(SUM(t.n - 1), 0) FROM ("
+            "SELECT COUNT(*) AS n FROM o_members GROUP BY work_id, kind, unit_key) t WHERE t.n > 1",
         ),
         (
             "direct weights plus the unaffiliated share differ from 1",

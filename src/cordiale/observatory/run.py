@@ -176,7 +176,7 @@ def build_per_work(
             ).to_pylist()
         }
         anchor = anchor_partner(counts)
-        steps = fast_steps(q, replace(facts, prepared=True), anchor)
+        steps = fast_steps(q, replace(facts, prepared=True, joint_only=True), anchor)
         links = not listed(q, anchor)
     else:
         links = True
@@ -491,7 +491,7 @@ def observe(
     obs.side_tables = "per-unit" if fast else "per-work"
     obs.export = str(getattr(engine, "export_label", ""))
     if prepared:
-        facts = replace(facts, prepared=True)
+        facts = replace(facts, prepared=True, joint_only=fast)
         obs.facts = facts
     if ref_state == "stale":
         obs.notices.append(

@@ -503,8 +503,8 @@ def fast_steps(q: ObsQuery, facts: Facts, anchor: str | None = None) -> list[Ste
     ncs, top10, has_value = _value_columns(q, facts)
     valued = f"SELECT u.partner, u.year, u.w, {ncs} AS ncs, {top10} AS top10 FROM o_pu u WHERE {has_value}"
     levels = "\nUNION ALL\n".join(
-        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name "
-        "FROM o_perwork WHERE has_primary"
+        f"SELECT work_id, '{lv}' AS level, {lv}_id AS class_id, CAST(NULL AS VARCHAR) AS class_name, "
+        "n_partners FROM o_perwork WHERE has_primary"
         for lv in LEVELS
     )
     value_sql = (
