@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -425,27 +426,33 @@ def impact_intervals(engine: Engine, q: ObsQuery) -> pa.Table:
     w_all = _floats(vals.column("w"))
     v_all = _floats(vals.column("v"))
     n_all = pc.cast(vals.column("n"), pa.int64()).to_numpy()
-    rows: list[dict[str, object]] = []
+    jobs = []
     for kind, key in units:
         for measure in ("mncs", "pp_top10"):
             sel = codes == code_of.get((kind, key, measure), -1)
             v, w, held = v_all[sel], w_all[sel], n_all[sel]
             ok = np.isfinite(v)
-            full, frac = g.bootstrap_means(v[ok], w[ok], q.resamples, q.seed, held[ok])
-            flo, fhi = g.percentile_interval(full)
-            rlo, rhi = g.percentile_interval(frac)
-            rows.append(
-                {
-                    "kind": kind,
-                    "unit_key": key,
-                    "measure": measure,
-                    "works": int(held[ok].sum()),
-                    "ci_low": flo,
-                    "ci_high": fhi,
-                    "ci_low_fractional": rlo,
-                    "ci_high_fractional": rhi,
-                }
-            )
+            jobs.append((kind, key, measure, v[ok], w[ok], held[ok]))
+    # Each (unit, measure) draws from its own seeded generator, so the draws run on threads (numpy's
+    # multinomial releases the GIL) and give the same intervals in any order.
+    with ThreadPoolExecutor(max_workers=max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+        draws = list(pool.map(lambda j: g.bootstrap_means(j[3], j[4], q.resamples, q.seed, j[5]), jobs))
+    rows: list[dict[str, object]] = []
+    for (kind, key, measure, _, _, held), (full, frac) in zip(jobs, draws, strict=True):
+        flo, fhi = g.percentile_interval(full)
+        rlo, rhi = g.percentile_interval(frac)
+        rows.append(
+            {
+                "kind": kind,
+                "unit_key": key,
+                "measure": measure,
+                "works": int(held.sum()),
+                "ci_low": flo,
+                "ci_high": fhi,
+                "ci_low_fractional": rlo,
+                "ci_high_fractional": rhi,
+            }
+        )
     schema = pa.schema(
         [
             ("kind", pa.string()),
