@@ -346,32 +346,33 @@ def collab_sql(q: ObsQuery) -> str:
                    AND t.ctype = 'all joint works'"""
 
 
-def joint_institutions_sql(joint_only: bool = False, pairs: str = "") -> str:
-    """o_inst: each row one (joint work, direct institution on one of its authorships) with what the
-    collaboration and third-party families read of the institution: name, country, type, coordinates
-    (ROR) and region. Built once for both families. ``joint_only``: o_links holds the joint works' links
-    alone (the fast path), so no work needs to be checked against o_perwork. ``pairs``: the distinct
-    (work_id, institution_id) rows of the joint works, given by the caller instead of read from o_links
-    (the fast path's per-work lists)."""
-    joint = "" if joint_only else " JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2"
-    wi = pairs or f"SELECT DISTINCT l.work_id, l.institution_id FROM o_links l{joint}"
+def institution_attrs_sql(ids: str) -> str:
+    """Each row: one institution of ``ids`` (SQL giving distinct institution_id) with what the
+    collaboration and third-party families read of it: name, country, type, coordinates (ROR), region."""
     regions = values_table(
         [("country_code", "VARCHAR"), ("continent", "VARCHAR"), ("global_south", "BOOLEAN")],
         country_regions(),
     )
     return f"""
-    WITH regions AS ({regions}),
-    wi AS (
-        {wi}
-    ),
-    attrs AS (
+        WITH regions AS ({regions})
         SELECT x.institution_id, i.display_name, i.country_code, i.type, ro.lat, ro.lng, rg.continent,
                rg.global_south
-        FROM (SELECT DISTINCT institution_id FROM wi) x
+        FROM ({ids}) x
         LEFT JOIN institutions i ON i.id = x.institution_id
         LEFT JOIN ror_organizations ro ON ro.ror_id = {ror_id_sql("i.ror")}
-        LEFT JOIN regions rg ON rg.country_code = i.country_code
-    )
+        LEFT JOIN regions rg ON rg.country_code = i.country_code"""
+
+
+def joint_institutions_sql(joint_only: bool = False) -> str:
+    """o_inst: each row one (joint work, direct institution on one of its authorships) with the
+    institution's attributes (``institution_attrs_sql``). Built once for both families. ``joint_only``:
+    o_links holds the joint works' links alone, so no work needs to be checked against o_perwork."""
+    joint = "" if joint_only else " JOIN o_perwork p ON p.work_id = l.work_id AND p.n_partners >= 2"
+    return f"""
+    WITH wi AS (
+        SELECT DISTINCT l.work_id, l.institution_id FROM o_links l{joint}
+    ),
+    attrs AS ({institution_attrs_sql("SELECT DISTINCT institution_id FROM wi")})
     SELECT wi.work_id, a.* FROM wi JOIN attrs a ON a.institution_id = wi.institution_id"""
 
 

@@ -200,8 +200,8 @@ def cross_steps(pa_sql: str, n_partners: int, authors: str = "") -> list[Step]:
     per-work rows stay a view (o_cross_works) for the web app's drill-downs. With two partners the
     condition x.pidx < y.pidx is written as each side's own filter (partner 0 joined to partner 1), the
     same rows, so that each side of the join reads its own rows only. ``authors``: a table of
-    (author_id, ak) when ``pa_sql`` gives integer author keys (ak) instead of ids; the keys are compared in
-    the self-join and turned into ids on the counted pairs only."""
+    (author_id, ak) when ``pa_sql`` gives integer author keys (ak) instead of ids and the work's year;
+    the keys are compared in the self-join and turned into ids on the counted pairs only."""
     sides = (
         "(SELECT * FROM pa WHERE pidx = 0) x JOIN (SELECT * FROM pa WHERE pidx = 1) y "
         "ON y.work_id = x.work_id"
@@ -209,8 +209,11 @@ def cross_steps(pa_sql: str, n_partners: int, authors: str = "") -> list[Step]:
         else "pa x JOIN pa y ON y.work_id = x.work_id AND x.pidx < y.pidx"
     )
     pairs = f"""
-            FROM {sides} AND x.author_id <> y.author_id
+            FROM {sides} AND x.author_id <> y.author_id"""
+    if not authors:  # pa without the work's year: it comes from o_perwork
+        pairs += """
             JOIN o_perwork pw ON pw.work_id = x.work_id"""
+    year = "x.year" if authors else "pw.year"
     named = """
             JOIN o_partners p1 ON p1.pidx = c.pidx_1 JOIN o_partners p2 ON p2.pidx = c.pidx_2"""
     a1, a2 = "c.author_1", "c.author_2"
@@ -227,7 +230,7 @@ def cross_steps(pa_sql: str, n_partners: int, authors: str = "") -> list[Step]:
             WITH pa AS ({pa_sql}
             ),
             c AS (
-                SELECT x.work_id, pw.year, x.author_id AS author_1, x.pidx AS pidx_1,
+                SELECT x.work_id, {year} AS year, x.author_id AS author_1, x.pidx AS pidx_1,
                        y.author_id AS author_2, y.pidx AS pidx_2{pairs}
             )
             SELECT c.work_id, c.year, {a1} AS author_1, p1.partner AS partner_1, {a2} AS author_2,
@@ -243,8 +246,8 @@ def cross_steps(pa_sql: str, n_partners: int, authors: str = "") -> list[Step]:
             ),
             c AS (
                 SELECT x.author_id AS author_1, x.pidx AS pidx_1, y.author_id AS author_2, y.pidx AS pidx_2,
-                       pw.year, COUNT(*) AS works{pairs}
-                GROUP BY x.author_id, x.pidx, y.author_id, y.pidx, pw.year
+                       {year} AS year, COUNT(*) AS works{pairs}
+                GROUP BY x.author_id, x.pidx, y.author_id, y.pidx, {year}
             )
             SELECT {a1} AS author_1, p1.partner AS partner_1, {a2} AS author_2, p2.partner AS partner_2,
                    c.year, CAST(c.works AS BIGINT) AS works

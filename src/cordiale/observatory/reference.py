@@ -43,7 +43,7 @@ from cordiale.observatory.pipeline import (
     prepared_ref_classes_sql,
 )
 from cordiale.observatory.query import RULES, ObsQuery, lit_list, values_table
-from cordiale.observatory.units import list_inputs, unit_lists_sql, unit_steps
+from cordiale.observatory.units import list_inputs, unit_steps
 
 STATE_TABLE = "obs_ref_state"
 
@@ -55,7 +55,6 @@ class RefStep:
     name: str
     sql: str
     sort: str = ""
-    scratch: bool = False  # an intermediate of the steps after it: a temp table, gone after prepare
 
 
 def reference_steps() -> list[RefStep]:
@@ -164,9 +163,6 @@ def pair_steps() -> list[RefStep]:
     steps += [RefStep(n, s, sort) for n, s, sort in list_inputs()]
     level_cols = ", ".join(f"t.{lv}_id" for lv in LEVELS)
     for rule in RULES:
-        # Each rule's lists are aggregated on their own first: joined and sorted in the same statement,
-        # the aggregate's state and the sort overran a 6 GB memory limit at 10M works.
-        steps.append(RefStep(f"obs_ref_unit_lists_{rule}", unit_lists_sql(rule), scratch=True))
         steps.append(
             RefStep(
                 f"obs_ref_pair_{rule}",
@@ -178,8 +174,11 @@ def pair_steps() -> list[RefStep]:
                        w.oa_status, w.fwci, w.is_in_top_10_percent AS top10_openalex,
                        t.work_id IS NOT NULL AS has_primary, {level_cols},
                        v.ncs_x, v.top10_x, v.ncs_r, v.top10_r,
-                       x.l_auth, x.l_uinst, k.l_insts, k.l_fund, k.l_sdgs
-                FROM obs_ref_unit_lists_{rule} x
+                       k.l_links, k.l_insts, k.l_fund, k.l_sdgs
+                FROM (
+                    SELECT unit, work_id, LEAST(CAST(1 AS DOUBLE), SUM(share)) AS w
+                    FROM obs_ref_units_{rule} GROUP BY unit, work_id
+                ) x
                 JOIN obs_ref_works w ON w.id = x.work_id
                 JOIN obs_ref_work_lists k ON k.work_id = x.work_id
                 LEFT JOIN obs_ref_primary t ON t.work_id = x.work_id
@@ -371,7 +370,6 @@ def prepare(
             tables = {
                 s.name: int(con.execute(f"SELECT COUNT(*) FROM {s.name}").fetchall()[0][0])
                 for s in all_steps()
-                if not s.scratch
             }
             return PrepareReport(False, 0.0, tables, state)
         t0 = time.perf_counter()
@@ -384,13 +382,8 @@ def prepare(
                 if on_step is not None:
                     on_step(step.name, done, len(steps))
                 order = f" ORDER BY {step.sort}" if step.sort else ""
-                kind = "TEMP TABLE" if step.scratch else "TABLE"
-                con.execute(f"CREATE OR REPLACE {kind} {step.name} AS SELECT * FROM ({step.sql}) s{order}")
-                if not step.scratch:
-                    tables[step.name] = int(con.execute(f"SELECT COUNT(*) FROM {step.name}").fetchall()[0][0])
-            for step in steps:
-                if step.scratch:
-                    con.execute(f"DROP TABLE {step.name}")
+                con.execute(f"CREATE OR REPLACE TABLE {step.name} AS SELECT * FROM ({step.sql}) s{order}")
+                tables[step.name] = int(con.execute(f"SELECT COUNT(*) FROM {step.name}").fetchall()[0][0])
             for what, sql in reference_checks():
                 bad = int(con.execute(sql).fetchall()[0][0])
                 if bad:

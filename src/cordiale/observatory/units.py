@@ -20,6 +20,7 @@ from __future__ import annotations
 from cordiale.observatory.families import (
     Facts,
     impact_value_sql,
+    institution_attrs_sql,
     joint_institutions_sql,
     side_values_sql,
     store_values_sql,
@@ -64,16 +65,19 @@ def list_inputs() -> list[tuple[str, str, str]]:
             "FROM (SELECT DISTINCT author_id FROM obs_ref_links WHERE author_id IS NOT NULL)",
             "ak",
         ),
-        # Each row in obs_ref_work_lists is one work with its integer key and lists: its distinct direct
-        # institutions (l_insts, keys), funding statements (l_fund) and OpenAlex SDG labels (l_sdgs).
+        # Each row in obs_ref_work_lists is one work with its integer key and lists: its links as (author
+        # key, institution key) pairs (l_links; the author key NULL where the authorship has no author id),
+        # its distinct direct institutions (l_insts, keys), funding statements (l_fund) and OpenAlex SDG
+        # labels (l_sdgs).
         (
             "obs_ref_work_lists",
             """
-            SELECT k.work_id, k.wk, li.l_insts, lf.l_fund, ls.l_sdgs
+            SELECT k.work_id, k.wk, li.l_links, li.l_insts, lf.l_fund, ls.l_sdgs
             FROM obs_ref_work_keys k
             LEFT JOIN (
-                SELECT l.work_id, list(DISTINCT i.ik) AS l_insts
+                SELECT l.work_id, list({'a': a.ak, 'i': i.ik}) AS l_links, list(DISTINCT i.ik) AS l_insts
                 FROM obs_ref_links l JOIN obs_ref_ikeys i ON i.institution_id = l.institution_id
+                LEFT JOIN obs_ref_akeys a ON a.author_id = l.author_id
                 GROUP BY l.work_id
             ) li ON li.work_id = k.work_id
             LEFT JOIN (
@@ -88,20 +92,6 @@ def list_inputs() -> list[tuple[str, str, str]]:
             "",
         ),
     ]
-
-
-def unit_lists_sql(rule: str) -> str:
-    """Each row: one (unit, work) of obs_ref_units_<rule> with the unit's weight (capped at 1) and the
-    integer keys of the authors (l_auth) and direct institutions (l_uinst) on its links rolling up to
-    the unit, each distinct."""
-    return f"""
-                    SELECT u.unit, u.work_id, LEAST(CAST(1 AS DOUBLE), SUM(u.share)) AS w,
-                           list(DISTINCT a.ak) FILTER (WHERE a.ak IS NOT NULL) AS l_auth,
-                           list(DISTINCT i.ik) AS l_uinst
-                    FROM obs_ref_units_{rule} u
-                    JOIN obs_ref_ikeys i ON i.institution_id = u.institution_id
-                    LEFT JOIN obs_ref_akeys a ON a.author_id = u.author_id
-                    GROUP BY u.unit, u.work_id"""
 
 
 def unit_steps() -> list[tuple[str, str, str]]:
@@ -355,28 +345,25 @@ def _wp_step(q: ObsQuery) -> Step:
 
 
 def _listed_joint_steps(q: ObsQuery, anchor: str) -> list[Step]:
-    """Two partners: o_pj, the join of the other partner's rows to the anchor's (one pass over each
-    range), carrying the per-work lists; o_perwork, o_jw and o_wp are views over it."""
+    """Two partners: o_pj, the join of the other partner's weights to the anchor's rows (one pass over
+    each range), carrying the anchor's per-work lists; o_perwork, o_jw and o_wp are views over it."""
     a = q.partners.index(anchor)
     other = 1 - a
     source = f"""FROM (
                 SELECT * FROM obs_ref_pair_{q.rule} u WHERE u.unit = {lit(anchor)} AND {_scope(q, "u")}
             ) c JOIN (
-                SELECT u.wk, u.w, u.l_auth, u.l_uinst FROM obs_ref_pair_{q.rule} u
+                SELECT u.wk, u.w FROM obs_ref_pair_{q.rule} u
                 WHERE u.unit = {lit(q.partners[other])} AND {_scope(q, "u")}
             ) o ON o.wk = c.wk"""
-    lists = (
-        f", c.l_auth AS l_auth_{a}, o.l_auth AS l_auth_{other}, c.l_uinst AS l_uinst_{a}, "
-        f"o.l_uinst AS l_uinst_{other}, c.l_insts, c.l_fund, c.l_sdgs"
-    )
+    lists = ", c.l_links, c.l_insts, c.l_fund, c.l_sdgs"
     scalar = (
         ", ".join(c.split(" AS ")[-1].removeprefix("c.") for c in _PERWORK_COLS.split(", "))
         + ", n_partners, w_sum, w_0, w_1, unaffiliated_share"
     )
     return [
         # Each row in o_pj is one joint work: its weights per partner, flags, classes and values, read
-        # from the anchor's range (the partner with fewest rows), and its lists: each partner's authors and
-        # direct institutions (keys), the work's institutions, funding statements and SDG labels.
+        # from the anchor's range (the partner with fewest rows), and its lists: its links (author and
+        # institution keys), institutions, funding statements and SDG labels.
         Step("o_pj", _perwork_sql(q, {a: "c.w", other: "o.w"}, source, lists)),
         # Each row in o_perwork is one joint work without its lists (the per-work table of every path).
         Step("o_perwork", f"SELECT {scalar} FROM o_pj", view=True),
@@ -408,33 +395,64 @@ def _linked_joint_steps(q: ObsQuery) -> list[Step]:
 
 def _listed_steps(q: ObsQuery) -> list[Step]:
     """The link-derived inputs of the families from o_pj's lists (two partners with an anchor)."""
-    per_partner = "\nUNION ALL\n".join(
-        f"SELECT work_id, year, {i} AS pidx, UNNEST({{col}}_{i}) AS {{key}} FROM o_pj" for i in range(2)
-    )
-    authors = per_partner.format(col="l_auth", key="author_id")
     return [
+        # Each row in o_prollup is one (institution key, partner index): the institution rolls up to the
+        # partner (a few thousand rows: the partners' units).
+        Step(
+            "o_prollup",
+            f"""
+            SELECT k.ik, p.pidx FROM obs_ref_rollup_{q.rule} r
+            JOIN obs_ref_ikeys k ON k.institution_id = r.institution_id
+            JOIN o_partners p ON p.partner = r.unit""",
+        ),
+        # Each row in o_plinks is one link of a joint work rolling up to a partner: the work, its year,
+        # the partner's index and the link's author key (a link can roll up to both partners).
+        Step(
+            "o_plinks",
+            """
+            SELECT x.work_id, x.year, r.pidx, struct_extract(x.lk, 'a') AS ak
+            FROM (SELECT work_id, year, UNNEST(l_links) AS lk FROM o_pj) x
+            JOIN o_prollup r ON r.ik = struct_extract(x.lk, 'i')""",
+        ),
         # Each row in o_unit_works is one (partner, joint work, direct institution on it rolling up to
-        # the partner), from each partner's list of institution keys.
+        # the partner): unique without a DISTINCT, a work's institutions (l_insts) being distinct.
         Step(
             "o_unit_works",
-            f"""
+            """
             SELECT p.partner, k.institution_id, x.work_id
-            FROM ({per_partner.format(col="l_uinst", key="ik")}) x
-            JOIN obs_ref_ikeys k ON k.ik = x.ik JOIN o_partners p ON p.pidx = x.pidx""",
+            FROM (SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj) x
+            JOIN o_prollup r ON r.ik = x.ik
+            JOIN obs_ref_ikeys k ON k.ik = x.ik JOIN o_partners p ON p.pidx = r.pidx""",
         ),
-        # o_cross from each partner's list of author keys, turned into ids on the counted pairs.
-        *cross_steps(authors, 2, authors="obs_ref_akeys"),
+        # o_cross from the partners' author keys, turned into ids on the counted pairs.
+        *cross_steps(
+            "SELECT DISTINCT work_id, year, pidx, ak AS author_id FROM o_plinks WHERE ak IS NOT NULL",
+            2,
+            authors="obs_ref_akeys",
+        ),
         Step(
             "o_sdg_labels",
             "SELECT work_id, UNNEST(l_sdgs) AS sdg FROM o_pj",
             view=True,  # read once, by the SDG family
         ),
+        # o_inst as on the other paths, kept as keys: each joint work's institution keys (o_inst_keys), the
+        # attributes of each institution once (o_inst_attrs), and a view joining them for the two
+        # families that read it (storing the 1M joined rows at 10M works cost more than joining twice).
+        Step("o_inst_keys", "SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj"),
+        Step(
+            "o_inst_attrs",
+            f"""
+            SELECT k.ik, a.* FROM ({
+                institution_attrs_sql(
+                    "SELECT k.institution_id FROM (SELECT DISTINCT ik FROM o_inst_keys) x "
+                    "JOIN obs_ref_ikeys k ON k.ik = x.ik"
+                )
+            }) a JOIN obs_ref_ikeys k ON k.institution_id = a.institution_id""",
+        ),
         Step(
             "o_inst",
-            joint_institutions_sql(
-                pairs="SELECT x.work_id, k.institution_id FROM "
-                "(SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj) x JOIN obs_ref_ikeys k ON k.ik = x.ik"
-            ),
+            "SELECT x.work_id, a.* EXCLUDE (ik) FROM o_inst_keys x JOIN o_inst_attrs a ON a.ik = x.ik",
+            view=True,
         ),
         Step(
             "o_funding",
