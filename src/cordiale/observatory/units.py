@@ -6,8 +6,11 @@ A partnership query on a large store spends its time on the partners' whole outp
 partner's works per year, class, OA status, SDG, unit; its citation sums), so here those aggregates are
 computed straight from ``obs_ref_pair_<rule>``: one row per (unit, work), sorted by unit and keyed by
 an integer, carrying every per-work column a family reads, citation values included. The joint works
-are the keys held by two partners or more; only they get per-work rows (``o_perwork``, ``o_members``,
-``o_links``, ``o_units``), read through integer-keyed copies of the link, funding and SDG tables.
+are the keys held by two partners or more; only they get per-work rows (``o_perwork``, ``o_members``).
+With two partners their links, institutions, funding and SDG labels come as lists of integer keys with
+the anchor partner's rows (``obs_ref_work_lists``, carried by ``obs_ref_pair_<rule>``), so the query never
+reads the store's links; with more partners they are read through integer-keyed copies of the link,
+funding and SDG tables (``o_links``, ``o_units``).
 
 Same family SQL, same figures as the raw tables (``tests/test_observatory_reference.py``). Used when the
 reference tables are fresh, there is no curation, no field or SDG filter and the SDG source is OpenAlex's
