@@ -448,14 +448,17 @@ def invariant_checks(q: ObsQuery, prepared: bool = False, links: bool = True) ->
             "SELECT COALESCE(SUM(t.n - 1), 0) FROM ("
             "SELECT COUNT(*) AS n FROM o_members GROUP BY work_id, kind, unit_key) t WHERE t.n > 1",
         ),
-        (
-            "direct weights plus the unaffiliated share differ from 1",
-            f"""SELECT COUNT(*) FROM (
-                SELECT p.work_id, p.unaffiliated_share + COALESCE(SUM(l.share), 0) AS total
-                FROM o_perwork p LEFT JOIN o_links l ON l.work_id = p.work_id AND l.position >= 0
-                {joint_only}
-                GROUP BY p.work_id, p.unaffiliated_share
-            ) t WHERE ABS(t.total - 1) > 1e-9""",
-        ),
     ]
-    return checks if links else checks[:-1]
+    if links:
+        checks.append(
+            (
+                "direct weights plus the unaffiliated share differ from 1",
+                f"""SELECT COUNT(*) FROM (
+                    SELECT p.work_id, p.unaffiliated_share + COALESCE(SUM(l.share), 0) AS total
+                    FROM o_perwork p LEFT JOIN o_links l ON l.work_id = p.work_id AND l.position >= 0
+                    {joint_only}
+                    GROUP BY p.work_id, p.unaffiliated_share
+                ) t WHERE ABS(t.total - 1) > 1e-9""",
+            )
+        )
+    return checks

@@ -315,12 +315,23 @@ def anchor_partner(counts: dict[str, int]) -> str | None:
     return min(sorted(counts), key=lambda p: counts[p]) if counts else None
 
 
-# The per-work columns of o_perwork (beside the weights), read from a partner's rows of obs_ref_pair.
-_PERWORK_COLS = (
-    "c.wk AS work_id, c.year, c.type, c.trunc, c.oa_status, c.fwci, c.top10_openalex, c.has_primary, "
-    + ", ".join(f"c.{lv}_id" for lv in LEVELS)
-    + ", c.ncs_x, c.top10_x, c.ncs_r, c.top10_r"
+# The per-work columns of o_perwork (beside the key and the weights), read from a partner's rows of
+# obs_ref_pair.
+_PERWORK_NAMES = (
+    "year",
+    "type",
+    "trunc",
+    "oa_status",
+    "fwci",
+    "top10_openalex",
+    "has_primary",
+    *(f"{lv}_id" for lv in LEVELS),
+    "ncs_x",
+    "top10_x",
+    "ncs_r",
+    "top10_r",
 )
+_PERWORK_COLS = "c.wk AS work_id, " + ", ".join(f"c.{n}" for n in _PERWORK_NAMES)
 
 
 def _perwork_sql(q: ObsQuery, w: dict[int, str], source: str, lists: str = "") -> str:
@@ -359,10 +370,8 @@ def _listed_joint_steps(q: ObsQuery, anchor: str) -> list[Step]:
                 WHERE u.unit = {lit(q.partners[other])} AND {_scope(q, "u")}
             ) o ON o.wk = c.wk"""
     lists = ", c.l_links, c.l_insts, c.l_fund, c.l_sdgs"
-    scalar = (
-        ", ".join(c.split(" AS ")[-1].removeprefix("c.") for c in _PERWORK_COLS.split(", "))
-        + ", n_partners, w_sum, w_0, w_1, unaffiliated_share"
-    )
+    weights = ("n_partners", "w_sum", "w_0", "w_1", "unaffiliated_share")
+    scalar = ", ".join(("work_id", *_PERWORK_NAMES, *weights))
     return [
         # Each row in o_pj is one joint work: its weights per partner, flags, classes and values, read
         # from the anchor's range (the partner with fewest rows), and its lists: its links (author and
@@ -417,13 +426,15 @@ def _listed_steps(q: ObsQuery) -> list[Step]:
             FROM (SELECT work_id, year, UNNEST(l_links) AS lk FROM o_pj) x
             JOIN o_prollup r ON r.ik = struct_extract(x.lk, 'i')""",
         ),
+        # Each row in o_inst_keys is one (joint work, direct institution key): its list l_insts unnested.
+        Step("o_inst_keys", "SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj"),
         # Each row in o_unit_works is one (partner, joint work, direct institution on it rolling up to
         # the partner): unique without a DISTINCT, a work's institutions (l_insts) being distinct.
         Step(
             "o_unit_works",
             """
             SELECT p.partner, k.institution_id, x.work_id
-            FROM (SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj) x
+            FROM o_inst_keys x
             JOIN o_prollup r ON r.ik = x.ik
             JOIN obs_ref_ikeys k ON k.ik = x.ik JOIN o_partners p ON p.pidx = r.pidx""",
         ),
@@ -441,7 +452,6 @@ def _listed_steps(q: ObsQuery) -> list[Step]:
         # o_inst as on the other paths, kept as keys: each joint work's institution keys (o_inst_keys), the
         # attributes of each institution once (o_inst_attrs), and a view joining them for the two
         # families that read it (storing the 1M joined rows at 10M works cost more than joining twice).
-        Step("o_inst_keys", "SELECT work_id, UNNEST(l_insts) AS ik FROM o_pj"),
         Step(
             "o_inst_attrs",
             f"""
