@@ -8,7 +8,10 @@ One run measures, on the same files (a synthetic snapshot resampled from real wo
     CPU of the whole process tree (``os.wait4``, which includes the waited-for workers), wall time and
     peak memory (the largest process from ``ru_maxrss``, and the sum over the live tree from ``/proc``
     PSS samples);
-(c) the peers a user would pick today to read a snapshot offline (``peers.py``), installed in
+(c) other designs' bounds (``bounds.py``): the least CPU an ingest would spend were it built on Python
+    rows into Parquet, on pyarrow's C++ conversion, or on DuckDB's own JSON reader, and so the best floor
+    ratio each could reach;
+(d) the peers a user would pick today to read a snapshot offline (``peers.py``), installed in
     ``bench/.peers-venv``: openalex-raw streaming the JSON Lines, openalex-metrics building its tables
     from the same works as Parquet.
 
@@ -311,6 +314,86 @@ def run_floor(level: str, snap: synth.SnapshotInfo) -> Figure:
         iowait_s=stats.iowait_s,
         extra={"process_cpu_s": stats.cpu_s},
     )
+
+
+BOUND_NOTES = {
+    "python-rows": "decode + cordiale's staging rows, no store",
+    "python-rows+parquet": "+ rows written as Parquet (pyarrow)",
+    "arrow-convert+parquet": "decode + pyarrow C++ conversion, 1 nested table",
+    "duckdb-json+parquet": "DuckDB's JSON reader, tables as Parquet",
+    "native-parse": "gunzip + simdjson (C++) visiting every kept value",
+}
+BOUND_LEFT_OUT = {
+    "native-parse": "building rows, store, merge, versions, quarantine",
+}
+
+
+def run_bound(level: str, snap: synth.SnapshotInfo, say: Callable[[str], None]) -> Figure | None:
+    """One other design's bound (``bounds.py``): the least CPU an ingest built that way would spend.
+    None (and a line saying why) when the level cannot run here."""
+    TMP_DIR.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, str(BENCH_DIR / "bounds.py"), "--level", level, "--tmp", str(TMP_DIR)]
+    stats = measure(f"bound-{level}-n{snap.works}", [*cmd, *map(str, snap.files)], capture=True)
+    _check(stats)
+    res = json.loads(stats.stdout)
+    if "skipped" in res:
+        say(f"[yellow]bound {level} skipped:[/yellow] {res['skipped']}")
+        return None
+    if res["works"] != snap.works:
+        raise RuntimeError(f"bound {level} read {res['works']} works, expected {snap.works}")
+    return Figure(
+        name=f"bound: {level}",
+        kind="bound",
+        works=res["works"],
+        raw_bytes=res["raw_bytes"],
+        cpu_s=res["cpu_s"],
+        wall_s=res["wall_s"],
+        peak_mb=stats.peak_mb,
+        note=BOUND_NOTES[level],
+        others_cpu_s=stats.others_cpu_s,
+        iowait_s=stats.iowait_s,
+        extra={"process_cpu_s": stats.cpu_s, "parquet_bytes": res["parquet_bytes"]},
+    )
+
+
+def design_bounds(figs: dict[str, Figure]) -> list[tuple[str, float, str]]:
+    """(design, least CPU s, what that figure leaves out) for each measured design, cheapest first.
+
+    Besides the measured levels: a DuckDB store fed rows that cost nothing to build (kept-fields decode +
+    store floor), and a native ingest (native parse + the CPU pyarrow spends writing the same rows as
+    Parquet, i.e. ``python-rows+parquet`` minus ``python-rows``), into Parquet or into the DuckDB store.
+    """
+    rows = [
+        (name, f.cpu_s, BOUND_LEFT_OUT.get(name, "merge, versions, quarantine, commit"))
+        for f in figs.values()
+        if f.kind == "bound" and (name := f.name.removeprefix("bound: "))
+    ]
+    store = figs.get("floor-store")
+    if store is not None:
+        rows.append(
+            ("DuckDB store, rows free", figs["floor-kept"].cpu_s + store.cpu_s, "building rows, merge")
+        )
+    native, rows_only, rows_pq = (
+        figs.get(f"bound-{k}") for k in ("native-parse", "python-rows", "python-rows+parquet")
+    )
+    if native and rows_only and rows_pq:
+        write = max(rows_pq.cpu_s - rows_only.cpu_s, 0.0)
+        left_out = "building rows in C++, merge, versions, quarantine"
+        rows.append((f"native-parse + Parquet write ({write:.2f} s)", native.cpu_s + write, left_out))
+        if store is not None:
+            rows.append(("native-parse + DuckDB store", native.cpu_s + store.cpu_s, left_out))
+    return sorted(rows, key=lambda r: r[1])
+
+
+def bounds_table(figs: dict[str, Figure]) -> Table:
+    """Each design's best floor ratio: floor(needed) over the least CPU that design spends."""
+    floor = figs["floor-needed"].cpu_s
+    t = Table(title=f"Best floor ratio of each design (the gate asks >= {GATE_FLOOR_RATIO})")
+    for col in ("design", "least CPU s", "best floor ratio", "what it leaves out"):
+        t.add_column(col, justify="left" if col in ("design", "what it leaves out") else "right")
+    for name, cpu, left_out in design_bounds(figs):
+        t.add_row(name, f"{cpu:.2f}", f"{floor / cpu:.2f}", left_out)
+    return t
 
 
 def _store_counts(db: Path) -> dict[str, int]:
@@ -692,6 +775,8 @@ def ratios(figs: dict[str, Figure], marginal: bool) -> dict[str, float]:
     bound = store_bound(figs)
     if bound is not None:
         out["floor_needed_cpu / (floor_kept_cpu + store_floor_cpu)"] = bound
+    for name, cpu, _ in design_bounds(figs):
+        out[f"floor_needed_cpu / bound({name})"] = figs["floor-needed"].cpu_s / cpu
     for key in ("ingest-w1", "ingest-w2"):
         ing = figs.get(key)
         if ing is None:
@@ -738,6 +823,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--doubling", action="store_true", help="run the 2N run (and the flatness gate) even with --quick"
     )
     parser.add_argument("--no-ingest", action="store_true", help="measure the floors and peers only")
+    parser.add_argument("--no-bounds", action="store_true", help="skip the other designs' bounds (bounds.py)")
     parser.add_argument(
         "--peer-gate",
         choices=("jsonl", "all"),
@@ -793,6 +879,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             figs[f"floor-{level}"] = run_floor(level, snap)
             progress.advance(task)
 
+        if not args.no_bounds:
+            task = progress.add_task("other designs' bounds", total=len(BOUND_NOTES))
+            for level in BOUND_NOTES:
+                bound_fig = run_bound(level, snap, console.print)
+                if bound_fig is not None:
+                    figs[f"bound-{level}"] = bound_fig
+                progress.advance(task)
+
         if not args.no_ingest:
             steps = workers_max * (2 if marginal else 1) + (1 if doubling else 0)
             task = progress.add_task("cordiale ingest", total=steps)
@@ -826,7 +920,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figs.update(run_peers(snap, workers_max, console.print))
             progress.update(task, total=1, completed=1)
 
-    kinds = ("floor", "ingest", "peer", "peer-extra", "peer-failed")
+    kinds = ("floor", "bound", "ingest", "peer", "peer-extra", "peer-failed")
     order = sorted(figs.values(), key=lambda f: kinds.index(f.kind))
     console.print(figures_table(order, marginal))
     if marginal and fixed:
@@ -854,6 +948,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(floor {figs['floor-needed'].cpu_s:.2f} s / (kept-fields decode {kept:.2f} s + DuckDB "
             f"insert and checkpoint of the built rows {store:.2f} s))"
         )
+    if any(f.kind == "bound" for f in figs.values()):
+        console.print(bounds_table(figs))
 
     report = {
         "synthetic": True,

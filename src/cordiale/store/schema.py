@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS works (
     id VARCHAR NOT NULL,
     doi VARCHAR,
     title VARCHAR,
-    abstract_inverted_index VARCHAR,       -- raw JSON text, as OpenAlex gives it
+    abstract_inverted_index VARCHAR USING COMPRESSION zstd,  -- raw JSON text as given; zstd: README
     language VARCHAR,
     type VARCHAR,                          -- stored exactly as given (legacy values kept)
     publication_year INTEGER,
