@@ -301,15 +301,21 @@ def run_floor(level: str, snap: synth.SnapshotInfo) -> Figure:
         "needed": "+ msgspec, needed fields",
         "kept": "+ msgspec, every kept field",
     }
+    return _timed_loop_figure(f"floor: {level}", "floor", res, stats, notes[level])
+
+
+def _timed_loop_figure(name: str, kind: str, res: dict[str, Any], stats: RunStats, note: str) -> Figure:
+    """A figure from a script that timed its own loop (``floor.py``, ``bounds.py``): its CPU and wall
+    figures, the process's peak and the machine's other load from ``measure``."""
     return Figure(
-        name=f"floor: {level}",
-        kind="floor",
+        name=name,
+        kind=kind,
         works=res["works"],
         raw_bytes=res["raw_bytes"],
         cpu_s=res["cpu_s"],
         wall_s=res["wall_s"],
         peak_mb=stats.peak_mb,
-        note=notes[level],
+        note=note,
         others_cpu_s=stats.others_cpu_s,
         iowait_s=stats.iowait_s,
         extra={"process_cpu_s": stats.cpu_s},
@@ -341,19 +347,9 @@ def run_bound(level: str, snap: synth.SnapshotInfo, say: Callable[[str], None]) 
         return None
     if res["works"] != snap.works:
         raise RuntimeError(f"bound {level} read {res['works']} works, expected {snap.works}")
-    return Figure(
-        name=f"bound: {level}",
-        kind="bound",
-        works=res["works"],
-        raw_bytes=res["raw_bytes"],
-        cpu_s=res["cpu_s"],
-        wall_s=res["wall_s"],
-        peak_mb=stats.peak_mb,
-        note=BOUND_NOTES[level],
-        others_cpu_s=stats.others_cpu_s,
-        iowait_s=stats.iowait_s,
-        extra={"process_cpu_s": stats.cpu_s, "parquet_bytes": res["parquet_bytes"]},
-    )
+    fig = _timed_loop_figure(f"bound: {level}", "bound", res, stats, BOUND_NOTES[level])
+    fig.extra["parquet_bytes"] = res["parquet_bytes"]
+    return fig
 
 
 def design_bounds(figs: dict[str, Figure]) -> list[tuple[str, float, str]]:
