@@ -119,6 +119,20 @@ def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
         assert counts[table] > 0, table
 
 
+def test_abstracts_stored_with_zstd(kfupm_store: Path) -> None:
+    """The abstracts' column is compressed with zstd (README, "Data model and engine"); DuckDB versions
+    that accept the syntax but cannot use it for strings would leave it uncompressed."""
+    with reader(kfupm_store) as con:
+        kinds = {
+            r[0]
+            for r in con.execute(
+                "SELECT DISTINCT compression FROM pragma_storage_info('works') "
+                "WHERE column_name = 'abstract_inverted_index' AND segment_type = 'VARCHAR'"
+            ).fetchall()
+        }
+    assert kinds == {"ZSTD"}
+
+
 def test_idempotent_second_run_changes_nothing(tmp_path: Path, kfupm: Path, fixtures_2025: Path) -> None:
     db = tmp_path / "s.duckdb"
     good = list(raw_records(kfupm))[:3]
