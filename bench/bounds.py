@@ -25,7 +25,7 @@ bound for any ingest built that way, and ``floor(needed) / level CPU`` the best 
   ingest's bound. Skipped, with the reason, when the probe cannot be built.
 
 Usage: ``python bench/bounds.py --level duckdb-json+parquet FILE...`` prints one JSON object (CPU seconds
-of the timed loop, works and bytes), like ``floor.py``.
+of the timed loop, works, and the Parquet bytes written), like ``floor.py``.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ from isal import igzip
 
 from cordiale.sources.chunks import gz_chunks
 from cordiale.sources.works import ParsedBatch, Work, WorkRowBuilder, iter_lines
+from cordiale.store.parse_file import BATCH_RECORDS, READ_CHUNK
 from cordiale.store.staging import SCHEMAS, batch_tables
 from floor import cpu_since
 
-BATCH_RECORDS = 4000
-READ_CHUNK = 1 << 22
+Level = tuple[int, float]  # works read, CPU seconds spent in child processes (added to the level's own)
 
 # --- the decoder's structs as Arrow and DuckDB types -----------------------------------------------
 
@@ -123,22 +123,26 @@ def _batches(files: Sequence[Path]) -> Iterator[tuple[str, ParsedBatch]]:
         yield str(path), batch
 
 
-def python_rows(files: Sequence[Path], out: Path, write: bool) -> int:
-    writers = {n: pq.ParquetWriter(out / f"{n}.parquet", s, compression="snappy") for n, s in SCHEMAS.items()}
+def python_rows(files: Sequence[Path], out: Path, write: bool) -> Level:
+    writers = (
+        {n: pq.ParquetWriter(out / f"{n}.parquet", s, compression="snappy") for n, s in SCHEMAS.items()}
+        if write
+        else {}
+    )
     works = 0
     try:
         for path, batch in _batches(files):
             works += len(batch.works)
             for name, rb in batch_tables(batch, path).items():
-                if write and name in writers and rb.num_rows:
+                if name in writers and rb.num_rows:
                     writers[name].write_batch(rb)
     finally:
         for w in writers.values():
             w.close()
-    return works
+    return works, 0.0
 
 
-def arrow_convert(files: Sequence[Path], out: Path) -> int:
+def arrow_convert(files: Sequence[Path], out: Path) -> Level:
     work_type = arrow_type(_work_info())
     schema = pa.schema([("work", work_type)])
     works = 0
@@ -153,7 +157,7 @@ def arrow_convert(files: Sequence[Path], out: Path) -> int:
             works += len(batch.works)
             plain = msgspec.to_builtins(batch.works, enc_hook=raw_text)
             writer.write_batch(pa.record_batch([pa.array(plain, type=work_type)], schema=schema))
-    return works
+    return works, 0.0
 
 
 # The store's per-work tables, in DuckDB SQL over the parsed works ``w``.
@@ -194,7 +198,7 @@ DUCKDB_TABLES: dict[str, str] = {
 }
 
 
-def duckdb_json(files: Sequence[Path], out: Path) -> int:
+def duckdb_json(files: Sequence[Path], out: Path) -> Level:
     import duckdb
 
     columns = (
@@ -214,7 +218,7 @@ def duckdb_json(files: Sequence[Path], out: Path) -> int:
     for name, sql in DUCKDB_TABLES.items():
         con.execute(f"COPY ({sql}) TO '{out / name}.parquet' (FORMAT parquet, COMPRESSION snappy)")
     con.close()
-    return works
+    return works, 0.0
 
 
 NATIVE_SOURCE = Path(__file__).resolve().parent / "native_parse.cpp"
@@ -243,7 +247,7 @@ def native_probe() -> Path:
     return NATIVE_BINARY
 
 
-def native_parse(files: Sequence[Path], out: Path) -> int:
+def native_parse(files: Sequence[Path], out: Path) -> Level:
     """ISA-L decompression (streamed, discarded), then the probe's parse of the plain copies (its own CPU
     for the parse alone, added by ``run``)."""
     probe = native_probe()
@@ -252,11 +256,7 @@ def native_parse(files: Sequence[Path], out: Path) -> int:
     keys = ",".join(f.encode_name for f in _work_info().fields)
     done = subprocess.run([str(probe), keys, *map(str, plain)], capture_output=True, text=True, check=True)
     res = json.loads(done.stdout)
-    _PROBE_CPU.append(float(res["cpu_s"]))
-    return int(res["records"])
-
-
-_PROBE_CPU: list[float] = []
+    return int(res["records"]), float(res["cpu_s"])
 
 
 def _plain_copies(files: Sequence[Path], out: Path) -> None:
@@ -278,7 +278,7 @@ def _gunzip(files: Sequence[Path]) -> None:
 
 
 PLAIN_LEVELS = ("duckdb-json+parquet", "native-parse")  # they read uncompressed copies
-LEVELS: dict[str, Callable[[Sequence[Path], Path], int]] = {
+LEVELS: dict[str, Callable[[Sequence[Path], Path], Level]] = {
     "python-rows": lambda files, out: python_rows(files, out, write=False),
     "python-rows+parquet": lambda files, out: python_rows(files, out, write=True),
     "arrow-convert+parquet": arrow_convert,
@@ -289,29 +289,24 @@ LEVELS: dict[str, Callable[[Sequence[Path], Path], int]] = {
 
 def run(level: str, files: Sequence[Path], tmp_dir: Path | None = None) -> dict[str, Any]:
     """Run one level over the files; CPU seconds of this process (all its threads) for the level alone."""
-    raw_bytes = 0
-    for path in files:
-        with igzip.open(path, "rb") as fh:  # type: ignore[no-untyped-call]
-            while chunk := fh.read(1 << 22):
-                raw_bytes += len(chunk)
     if level == "native-parse":
         try:
             native_probe()  # built before the timed part
         except ProbeUnavailable as exc:
-            return {"level": level, "skipped": str(exc), "works": 0, "raw_bytes": raw_bytes}
+            return {"level": level, "skipped": str(exc), "works": 0}
     with tempfile.TemporaryDirectory(prefix="bound-", dir=tmp_dir) as tmp:
         if level in PLAIN_LEVELS:
             _plain_copies(files, Path(tmp))
         gc.disable()  # as the ingest's parse step does (store/parse_file.py)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         w0 = time.perf_counter()
-        works = LEVELS[level](files, Path(tmp))
+        works, child_cpu = LEVELS[level](files, Path(tmp))
         cpu = cpu_since(r0, w0)
         gc.enable()
         written = sum(p.stat().st_size for p in Path(tmp).glob("*.parquet"))
-    if _PROBE_CPU:  # the probe's parse ran in a child process: its own figure is added
-        cpu = {**cpu, "user_s": cpu["user_s"] + sum(_PROBE_CPU), "cpu_s": cpu["cpu_s"] + sum(_PROBE_CPU)}
-    return {"level": level, "works": works, "raw_bytes": raw_bytes, "parquet_bytes": written, **cpu}
+    # the probe's parse runs in a child process: its own figure for the parse is added
+    cpu = {**cpu, "user_s": cpu["user_s"] + child_cpu, "cpu_s": cpu["cpu_s"] + child_cpu}
+    return {"level": level, "works": works, "parquet_bytes": written, **cpu}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

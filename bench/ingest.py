@@ -349,6 +349,7 @@ def run_bound(level: str, snap: synth.SnapshotInfo, say: Callable[[str], None]) 
         return None
     if res["works"] != snap.works:
         raise RuntimeError(f"bound {level} read {res['works']} works, expected {snap.works}")
+    res["raw_bytes"] = snap.raw_bytes
     fig = _timed_loop_figure(f"bound: {level}", "bound", res, stats, BOUND_NOTES[level])
     fig.extra["parquet_bytes"] = res["parquet_bytes"]
     return fig
