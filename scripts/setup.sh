@@ -23,3 +23,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" >"$stamp"
 fi
 .venv/bin/python -m compileall -q src >/dev/null 2>&1 || true
+# The compiled parser (optional, several times faster): its Debian packages when missing and allowed, then
+# the module. Either step may skip, saying why; cordiale then parses with msgspec alone.
+bash scripts/native_deps.sh || true
+bash scripts/build_native.sh

@@ -45,3 +45,12 @@ def require_pyspark() -> None:
         if os.environ.get("CI", "").strip().lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason, allow_module_level=True)  # also called at a test module's top
+
+
+def require_native_parser() -> None:
+    """Skip a test of the compiled parser where it is not built (no g++ or libsimdjson-dev), but fail under
+    ``CI=true``, where ``.ci/run`` installs both and set-up builds it."""
+    from cordiale.store import native_rows
+
+    if native_rows.parser_module() is None:
+        _missing("the compiled parser is not built (scripts/build_native.sh needs g++ and libsimdjson-dev)")

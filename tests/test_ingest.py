@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from cordiale.cli.main import app
@@ -635,10 +636,15 @@ def test_openalex_shaped_parquet_ingests_like_its_json_lines(tmp_path: Path, kfu
                 assert a.execute(sql).fetchall() == b.execute(sql).fetchall(), (name, table)
 
 
-def test_parse_pauses_the_cyclic_gc_and_restores_it(tmp_path: Path, fixtures_2025: Path) -> None:
+def test_parse_pauses_the_cyclic_gc_and_restores_it(
+    tmp_path: Path, fixtures_2025: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The collector is off while a file is parsed (its objects hold no cycles) and left as it was found,
-    also when the file cannot be read."""
+    also when the file cannot be read. The msgspec path (the compiled parser allocates no Python objects
+    per record)."""
     import gc
+
+    monkeypatch.setenv("CORDIALE_NATIVE", "0")
 
     from cordiale.sources.inputs import plan_inputs
     from cordiale.store import parse_file as pf

@@ -21,6 +21,7 @@ from isal import isal_zlib
 from cordiale.sources.chunks import gz_chunks, plain_chunks
 from cordiale.sources.inputs import InputFile
 from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines
+from cordiale.store import native_rows
 from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 
 BATCH_RECORDS = 4000
@@ -62,7 +63,10 @@ class _Writers:
         self.writers = {n: pa.ipc.new_stream(str(p), schemas[n]) for n, p in self.paths.items()}
 
     def write(self, batch: ParsedBatch) -> None:
-        for name, rb in batch_tables(batch, self.input_path).items():
+        self.write_tables(batch_tables(batch, self.input_path))
+
+    def write_tables(self, tables: dict[str, pa.RecordBatch]) -> None:
+        for name, rb in tables.items():
             if rb.num_rows:
                 self.writers[name].write_batch(rb)
 
@@ -104,9 +108,17 @@ def _parse_file(
     builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
     writers = _Writers(out_dir, str(item.path))
     batch = ParsedBatch()
+    module = native_rows.parser_module() if item.kind in ("jsonl", "jsonl.gz") and not partial else None
+    native = module.Parser(str(item.path), sorted(institution_filter)) if module is not None else None
 
     def flush() -> None:
         nonlocal batch
+        if native is not None:
+            _, read, filtered, works = native.counts()
+            result.read += read
+            result.filtered += filtered
+            result.works += works
+            writers.write_tables(native_rows.batch_tables(native.take(), str(item.path)))
         result.read += batch.read
         result.rejected += len(batch.quarantine)
         result.filtered += batch.filtered
@@ -133,13 +145,25 @@ def _parse_file(
                 if item.kind == "jsonl.gz"
                 else plain_chunks(item.path, READ_CHUNK)
             )
-            for raw in iter_lines(chunks):
-                line_no += 1
-                builder.add_line(batch, raw, line_no)
-                if batch.read >= BATCH_RECORDS:
-                    flush()
+            if native is not None:
+                # The compiled parser takes whole chunks; the lines it hands back go through msgspec.
+                for chunk in chunks:
+                    for fallback_line, raw in native.feed(chunk):
+                        builder.add_line(batch, raw, fallback_line)
+                    line_no, read, _, _ = native.counts()
+                    if read + batch.read >= BATCH_RECORDS:
+                        flush()
+                for fallback_line, raw in native.finish():
+                    builder.add_line(batch, raw, fallback_line)
+                line_no = native.counts()[0]
+            else:
+                for raw in iter_lines(chunks):
+                    line_no += 1
+                    builder.add_line(batch, raw, line_no)
+                    if batch.read >= BATCH_RECORDS:
+                        flush()
     except (EOFError, OSError, zlib.error, _ISAL_ERROR, pa.ArrowException) as exc:
-        read_so_far = result.read + batch.read
+        read_so_far = result.read + batch.read + (native.counts()[1] if native is not None else 0)
         if read_so_far == 0:  # not one record came out: the file is unreadable as a whole
             result.error = f"{item.path}: unreadable ({exc or type(exc).__name__})"
         else:

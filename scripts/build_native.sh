@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds cordiale's compiled parser (src/cordiale/store/_native.cpp → src/cordiale/store/_native*.so) with
+# g++ against Debian's libsimdjson-dev, for this machine's CPU (simdjson's on-demand front end picks its
+# SIMD kernels at compile time). Skipped, saying so, where either is missing: cordiale then parses every
+# line with msgspec (same rows, slower). Rebuilt only when the source is newer than the module.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+py=.venv/bin/python
+src=src/cordiale/store/_native.cpp
+suffix="$($py -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+out="src/cordiale/store/_native$suffix"
+if ! command -v g++ >/dev/null 2>&1 || [ ! -f /usr/include/simdjson.h ]; then
+  echo "native parser: not built (needs g++ and libsimdjson-dev: scripts/native_deps.sh); msgspec parses every line" >&2
+  exit 0
+fi
+[ "$out" -nt "$src" ] && [ "$out" -nt "$0" ] && exit 0
+include="$($py -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+if g++ -O2 -march=native -std=c++17 -shared -fPIC -Wall -Wextra -I"$include" "$src" -lsimdjson -o "$out.tmp"; then
+  mv "$out.tmp" "$out"
+  echo "native parser: built $out"
+else
+  rm -f "$out.tmp" "$out"
+  echo "native parser: g++ failed; msgspec parses every line" >&2
+fi
