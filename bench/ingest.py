@@ -37,6 +37,7 @@ moved one two-worker run from 18.4 to 23.1 s wall.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -66,6 +67,9 @@ LOG_DIR = OUT_DIR / "logs"
 DEFAULT_JSON = OUT_DIR / "ingest.json"
 DEFAULT_CORDIALE = ROOT / ".venv" / "bin" / "cordiale"
 TINY_WORKS = 400
+# Whether scripts/build_native.sh built the compiled parser into this venv's cordiale: the ingest runs use it
+# (and one more run measures the msgspec path alone against it).
+NATIVE_BUILT = importlib.util.find_spec("cordiale.store._native") is not None
 
 GATE_FLOOR_RATIO = 0.5
 GATE_EFFICIENCY = 0.8
@@ -409,13 +413,20 @@ def _store_counts(db: Path) -> dict[str, int]:
 
 
 def run_ingest(
-    cordiale: Path, snap: synth.SnapshotInfo, workers: int, *, label: str, keep_db: bool = False
+    cordiale: Path,
+    snap: synth.SnapshotInfo,
+    workers: int,
+    *,
+    label: str,
+    keep_db: bool = False,
+    native: bool = True,
 ) -> tuple[RunStats, dict[str, int]]:
     TMP_DIR.mkdir(parents=True, exist_ok=True)
     db = TMP_DIR / f"{label}.duckdb"
     for p in TMP_DIR.glob(f"{label}.duckdb*"):
         p.unlink()
     env = {**os.environ, "CORDIALE_WORKERS": str(workers), "CORDIALE_DATA_DIR": str(TMP_DIR / "data")}
+    env["CORDIALE_NATIVE"] = "1" if native else "0"
     env.pop("CORDIALE_DB", None)
     cmd = [str(cordiale), "ingest", str(snap.path), "--db", str(db), "--workers", str(workers)]
     stats = measure(label, cmd, env=env)
@@ -435,12 +446,15 @@ def ingest_figure(
     fixed: RunStats | None,
     repeat: int,
     keep_db: bool = False,
+    native: bool = True,
 ) -> Figure:
-    """The fastest of ``repeat`` ingest runs; with ``keep_db`` its store stays (``extra["db"]``)."""
+    """The fastest of ``repeat`` ingest runs; with ``keep_db`` its store stays (``extra["db"]``).
+    ``native=False``: the msgspec path alone (``CORDIALE_NATIVE=0``), the compiled parser's baseline."""
     best: tuple[RunStats, dict[str, int], str] | None = None
+    parser = "compiled parser" if native and NATIVE_BUILT else "msgspec"
     for r in range(repeat):
-        label = f"ingest-w{workers}-n{snap.works}-r{r}"
-        stats_r, counts_r = run_ingest(cordiale, snap, workers, label=label, keep_db=keep_db)
+        label = f"ingest-w{workers}-n{snap.works}-{parser.split()[0]}-r{r}"
+        stats_r, counts_r = run_ingest(cordiale, snap, workers, label=label, keep_db=keep_db, native=native)
         if best is None or stats_r.wall_s < best[0].wall_s:
             if best is not None:
                 _drop_db(best[2])
@@ -449,14 +463,14 @@ def ingest_figure(
             _drop_db(label)
     assert best is not None
     stats, counts, best_label = best
-    note = f"{workers} worker{'s' if workers > 1 else ''}"
+    note = f"{workers} worker{'s' if workers > 1 else ''}, {parser}"
     if stats.processes > 1:
         note += f"; main process {stats.root_cpu_s:.1f} CPU s"
     if stats.sampled_cpu_s > stats.cpu_s * 1.05 + 0.5:
         note += "; WARNING: /proc saw more CPU than wait4 (workers not waited for?)"
     return Figure(
-        name=f"cordiale ingest, {workers}w, {snap.works:,}",
-        kind="ingest",
+        name=f"cordiale ingest, {workers}w, {snap.works:,}" + ("" if parser != "msgspec" else ", msgspec"),
+        kind="ingest" if native else "baseline",
         works=snap.works,
         raw_bytes=snap.raw_bytes,
         cpu_s=stats.cpu_s,
@@ -469,6 +483,7 @@ def ingest_figure(
         iowait_s=stats.iowait_s,
         extra={
             "workers": workers,
+            "parser": parser,
             "user_s": stats.user_s,
             "sys_s": stats.sys_s,
             "max_rss_mb": stats.max_rss_mb,
@@ -776,6 +791,10 @@ def ratios(figs: dict[str, Figure], marginal: bool) -> dict[str, float]:
         out["floor_needed_cpu / (floor_kept_cpu + store_floor_cpu)"] = bound
     for name, cpu, _ in design_bounds(figs):
         out[f"floor_needed_cpu / bound({name})"] = figs["floor-needed"].cpu_s / cpu
+    base, ing2 = figs.get("ingest-w2-msgspec"), figs.get("ingest-w2")
+    if base is not None and ing2 is not None:
+        out["ingest-w2-msgspec_cpu / ingest-w2_cpu"] = base.basis_cpu(marginal) / ing2.basis_cpu(marginal)
+        out["ingest-w2-msgspec_wall / ingest-w2_wall"] = base.basis_wall(marginal) / ing2.basis_wall(marginal)
     for key in ("ingest-w1", "ingest-w2"):
         ing = figs.get(key)
         if ing is None:
@@ -826,6 +845,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-ingest", action="store_true", help="measure the floors and peers only")
     parser.add_argument("--no-bounds", action="store_true", help="skip the other designs' bounds (bounds.py)")
     parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the 2-worker run on the msgspec path alone (CORDIALE_NATIVE=0)",
+    )
+    parser.add_argument(
         "--peer-gate",
         choices=("jsonl", "all"),
         default="jsonl",
@@ -849,6 +873,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     fixed: dict[int, RunStats] = {}
     snaps: dict[str, synth.SnapshotInfo] = {}
     ingest_error: str | None = None
+    console.print(
+        "cordiale parses with "
+        + (
+            "its compiled parser (msgspec for the lines it hands back)"
+            if NATIVE_BUILT
+            else "msgspec alone: the compiled parser is not built (scripts/build_native.sh)"
+        )
+    )
 
     with Progress(
         SpinnerColumn(),
@@ -889,7 +921,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress.advance(task)
 
         if not args.no_ingest:
-            steps = workers_max * (2 if marginal else 1) + (1 if doubling else 0)
+            baseline = 1 if NATIVE_BUILT and not args.no_baseline else 0
+            steps = workers_max * (2 if marginal else 1) + (1 if doubling else 0) + baseline
             task = progress.add_task("cordiale ingest", total=steps)
             try:
                 if not args.cordiale.exists():
@@ -906,6 +939,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     progress.advance(task)
                     if w == 1:
                         figs["floor-store"] = run_store_floor(figs["ingest-w1"], figs["floor-kept"])
+                if NATIVE_BUILT and not args.no_baseline:
+                    figs["ingest-w2-msgspec"] = ingest_figure(
+                        args.cordiale, snap, workers_max, fixed.get(workers_max), 1, native=False
+                    )
+                    expected["ingest-w2-msgspec"] = snap.works
+                    progress.advance(task)
                 if doubling:
                     big = snaps["2n"]
                     warm_cache(big.files)
@@ -921,7 +960,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figs.update(run_peers(snap, workers_max, console.print))
             progress.update(task, total=1, completed=1)
 
-    kinds = ("floor", "bound", "ingest", "peer", "peer-extra", "peer-failed")
+    kinds = ("floor", "bound", "ingest", "baseline", "peer", "peer-extra", "peer-failed")
     order = sorted(figs.values(), key=lambda f: kinds.index(f.kind))
     console.print(figures_table(order, marginal))
     if marginal and fixed:
