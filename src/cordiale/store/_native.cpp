@@ -183,6 +183,25 @@ struct DictBuilder {
 
 // ---- the staging tables ------------------------------------------------------------------------------
 
+// A child row's work: its short id and input line (the columns `work_id` and `_line`).
+struct Ref {
+  std::string_view id;
+  int64_t line;
+};
+
+struct Owner {
+  StrCol work_id;
+  NumCol<int64_t> line{"i64"};
+  void push(std::string_view id, int64_t line_no) {
+    work_id.push(id);
+    line.push(line_no);
+  }
+  void add_to(DictBuilder& b) const {
+    b.add("work_id", work_id.to_py());
+    b.add("_line", line.to_py());
+  }
+};
+
 struct Works {
   StrCol id, doi, title, abstract, language, type, publication_date, updated_date, created_date;
   NumCol<int32_t> publication_year{"i32"}, authors_count{"i32"}, cited_by_count{"i32"};
@@ -227,13 +246,14 @@ struct Works {
 };
 
 struct Authorships {
-  NumCol<int32_t> owner{"i32"}, position{"i32"}, institutions_count{"i32"};
+  Owner owner;
+  NumCol<int32_t> position{"i32"}, institutions_count{"i32"};
   StrCol author_position, author_id, author_name, author_orcid, raw_author_name;
   BoolCol is_corresponding;
   ListStrCol raw_affiliation_strings, countries;
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("position", position.to_py());
     b.add("author_position", author_position.to_py());
     b.add("author_id", author_id.to_py());
@@ -249,11 +269,12 @@ struct Authorships {
 };
 
 struct Links {
-  NumCol<int32_t> owner{"i32"}, position{"i32"};
+  Owner owner;
+  NumCol<int32_t> position{"i32"};
   StrCol institution_id;
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("position", position.to_py());
     b.add("institution_id", institution_id.to_py());
     return b.d;
@@ -261,13 +282,13 @@ struct Links {
 };
 
 struct Topics {
-  NumCol<int32_t> owner{"i32"};
+  Owner owner;
   StrCol topic_id, topic_name, subfield_id, subfield_name, field_id, field_name, domain_id, domain_name;
   NumCol<double> score{"f64"};
   BoolCol is_primary;
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("topic_id", topic_id.to_py());
     b.add("topic_name", topic_name.to_py());
     b.add("score", score.to_py());
@@ -283,12 +304,13 @@ struct Topics {
 };
 
 struct Sdgs {
-  NumCol<int32_t> owner{"i32"}, sdg{"i32"};
+  Owner owner;
+  NumCol<int32_t> sdg{"i32"};
   StrCol display_name;
   NumCol<double> score{"f64"};
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("sdg", sdg.to_py());
     b.add("display_name", display_name.to_py());
     b.add("score", score.to_py());
@@ -297,22 +319,22 @@ struct Sdgs {
 };
 
 struct References {
-  NumCol<int32_t> owner{"i32"};
+  Owner owner;
   StrCol referenced_work_id;
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("referenced_work_id", referenced_work_id.to_py());
     return b.d;
   }
 };
 
 struct Funding {
-  NumCol<int32_t> owner{"i32"};
+  Owner owner;
   StrCol funder_id, funder_name, award_id, award_openalex_id, origin;
   PyObject* to_py() const {
     DictBuilder b;
-    b.add("_owner", owner.to_py());
+    owner.add_to(b);
     b.add("funder_id", funder_id.to_py());
     b.add("funder_name", funder_name.to_py());
     b.add("award_id", award_id.to_py());
@@ -888,7 +910,7 @@ struct State {
 
   void commit(int64_t line_no) {
     const Line& L = line;
-    auto owner = static_cast<int32_t>(works.id.size());
+    const Ref owner{short_of(L.id).v, line_no};
     Works& w = works;
     w.id.push(short_of(L.id));
     w.doi.push(L.doi);
@@ -931,7 +953,7 @@ struct State {
     commit_topics(owner);
     commit_sdgs(owner);
     for (uint32_t j = L.references.begin; L.references.ok && j < L.references.end; j++) {
-      references.owner.push(owner);
+      references.owner.push(owner.id, owner.line);
       references.referenced_work_id.push(short_of(L.strs[j]));
     }
     commit_funding(owner);
@@ -943,13 +965,13 @@ struct State {
     col.close_list();
   }
 
-  void commit_authorships(int32_t owner) {
+  void commit_authorships(const Ref& owner) {
     const Line& L = line;
     Authorships& t = authorships;
     std::string_view date = L.updated.ok ? L.updated.v : std::string_view{};
     for (size_t p = 0; p < L.auths.size(); p++) {
       const AuthT& a = L.auths[p];
-      t.owner.push(owner);
+      t.owner.push(owner.id, owner.line);
       t.position.push(static_cast<int32_t>(p));
       t.author_position.push(a.position);
       t.author_id.push(short_of(a.author_id));
@@ -974,7 +996,7 @@ struct State {
         if (!seen) distinct.push_back(i.id.v);
       }
       for (std::string_view id : distinct) {
-        links.owner.push(owner);
+        links.owner.push(owner.id, owner.line);
         links.position.push(static_cast<int32_t>(p));
         links.institution_id.push(id.substr(kOpenAlex.size()));
       }
@@ -1000,7 +1022,7 @@ struct State {
       d.lineage.emplace_back(line.strs[j].v);
   }
 
-  void commit_topics(int32_t owner) {
+  void commit_topics(const Ref& owner) {
     const Line& L = line;
     const TopicT* first = nullptr;
     const TopicT* last = nullptr;
@@ -1027,7 +1049,7 @@ struct State {
       }
       bool is_primary = !marked && same_id(t->id, primary_key);
       marked = marked || is_primary;
-      topics.owner.push(owner);
+      topics.owner.push(owner.id, owner.line);
       topics.topic_id.push(short_of(t->id));
       topics.topic_name.push(t->name);
       topics.score.push(t->score);
@@ -1041,26 +1063,26 @@ struct State {
     }
   }
 
-  void commit_sdgs(int32_t owner) {
+  void commit_sdgs(const Ref& owner) {
     const Line& L = line;
     for (uint32_t j = L.sdgs.begin; L.sdgs.ok && j < L.sdgs.end; j++) {
       const SdgT& g = L.sdg_items[j];
       int64_t n = sdg_number(g.id);
       if (n < 0) continue;
-      sdgs.owner.push(owner);
+      sdgs.owner.push(owner.id, owner.line);
       sdgs.sdg.push(static_cast<int32_t>(n));
       sdgs.display_name.push(g.name);
       sdgs.score.push(g.score);
     }
   }
 
-  void commit_funding(int32_t owner) {
+  void commit_funding(const Ref& owner) {
     const Line& L = line;
     if (L.awards.empty() && L.funders.empty() && L.grants.empty()) return;
     auto rows = [&](const Range& r, const char* origin) {
       for (uint32_t j = r.begin; r.ok && j < r.end; j++) {
         const FundT& f = L.fund_items[j];
-        funding.owner.push(owner);
+        funding.owner.push(owner.id, owner.line);
         funding.funder_id.push(short_of(f.funder_id));
         funding.funder_name.push(f.funder_name);
         funding.award_id.push(f.award_id);

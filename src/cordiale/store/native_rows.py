@@ -11,6 +11,7 @@ libsimdjson-dev).
 from __future__ import annotations
 
 import os
+from array import array
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -58,32 +59,44 @@ def to_array(desc: tuple[Any, ...], typ: pa.DataType) -> pa.Array:
     return pa.Array.from_buffers(typ, length, buffers, null_count=nulls)
 
 
+# The constant columns are built from buffers: pa.array and pa.scalar import pandas on their first call
+# (a quarter of a CPU second in each parse worker), which nothing else on this path needs.
+
+
+def _repeated(value: str, n: int) -> pa.Array:
+    data = value.encode()
+    offsets = (
+        array("i", range(0, len(data) * (n + 1), len(data) or 1)) if data else array("i", bytes(4 * (n + 1)))
+    )
+    return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
+
+
+def _empty_lists(n: int) -> pa.Array:
+    child = pa.Array.from_buffers(pa.string(), 0, [None, pa.py_buffer(bytes(4)), pa.py_buffer(b"")])
+    return pa.Array.from_buffers(
+        pa.list_(pa.string()), n, [None, pa.py_buffer(bytes(4 * (n + 1)))], children=[child]
+    )
+
+
 def batch_tables(raw: Mapping[str, Columns], input_path: str) -> dict[str, pa.RecordBatch]:
     """The extension's batch → one record batch per staging table (as ``staging.batch_tables``)."""
-    works = raw["works"]
-    ids = to_array(works["id"], pa.string())
-    lines = to_array(works["input_line"], pa.int64())
-    n = len(ids)
+    works = raw["works"]["id"][1]  # a column's descriptor: (kind, length, ...)
     out: dict[str, pa.RecordBatch] = {}
     for name, schema in SCHEMAS.items():
         cols = raw[name]
-        owner = to_array(cols["_owner"], pa.int32()) if "_owner" in cols else None
-        rows = len(owner) if owner is not None else len(to_array(cols["id"], pa.string()))
+        rows = next(iter(cols.values()))[1]
         arrays = []
         for f in schema:
             if f.name in cols:
                 arrays.append(to_array(cols[f.name], f.type))
-            elif f.name == "work_id" and owner is not None:
-                arrays.append(ids.take(owner))
-            elif f.name == "_line" and owner is not None:
-                arrays.append(lines.take(owner))
             elif f.name in ("input_path", "seen_input_path"):
-                arrays.append(pa.array([input_path] * rows, pa.string()))
+                arrays.append(_repeated(input_path, rows))
             elif f.name == "_missing":  # full records only: no tracked key is missing
-                empty = pa.array([0] * (n + 1), pa.int32())
-                arrays.append(pa.ListArray.from_arrays(empty, pa.array([], pa.string())))
+                arrays.append(_empty_lists(works))
             elif f.name == "from_entity_record":
-                arrays.append(pa.array([False] * rows, pa.bool_()))
+                arrays.append(
+                    pa.Array.from_buffers(pa.bool_(), rows, [None, pa.py_buffer(bytes(-(-rows // 8)))])
+                )
             else:
                 raise KeyError(f"the native parser gave no column {name}.{f.name}")
         out[name] = pa.RecordBatch.from_arrays(arrays, schema=schema)

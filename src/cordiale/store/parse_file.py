@@ -128,7 +128,8 @@ def _parse_file(
         result.works += len(batch.works)
         room = MAX_SAMPLES - len(result.samples)
         result.samples.extend((q.line, q.reason) for q in batch.quarantine[: max(room, 0)])
-        writers.write(batch)
+        if batch.works or batch.institutions or batch.quarantine:  # often empty beside the compiled parser
+            writers.write(batch)
         batch = ParsedBatch()
 
     if item.kind == "cordiale_export":  # merged straight from its Parquet tables
@@ -144,9 +145,7 @@ def _parse_file(
                     flush()
         else:
             size = READ_CHUNK if native is None else NATIVE_READ_CHUNK
-            chunks = (
-                gz_chunks(item.path, size) if item.kind == "jsonl.gz" else plain_chunks(item.path, size)
-            )
+            chunks = gz_chunks(item.path, size) if item.kind == "jsonl.gz" else plain_chunks(item.path, size)
             if native is not None:
                 # The compiled parser takes whole chunks; the lines it hands back go through msgspec.
                 for chunk in chunks:
