@@ -337,3 +337,48 @@ def test_arrays_match_the_staging_schemas(tmp_path: Path) -> None:
         batch.validate(full=True)
         assert batch.schema == parse_file.SCHEMAS[name], name
     assert tables["works"].num_rows == 3 and tables["authorships"].num_rows > 3
+
+
+def _described_twice(tmp_path: Path) -> Path:
+    """Three works of one date naming CNRS with different types (as OpenAlex's records sometimes do)."""
+    base = next(raw_records(shared_path("openalex", "works-fixtures-2025.jsonl.gz")))
+    cnrs = {
+        "id": "https://openalex.org/I1294671590",
+        "display_name": "Centre National de la Recherche Scientifique",
+        "ror": "https://ror.org/02feahw73",
+        "country_code": "FR",
+        "lineage": ["https://openalex.org/I1294671590"],
+    }
+    lines = []
+    for n, types in enumerate((["funder", "government"], ["facility"], [None])):
+        record = copy.deepcopy(base)
+        record["id"] = f"https://openalex.org/W{7000000 + n}"
+        record["updated_date"] = "2026-02-07T08:09:18.108334"
+        authorship = record["authorships"][0]
+        record["authorships"] = [
+            {**copy.deepcopy(authorship), "institutions": [{**cnrs, "type": t}]} for t in types
+        ]
+        lines.append(json.dumps(record))
+    path = tmp_path / "cnrs.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("batch", [1, 2, 4000])
+@pytest.mark.parametrize("native", [True, False])
+def test_institution_ties_resolved_alike_whatever_the_batches(
+    batch: int, native: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a tie on date the description kept is the greatest by the merge's order (here the type
+    'government'), in each batch and in the merge: both parsers, any batch size, the same store."""
+    from cordiale.store.connection import reader
+    from cordiale.store.ingest import ingest
+
+    path = _described_twice(tmp_path)
+    monkeypatch.setenv("CORDIALE_NATIVE", "1" if native else "0")
+    monkeypatch.setattr(parse_file, "BATCH_RECORDS", batch)
+    db = tmp_path / "store.duckdb"
+    assert ingest([path], db, workers=1).stored == 3
+    with reader(db) as con:
+        rows = con.execute("SELECT type FROM institutions WHERE id = 'I1294671590'").fetchall()
+    assert rows == [("government",)]

@@ -831,6 +831,32 @@ void assign(std::string& dst, bool& ok, const Str& s) {
   else dst.clear();
 }
 
+// `_lineage` as DuckDB prints a VARCHAR[]: "[I1, I2]" (short ids, repeats dropped; the id itself when empty).
+std::string lineage_text(std::string_view iid, const std::vector<std::string_view>& raw) {
+  std::vector<std::string_view> ids;
+  for (std::string_view x : raw) {
+    std::string_view s = short_or_self(x);
+    bool dup = false;
+    for (std::string_view y : ids) dup = dup || y == s;
+    if (!dup) ids.push_back(s);
+  }
+  if (ids.empty()) ids.push_back(iid);
+  std::string text = "[";
+  for (size_t k = 0; k < ids.size(); k++) {
+    if (k) text += ", ";
+    text.append(ids[k]);
+  }
+  return text + "]";
+}
+
+// (present, value) against (present, value): a missing value sorts below any value.
+int compare_opt(const Str& a, std::string_view b, bool b_ok) {
+  if (a.ok != b_ok) return a.ok ? 1 : -1;
+  if (!a.ok) return 0;
+  int c = a.v.compare(b);
+  return (c > 0) - (c < 0);
+}
+
 bool same_id(const Str& a, const Str& b) { return a.ok == b.ok && (!a.ok || a.v == b.v); }
 
 // ---- the parser ---------------------------------------------------------------------------------------
@@ -1006,8 +1032,13 @@ struct State {
 
   void remember(const InstT& i, std::string_view date) {
     auto [it, fresh] = latest_index.try_emplace(std::string(i.id.v), latest.size());
-    if (fresh) latest.emplace_back();
-    else if (!(date > std::string_view(latest[it->second].date))) return;
+    if (fresh) {
+      latest.emplace_back();
+    } else {
+      const Latest& kept = latest[it->second];
+      if (date < std::string_view(kept.date)) return;
+      if (date == std::string_view(kept.date) && !beats(i, kept)) return;
+    }
     Latest& d = latest[it->second];
     d.date.assign(date);
     assign(d.updated, d.updated_ok, line.updated);
@@ -1020,6 +1051,20 @@ struct State {
     d.lineage.clear();
     for (uint32_t j = i.lineage.begin; i.lineage.ok && j < i.lineage.end; j++)
       d.lineage.emplace_back(line.strs[j].v);
+  }
+
+  // `staging._beats`: on a tie on date, the greater description by the merge's order (lineage as DuckDB
+  // prints it, then name, ROR, country, type; a missing value last).
+  bool beats(const InstT& i, const Latest& kept) {
+    std::vector<std::string_view> raw;
+    for (uint32_t j = i.lineage.begin; i.lineage.ok && j < i.lineage.end; j++) raw.push_back(line.strs[j].v);
+    std::vector<std::string_view> kept_raw(kept.lineage.begin(), kept.lineage.end());
+    int c = lineage_text(short_or_self(i.id.v), raw).compare(lineage_text(short_or_self(kept.id), kept_raw));
+    if (c == 0) c = compare_opt(i.name, kept.name, kept.name_ok);
+    if (c == 0) c = compare_opt(i.ror, kept.ror, kept.ror_ok);
+    if (c == 0) c = compare_opt(i.country, kept.country, kept.country_ok);
+    if (c == 0) c = compare_opt(i.type, kept.type, kept.type_ok);
+    return c > 0;
   }
 
   void commit_topics(const Ref& owner) {

@@ -134,16 +134,23 @@ def _merge_whole_records(con: duckdb.DuckDBPyConnection) -> int:
     return int(stored)
 
 
+# Which staged description of an institution wins: the latest, then the later path, a full record, then
+# the rest of the description (a total order, so the store does not depend on how batches were cut; the
+# parse batches apply the same rule on ties, staging._beats). DuckDB sorts NULLs last either way.
+INSTITUTION_ORDER = (
+    "coalesce(seen_updated_date, '') DESC, seen_input_path DESC, from_entity_record DESC, "
+    "lineage::VARCHAR DESC, display_name DESC, ror DESC, country_code DESC, type DESC"
+)
+
+
 def _merge_institutions(con: duckdb.DuckDBPyConnection) -> None:
     # Each row in `inst_new` is one institution whose staged description is newer than the stored one.
     con.execute(
-        """
+        f"""
         CREATE OR REPLACE TEMP TABLE inst_new AS
         WITH n AS (
             SELECT * FROM src_institutions
-            QUALIFY row_number() OVER (
-                PARTITION BY id ORDER BY coalesce(seen_updated_date, '') DESC, seen_input_path DESC,
-                from_entity_record DESC, lineage::VARCHAR DESC, display_name DESC) = 1
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY {INSTITUTION_ORDER}) = 1
         )
         SELECT n.* FROM n LEFT JOIN institutions i ON i.id = n.id
         WHERE i.id IS NULL

@@ -339,6 +339,23 @@ _PLAIN_WORK_COLUMNS = tuple(
 _Latest = dict[str, tuple[str, str | None, DehydratedInstitution]]
 
 
+def _beats(new: DehydratedInstitution, kept: DehydratedInstitution, key: str) -> bool:
+    """Whether ``new`` wins a tie on date against ``kept``, by the merge's order
+    (``merge.INSTITUTION_ORDER``): the greater lineage as text, then name, ROR, country, type, a missing value
+    last. The same rule in each batch and in the merge keeps the store independent of where batches begin."""
+    if new is kept or new == kept:
+        return False
+    return _tie_key(new, key) > _tie_key(kept, key)
+
+
+def _tie_key(i: DehydratedInstitution, key: str) -> tuple[object, ...]:
+    lineage = _lineage(short_id(key) or key, i.lineage)
+    return (
+        "[" + ", ".join(lineage) + "]",  # DuckDB's text of a VARCHAR[]
+        *((v is not None, v or "") for v in (i.display_name, i.ror, i.country_code, i.type)),
+    )
+
+
 def _authorships(
     ws: Sequence[Work], ids: pa.Array, lines: pa.Array, latest: _Latest
 ) -> dict[str, pa.RecordBatch]:
@@ -399,7 +416,7 @@ def _authorships(
                 key = inst.id
                 if key:
                     seen = latest.get(key)
-                    if seen is None or date > seen[0]:
+                    if seen is None or date > seen[0] or (date == seen[0] and _beats(inst, seen[2], key)):
                         latest[key] = (date, updated, inst)
             if len(insts) == 1:
                 iid = insts[0].id
