@@ -2,7 +2,7 @@
 # Builds cordiale's compiled parser (src/cordiale/store/_native.cpp → src/cordiale/store/_native*.so) with
 # g++ against Debian's libsimdjson-dev, for this machine's CPU (simdjson's on-demand front end picks its
 # SIMD kernels at compile time). Skipped, saying so, where either is missing: cordiale then parses every
-# line with msgspec (same rows, slower). Rebuilt only when the source is newer than the module.
+# line with msgspec (same rows, slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=.venv/bin/python
