@@ -86,8 +86,26 @@ def test_real_works_taken_natively() -> None:
         data = gzip.decompress(shared_path("openalex", name).read_bytes())
         parser = module.Parser(name)
         fallbacks = parser.feed(data) + parser.finish()
-        lines, read, _, works = parser.counts()
+        lines, read, _, works, size = parser.counts()
         assert fallbacks == [] and works == read == lines > 300
+        assert size == len(data) - data.count(b"\n")  # the bytes of the lines whose rows it holds
+
+
+def test_batches_cut_by_bytes_give_the_same_rows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A batch of the compiled parser also ends after NATIVE_BATCH_BYTES of lines (its string columns stay far
+    from Arrow's 2 GB offsets); cut every megabyte, the staged rows are the same."""
+    path = shared_path("openalex", "works-kfupm-2026.jsonl.gz")
+    _, whole = _parse(path, True, monkeypatch, tmp_path / "whole")
+    monkeypatch.setattr(parse_file, "NATIVE_BATCH_BYTES", 1 << 20)
+    cut, tables = _parse(path, True, monkeypatch, tmp_path / "cut")
+    with pa.memory_map(str(cut.tables["works"])) as source:
+        batches = sum(1 for _ in pa.ipc.open_stream(source))
+    assert batches > 20
+    for table, rows in whole.items():
+        if table == "institutions":  # one row per institution and batch: the latest of each is the same
+            assert _latest_institutions(tables[table]) == _latest_institutions(rows)
+        else:
+            assert tables[table] == rows, table
 
 
 def test_same_rows_under_an_institution_filter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -279,12 +297,23 @@ def _edge_file(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def _latest_institutions(rows: list[str]) -> list[str]:
-    """Institutions as the merge keeps them: the latest description of each id."""
+    """Institutions as the merge keeps them (``merge.INSTITUTION_ORDER``, one file): the latest description
+    of each id, then a full record, then the greatest description, a missing value last."""
+
+    def order(r: dict[str, Any]) -> tuple[Any, ...]:
+        rest = (r["display_name"], r["ror"], r["country_code"], r["type"])
+        return (
+            r["seen_updated_date"] or "",
+            r["from_entity_record"],
+            "[" + ", ".join(r["lineage"]) + "]",
+            *((v is not None, v or "") for v in rest),
+        )
+
     best: dict[str, dict[str, Any]] = {}
     for text in rows:
         r = json.loads(text)
         seen = best.get(r["id"])
-        if seen is None or (r["seen_updated_date"] or "") > (seen["seen_updated_date"] or ""):
+        if seen is None or order(r) > order(seen):
             best[r["id"]] = r
     return sorted(json.dumps(r, sort_keys=True) for r in best.values())
 

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -71,6 +72,7 @@ struct StrCol {
   std::vector<uint8_t> valid;
   size_t nulls = 0;
   void push(std::string_view s) {
+    if (data.size() + s.size() > static_cast<size_t>(INT32_MAX)) throw std::length_error("a staging column over 2 GB");
     data.append(s);
     valid.push_back(1);
     offsets.push_back(static_cast<int32_t>(data.size()));
@@ -870,6 +872,7 @@ struct State {
   std::string carry;
   std::string scratch;
   int64_t lines = 0, read = 0, filtered = 0;
+  int64_t batch_bytes = 0;  // of the lines whose rows the batch holds: a bound on any column's string data
   Works works;
   Authorships authorships;
   Links links;
@@ -891,7 +894,7 @@ struct State {
     funding = Funding{};
     latest.clear();
     latest_index.clear();
-    read = filtered = 0;
+    read = filtered = batch_bytes = 0;
   }
 
   // Every id the rows shorten must be a canonical URL (other forms take Python's slower path).
@@ -1165,6 +1168,7 @@ struct State {
       return true;
     }
     commit(lines);
+    batch_bytes += static_cast<int64_t>(n);
     return true;
   }
 
@@ -1353,8 +1357,9 @@ PyObject* Parser_take(ParserObject* self, PyObject*) {
 
 PyObject* Parser_counts(ParserObject* self, PyObject*) {
   State* s = self->state;
-  return Py_BuildValue("(LLLn)", static_cast<long long>(s->lines), static_cast<long long>(s->read),
-                       static_cast<long long>(s->filtered), static_cast<Py_ssize_t>(s->works.id.size()));
+  return Py_BuildValue("(LLLnL)", static_cast<long long>(s->lines), static_cast<long long>(s->read),
+                       static_cast<long long>(s->filtered), static_cast<Py_ssize_t>(s->works.id.size()),
+                       static_cast<long long>(s->batch_bytes));
 }
 
 PyMethodDef parser_methods[] = {
@@ -1365,7 +1370,7 @@ PyMethodDef parser_methods[] = {
     {"take", reinterpret_cast<PyCFunction>(Parser_take), METH_NOARGS,
      "The batch's columns, {table: {column: buffers}}; starts a new batch."},
     {"counts", reinterpret_cast<PyCFunction>(Parser_counts), METH_NOARGS,
-     "(lines seen, records read in this batch, of which filtered out, works in this batch)."},
+     "(lines seen, records read in this batch, of which filtered out, works in it, bytes of their lines)."},
     {nullptr, nullptr, 0, nullptr},
 };
 

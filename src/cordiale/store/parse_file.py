@@ -29,6 +29,9 @@ READ_CHUNK = 1 << 22
 # The compiled parser reads smaller chunks: each (about 0.8 MB decompressed) is parsed while it is still in
 # the CPU cache (a fifth less CPU for decompression and parse together than with READ_CHUNK).
 NATIVE_READ_CHUNK = 1 << 17
+# A compiled parser's batch is also cut at this many bytes of its lines, far below the 2 GB an Arrow string
+# column's 32-bit offsets can address (4,000 works are about 64 MB).
+NATIVE_BATCH_BYTES = 1 << 28
 MAX_SAMPLES = 20
 _ISAL_ERROR: type[Exception] = getattr(isal_zlib, "IsalError")  # noqa: B009 (typed as a value in the stubs)
 
@@ -117,7 +120,7 @@ def _parse_file(
     def flush() -> None:
         nonlocal batch
         if native is not None:
-            _, read, filtered, works = native.counts()
+            _, read, filtered, works, _ = native.counts()
             result.read += read
             result.filtered += filtered
             result.works += works
@@ -151,8 +154,8 @@ def _parse_file(
                 for chunk in chunks:
                     for fallback_line, raw in native.feed(chunk):
                         builder.add_line(batch, raw, fallback_line)
-                    line_no, read, _, _ = native.counts()
-                    if read + batch.read >= BATCH_RECORDS:
+                    line_no, read, _, _, size = native.counts()
+                    if read + batch.read >= BATCH_RECORDS or size >= NATIVE_BATCH_BYTES:
                         flush()
                 for fallback_line, raw in native.finish():
                     builder.add_line(batch, raw, fallback_line)
