@@ -84,7 +84,7 @@ def test_real_works_taken_natively() -> None:
     assert module is not None
     for name in ("works-kfupm-2026.jsonl.gz", "works-fixtures-2025.jsonl.gz"):
         data = gzip.decompress(shared_path("openalex", name).read_bytes())
-        parser = module.Parser(name)
+        parser = module.Parser()
         fallbacks = parser.feed(data) + parser.finish()
         lines, read, _, works, size = parser.counts()
         assert fallbacks == [] and works == read == lines > 300
@@ -342,7 +342,7 @@ def test_lines_split_across_chunks_give_the_same_batch(tmp_path: Path) -> None:
     data = path.read_bytes()[:-1]  # the last line without its newline: finish() parses it
 
     def run(size: int) -> tuple[Any, ...]:
-        parser = module.Parser(str(path))
+        parser = module.Parser()
         fallbacks = []
         for start in range(0, len(data), size):
             fallbacks += parser.feed(data[start : start + size])
@@ -358,7 +358,7 @@ def test_lines_split_across_chunks_give_the_same_batch(tmp_path: Path) -> None:
 def test_arrays_match_the_staging_schemas(tmp_path: Path) -> None:
     module = native_rows.parser_module()
     assert module is not None
-    parser = module.Parser("x")
+    parser = module.Parser()
     parser.feed(shared_path("openalex", "works_openalexR_samples.jsonl").read_bytes())
     parser.finish()
     tables = native_rows.batch_tables(parser.take(), "x")

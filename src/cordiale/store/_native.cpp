@@ -8,7 +8,7 @@
 // (`host_venue`), an id in another form, an integer outside 32 bits -- is handed back to Python, which
 // decodes it (or quarantines it) through the msgspec path. So the store is the same either way.
 //
-// Parser(input_path, wanted_ids): feed(chunk) -> [(line, bytes)] to decode in Python; finish() -> the
+// Parser(wanted_ids): feed(chunk) -> [(line, bytes)] to decode in Python; finish() -> the
 // same for the last line without a newline; take() -> {table: {column: buffers}}, then a new batch.
 // A column's buffers: ("s"|"i32"|"i64"|"f64"|"b", length, null_count, validity bitmap or None, values
 // [, string data]); lists: ("list", length, null_count, validity, offsets, child); counts_by_year:
@@ -864,7 +864,6 @@ bool same_id(const Str& a, const Str& b) { return a.ok == b.ok && (!a.ok || a.v 
 // ---- the parser ---------------------------------------------------------------------------------------
 
 struct State {
-  std::string input_path;
   std::unordered_set<std::string> wanted;
   dom::parser validator;  // the whole line checked as JSON, as msgspec does (on-demand skips unread values)
   ondemand::parser parser;
@@ -1287,13 +1286,11 @@ struct ParserObject {
 };
 
 int Parser_init(ParserObject* self, PyObject* args, PyObject* kwds) {
-  static const char* names[] = {"input_path", "wanted", nullptr};
-  const char* path = nullptr;
+  static const char* names[] = {"wanted", nullptr};
   PyObject* wanted = nullptr;
-  if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|O", const_cast<char**>(names), &path, &wanted)) return -1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O", const_cast<char**>(names), &wanted)) return -1;
   delete self->state;
   self->state = new State();
-  self->state->input_path = path;
   if (wanted != nullptr && wanted != Py_None) {
     PyObject* it = PyObject_GetIter(wanted);
     if (it == nullptr) return -1;
@@ -1375,7 +1372,7 @@ PyMethodDef parser_methods[] = {
 };
 
 PyType_Slot parser_slots[] = {
-    {Py_tp_doc, const_cast<char*>("Parser(input_path, wanted=()): JSON Lines works to staging columns.")},
+    {Py_tp_doc, const_cast<char*>("Parser(wanted=()): JSON Lines works to staging columns.")},
     {Py_tp_new, reinterpret_cast<void*>(PyType_GenericNew)},
     {Py_tp_init, reinterpret_cast<void*>(Parser_init)},
     {Py_tp_dealloc, reinterpret_cast<void*>(Parser_dealloc)},

@@ -115,7 +115,7 @@ def _parse_file(
     writers = _Writers(out_dir, str(item.path))
     batch = ParsedBatch()
     module = native_rows.parser_module() if item.kind in ("jsonl", "jsonl.gz") and not partial else None
-    native = module.Parser(str(item.path), sorted(institution_filter)) if module is not None else None
+    native = module.Parser(sorted(institution_filter)) if module is not None else None
 
     def flush() -> None:
         nonlocal batch
@@ -154,8 +154,8 @@ def _parse_file(
                 for chunk in chunks:
                     for fallback_line, raw in native.feed(chunk):
                         builder.add_line(batch, raw, fallback_line)
-                    line_no, read, _, _, size = native.counts()
-                    if read + batch.read >= BATCH_RECORDS or size >= NATIVE_BATCH_BYTES:
+                    line_no, read, _, _, batch_bytes = native.counts()
+                    if read + batch.read >= BATCH_RECORDS or batch_bytes >= NATIVE_BATCH_BYTES:
                         flush()
                 for fallback_line, raw in native.finish():
                     builder.add_line(batch, raw, fallback_line)
