@@ -54,6 +54,7 @@ from cordiale.observatory.reference import prepare, recorded_state  # noqa: E402
 from cordiale.observatory.run import build_per_work, observe, read_facts  # noqa: E402
 from cordiale.store.export import check_export_matches, export_parquet  # noqa: E402
 from cordiale.store.ingest import ingest  # noqa: E402
+from cordiale.store.parts import create_views, move_store  # noqa: E402
 
 OUT = BENCH_DIR / "out" / "indicators"
 SOURCE = ROOT.parent / "shared" / "data" / "openalex" / "works-kfupm-2026.jsonl.gz"
@@ -71,7 +72,7 @@ def base_store() -> Path:
         OUT.mkdir(parents=True, exist_ok=True)
         tmp = OUT / "base.partial.duckdb"
         tmp.unlink(missing_ok=True)
-        ingest([SOURCE], tmp, workers=1)
+        ingest([SOURCE], tmp, workers=1, keep_parts=False)  # copied and changed in place below
         tmp.rename(path)
     return path
 
@@ -183,6 +184,7 @@ def run_duckdb(path: Path, q: ObsQuery, repeat: int, raw_pair: bool) -> dict[str
     families alone on them, and the whole ``--all`` (per-work tables + every family + bootstrap), the
     last as the median of ``repeat`` runs (at least one)."""
     con = duckdb.connect(str(path), read_only=True, config={"memory_limit": MEMORY})
+    create_views(con, path)
     eng = DuckDBEngine(con)
     if eng.reference_state() != "fresh":
         raise SystemExit(f"{path}: the reference tables are not fresh after prepare")
@@ -296,9 +298,10 @@ def run_peer(works: int, q: ObsQuery) -> dict[str, Any]:
         tmp = OUT / f"peer-{works}.partial.duckdb"
         tmp.unlink(missing_ok=True)
         ingest([snap.path], tmp, workers=2)
-        tmp.rename(db)
+        move_store(tmp, db)
     ref_s, _ = prepare_store(db)
     con = duckdb.connect(str(db), read_only=True, config={"memory_limit": MEMORY})
+    create_views(con, db)
     eng = DuckDBEngine(con)
     # the full per-work path: the world's values below read its o_scope, and the joint works' ids its
     # o_perwork (the fast path keys works by integers; its figures are the same, by the reference tests)

@@ -402,8 +402,11 @@ def bounds_table(figs: dict[str, Figure]) -> Table:
 def _store_counts(db: Path) -> dict[str, int]:
     import duckdb
 
+    from cordiale.store.parts import create_views
+
     con = duckdb.connect(str(db), read_only=True)
     try:
+        create_views(con, db)
         return {
             t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0])  # type: ignore[index]
             for t in ("works", "quarantine", "merged_ids")

@@ -530,7 +530,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp = Path(tmp_name)
         store = tmp / "real.duckdb"
         t0 = time.perf_counter()
-        ingest(files, store, workers=1)
+        ingest(files, store, workers=1, keep_parts=False)  # attached and changed in place below
         console.print(f"ingested {len(files)} real works files in {time.perf_counter() - t0:.1f} s")
         rng = np.random.default_rng(SEED)
         with reader(store) as con:

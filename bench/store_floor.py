@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 
 from cordiale.store.connection import init_schema
+from cordiale.store.parts import create_views
 from cordiale.store.schema import WORK_CHILD_TABLES
 from floor import cpu_since
 
@@ -34,6 +35,7 @@ TABLES = ("works", *WORK_CHILD_TABLES, "institutions")
 def run(store: Path) -> dict[str, Any]:
     src = duckdb.connect(str(store), read_only=True)
     try:
+        create_views(src, store)  # the rows of the store's parts, if any
         tables = {t: src.sql(f"SELECT * FROM {t}").to_arrow_table() for t in TABLES}
     finally:
         src.close()

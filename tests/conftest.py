@@ -42,6 +42,15 @@ def kfupm_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
     return db
 
 
+@pytest.fixture(scope="session")
+def kfupm_rows_store(tmp_path_factory: pytest.TempPathFactory, kfupm: Path) -> Path:
+    """The same works with every row in the database itself (no parts): for tests that change rows in
+    place, as an older store or another tool would."""
+    db = tmp_path_factory.mktemp("kfupm-rows") / "store.duckdb"
+    ingest([kfupm], db, workers=1, keep_parts=False)
+    return db
+
+
 @pytest.fixture(autouse=True)
 def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the real OpenAlex API: by default it is a port that refuses connections."""

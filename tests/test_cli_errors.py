@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
+from cordiale.store.parts import copy_store
 
 runner = CliRunner()
 PAIR = ["I134085113", "I4210143841"]
@@ -188,10 +189,9 @@ def test_report_event_outside_its_years_names_them(tmp_path: Path, kfupm_store: 
 def test_sdg_score_resolves_institutions_like_pair(tmp_path: Path, kfupm_store: Path) -> None:
     """Names and ROR ids are taken as `pair` takes them; an institution without works in the store is
     exit 3 instead of a silent score of nothing."""
-    import shutil
 
     db = tmp_path / "s.duckdb"
-    shutil.copyfile(kfupm_store, db)
+    copy_store(kfupm_store, db)
     result = runner.invoke(app, ["sdg", "score", "--institutions", "I999", "--db", str(db)])
     assert result.exit_code == 3
     _one_line_error(result.output, "no works of I999")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from cordiale.cli.main import app
 from cordiale.errors import StoreError
 from cordiale.store.connection import WriterSession, asked_dir, reader, writer
 from cordiale.store.ingest import ingest
+from cordiale.store.parts import copy_store
 from cordiale.store.schema import WORK_CHILD_TABLES
 from tests.conftest import raw_records
 
@@ -120,10 +120,11 @@ def test_fields_kept_from_real_records(kfupm_store: Path) -> None:
         assert counts[table] > 0, table
 
 
-def test_abstracts_stored_with_zstd(kfupm_store: Path) -> None:
+def test_abstracts_stored_with_zstd(kfupm_rows_store: Path) -> None:
     """The abstracts' column is compressed with zstd (README, "Data model and engine"); DuckDB versions
-    that accept the syntax but cannot use it for strings would leave it uncompressed."""
-    with reader(kfupm_store) as con:
+    that accept the syntax but cannot use it for strings would leave it uncompressed. (In parts, the
+    Parquet column is zstd too: tests/test_store_parts.py.)"""
+    with reader(kfupm_rows_store) as con:
         kinds = {
             r[0]
             for r in con.execute(
@@ -406,7 +407,7 @@ def test_pair_answers_while_a_writer_holds_the_store(tmp_path: Path, kfupm_store
     """`cordiale pair` only reads: it gets its answer between two units of a long writer's work, and
     the partners it was asked about reach the store through the next writer."""
     db = tmp_path / "s.duckdb"
-    shutil.copy(kfupm_store, db)
+    copy_store(kfupm_store, db)
     session = WriterSession(db)  # a long ingest, between two files
     try:
         proc = subprocess.Popen(

@@ -7,11 +7,11 @@ import json
 import random
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from cordiale.sources.works import ParsedBatch, WorkRowBuilder, iter_lines
 from cordiale.store import parse_file as pf
+from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
 from cordiale.store.staging import batch_tables
 from tests.conftest import raw_records
@@ -57,14 +57,11 @@ def test_blank_bad_and_straddling_lines(tmp_path: Path, monkeypatch: pytest.Monk
     db = tmp_path / "store.duckdb"
     summary = ingest([path], db, workers=1)
     assert (summary.read, summary.stored, summary.rejected) == (32, 30, 2)
-    con = duckdb.connect(str(db), read_only=True)
-    try:
+    with reader(db) as con:
         rows = con.execute("SELECT line, reason, raw FROM quarantine ORDER BY line").fetchall()
         assert [r[0] for r in rows] == [12, 16]
         assert "publication_year" in rows[0][1] and rows[1][2] == "{not json"
         assert con.execute("SELECT count(*) FROM works").fetchone() == (30,)
-    finally:
-        con.close()
 
 
 def test_views_and_bytes_build_the_same_tables() -> None:

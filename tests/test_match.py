@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,9 @@ from cordiale.match.sides import assign_sides, coauthor_pairs
 from cordiale.match.suggest import MatchQuery, suggest_pairs
 from cordiale.match.text import work_text
 from cordiale.store.connection import reader, writer
+from cordiale.store.ingest import ingest
+from cordiale.store.parts import copy_store
+from tests.conftest import raw_records
 from tests.test_coi import build_store
 
 KFUPM = "I134085113"
@@ -32,7 +34,7 @@ runner = CliRunner()
 def match_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the real KFUPM store (matchmaking writes its own tables into it)."""
     db = tmp_path_factory.mktemp("match") / "store.duckdb"
-    shutil.copy(kfupm_store, db)
+    copy_store(kfupm_store, db)
     return db
 
 
@@ -257,10 +259,12 @@ def test_cli_people_json_and_table(match_store: Path) -> None:
 # --- profiles: incremental, sides ------------------------------------------------------------------
 
 
-def test_profiles_are_incremental(match_store: Path, people: dict[str, Any]) -> None:
+def test_profiles_are_incremental(
+    match_store: Path, people: dict[str, Any], kfupm: Path, tmp_path: Path
+) -> None:
     again = update_profiles(match_store, [KFUPM, ARAMCO])
     assert again.recomputed == 0 and again.authors > 1000
-    with writer(match_store) as con:
+    with reader(match_store) as con:
         work, authors = con.execute(
             """
             SELECT a.work_id, count(DISTINCT a.author_id) FROM authorships a
@@ -268,7 +272,11 @@ def test_profiles_are_incremental(match_store: Path, people: dict[str, Any]) -> 
             GROUP BY 1 HAVING count(DISTINCT a.author_id) BETWEEN 2 AND 6 ORDER BY 1 LIMIT 1
             """
         ).fetchone()  # type: ignore[misc]
-        con.execute("UPDATE works SET updated_date = '2099-01-01' WHERE id = ?", [work])
+    # a newer version of that work arrives (its part goes into the database, store/parts.py)
+    record = next(r for r in raw_records(kfupm) if r["id"].endswith("/" + work))
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps(dict(record, updated_date="2099-01-01T00:00:00")) + "\n")
+    ingest([newer], match_store, workers=1)
     changed = update_profiles(match_store, [KFUPM, ARAMCO])
     assert changed.recomputed == authors
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from cordiale.observatory.regions import GLOBAL_SOUTH, country_regions
 from cordiale.observatory.run import build_per_work
 from cordiale.sources.ror import load_ror
 from cordiale.store.connection import reader
+from cordiale.store.parts import copy_store
 from tests.conftest import raw_records
 from tests.obs_stores import Inst, Work, build_store, ror_hierarchy_store
 from tests.shared_data import shared_path
@@ -868,7 +868,7 @@ CNRS, IMPERIAL, CNRS_ROR = "I1294671590", "I47508984", "02feahw73"
 def kfupm_ror_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real works plus the ROR v2 registry (as `cordiale ror load` stores it)."""
     db = tmp_path_factory.mktemp("kfupm_ror") / "store.duckdb"
-    shutil.copy(kfupm_store, db)
+    copy_store(kfupm_store, db)
     load_ror([shared_path("ror", "ror_records_latest_v2schema.jsonl.gz")], db)
     return db
 

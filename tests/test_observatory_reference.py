@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from cordiale.observatory.run import Observation, observe
 from cordiale.observatory.units import eligible
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
+from cordiale.store.parts import copy_store
 from tests.obs_stores import Inst, Work, build_store
 from tests.shared_data import require_pyspark
 from tests.test_observatory import fractions_store, impact_store, one, rows  # noqa: F401  (fixtures)
@@ -53,7 +53,7 @@ def assert_same_tables(raw: pa.Table, prep: pa.Table, where: str) -> None:
 
 def prepared_copy(db: Path, tmp_path: Path) -> Path:
     copy = tmp_path / f"prepared-{db.name}"
-    shutil.copyfile(db, copy)
+    copy_store(db, copy)
     report = prepare(copy)
     assert report.built and report.tables["obs_ref_works"] > 0
     return copy
@@ -215,7 +215,7 @@ def test_prepare_is_idempotent_and_a_new_ingest_makes_the_tables_stale(
     kfupm_store: Path, fixtures_2025: Path, tmp_path: Path
 ) -> None:
     db = tmp_path / "store.duckdb"
-    shutil.copyfile(kfupm_store, db)
+    copy_store(kfupm_store, db)
     assert _state(db) == "missing"
     first = prepare(db)
     assert first.built and _state(db) == "fresh"
@@ -240,12 +240,14 @@ def test_prepare_is_idempotent_and_a_new_ingest_makes_the_tables_stale(
             assert_same_tables(table, fresh.sections[fam][name], f"after ingest {fam}.{name}")
 
 
-def test_any_change_to_the_rows_the_tables_read_makes_them_stale(kfupm_store: Path, tmp_path: Path) -> None:
+def test_any_change_to_the_rows_the_tables_read_makes_them_stale(
+    kfupm_rows_store: Path, tmp_path: Path
+) -> None:
     """Not only an ingest: a changed institution lineage or one more authorship link is seen too."""
     import duckdb
 
     db = tmp_path / "store.duckdb"
-    shutil.copyfile(kfupm_store, db)
+    copy_store(kfupm_rows_store, db)
     prepare(db)
     con = duckdb.connect(str(db))
     con.execute("UPDATE institutions SET lineage = list_append(lineage, 'I999') WHERE id = ?", [ARAMCO])
@@ -265,7 +267,7 @@ def test_any_change_to_the_rows_the_tables_read_makes_them_stale(kfupm_store: Pa
 
 def test_cli_observe_prepare_builds_once_and_exit_codes(kfupm_store: Path, tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
-    shutil.copyfile(kfupm_store, db)
+    copy_store(kfupm_store, db)
     res = runner.invoke(app, ["observe", "prepare", "--db", str(db), "--json"])
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout)

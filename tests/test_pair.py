@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from cordiale.indicators.pair import PairQuery, compute_pair
 from cordiale.observatory.reference import prepare
 from cordiale.store.connection import reader
 from cordiale.store.ingest import ingest
+from cordiale.store.parts import copy_store
 from tests.conftest import raw_records
 
 CNRS, IMPERIAL = "I1294671590", "I47508984"
@@ -131,7 +131,7 @@ def _top_pairs(records: list[dict[str, Any]], k: int) -> list[tuple[str, str]]:
 def prepared_store(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real works with the reference tables built (``cordiale observe prepare``)."""
     db = tmp_path_factory.mktemp("prepared") / "store.duckdb"
-    shutil.copyfile(kfupm_store, db)
+    copy_store(kfupm_store, db)
     assert prepare(db).built
     return db
 
@@ -206,7 +206,7 @@ def test_a_stale_store_reads_the_raw_tables(
     import cordiale.indicators.pair as pair_mod
 
     db = tmp_path / "store.duckdb"
-    shutil.copyfile(prepared_store, db)
+    copy_store(prepared_store, db)
     ingest([fixtures_2025], db, workers=1)  # the pair tables no longer describe the store
     monkeypatch.setattr(pair_mod, "_prepared_rows", lambda con, q: pytest.fail("read stale pair tables"))
     with reader(db) as con:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from cordiale.cli.main import app
 from cordiale.store.connection import reader
+from cordiale.store.parts import copy_store
 from tests.conftest import raw_records
 from tests.test_observatory import ARAMCO, KFUPM, _raw_joint
 
@@ -77,10 +78,9 @@ def _sdg_rows(doc: Any) -> list[dict[str, Any]]:
 
 def test_a_partly_scored_store_says_how_many_works_lack_a_score(tmp_path: Path, kfupm_store: Path) -> None:
     import re
-    import shutil
 
     db = tmp_path / "s.duckdb"
-    shutil.copy(kfupm_store, db)
+    copy_store(kfupm_store, db)
     assert runner.invoke(app, ["sdg", "score", "--db", str(db), "--institutions", ARAMCO]).exit_code == 0
     args = ["pair", KFUPM, ARAMCO, "--db", str(db), "--show", "sdg", "--sdg-source", "cordiale"]
     result = runner.invoke(app, [*args, "--format", "json"])

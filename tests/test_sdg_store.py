@@ -14,6 +14,7 @@ from cordiale.sdg.classify import model_version
 from cordiale.sdg.store import score_store
 from cordiale.store.connection import note_asked, reader
 from cordiale.store.ingest import ingest
+from cordiale.store.parts import copy_store
 from tests.conftest import raw_records
 from tests.shared_data import shared_path
 
@@ -124,10 +125,9 @@ def test_score_errors(tmp_path: Path, kfupm_store: Path) -> None:
 @pytest.fixture(scope="module")
 def kfupm_copy(kfupm_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the real KFUPM store (scoring writes into it)."""
-    import shutil
 
     db = tmp_path_factory.mktemp("sdg_kfupm") / "store.duckdb"
-    shutil.copy(kfupm_store, db)
+    copy_store(kfupm_store, db)
     return db
 
 

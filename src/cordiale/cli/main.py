@@ -84,6 +84,14 @@ def ingest_command(
         bool, typer.Option(help="Records carry only some fields (fetched with select): update only those.")
     ] = False,
     force: Annotated[bool, typer.Option(help="Re-ingest files already ingested unchanged.")] = False,
+    parts: Annotated[
+        bool | None,
+        typer.Option(
+            "--parts/--no-parts",
+            help="Keep new works' rows as Parquet parts beside the database (faster bulk ingest; "
+            "default: CORDIALE_INGEST_PARTS, else no).",
+        ),
+    ] = None,
 ) -> None:
     """Ingest OpenAlex works (and institution records) into the store; incremental and resumable."""
     from cordiale.ids import short_openalex_id
@@ -111,6 +119,7 @@ def ingest_command(
             institution_filter=filt,
             force=force,
             on_file=on_file,
+            keep_parts=parts,
         )
     _print_ingest_summary(summary, db_path)
     code = _ingest_exit_code(summary)

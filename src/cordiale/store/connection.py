@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from cordiale.errors import StoreError, UsageError
+from cordiale.store.parts import create_views
 from cordiale.store.schema import ALL_DDL, INGESTED_FILES_ADDED, SCHEMA_VERSION
 
 LOCK_WAIT_SECONDS = 120.0
@@ -84,10 +85,11 @@ def _is_memory_size(value: str) -> bool:
 
 
 def _connect(
-    path: Path, read_only: bool, wait: float, session_hold: bool = False
+    path: Path, read_only: bool, wait: float, session_hold: bool = False, part_views: bool = True
 ) -> duckdb.DuckDBPyConnection:
     """Open the store, retrying while it is locked. A writer also waits while a released ``WriterSession``
-    holds it (``session_hold``: this is that session taking it back)."""
+    holds it (``session_hold``: this is that session taking it back). ``part_views``: show the per-work
+    tables with their parts' rows (every connection but the ingest's own, see store/parts.py)."""
     deadline = time.monotonic() + wait
     delay = 0.005
     mark = wait_mark(path)
@@ -109,6 +111,12 @@ def _connect(
             if read_only:
                 mark.unlink(missing_ok=True)
             _require_database_file(con, path)
+            if part_views:
+                try:
+                    create_views(con, path)
+                except BaseException:
+                    con.close()
+                    raise
             return con
 
 
@@ -163,8 +171,10 @@ def _add_ingested_files_columns(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _open_writer(path: Path, wait: float, session_hold: bool = False) -> duckdb.DuckDBPyConnection:
-    con = _connect(path, read_only=False, wait=wait, session_hold=session_hold)
+def _open_writer(
+    path: Path, wait: float, session_hold: bool = False, part_views: bool = True
+) -> duckdb.DuckDBPyConnection:
+    con = _connect(path, read_only=False, wait=wait, session_hold=session_hold, part_views=part_views)
     init_schema(con)
     _fold_asked(con, path)
     return con
@@ -250,8 +260,15 @@ class WriterSession:
     readers come and go freely, other writers still wait (``writing_mark``), and the next use of ``con``
     takes the store back."""
 
-    def __init__(self, path: Path, wait: float = LOCK_WAIT_SECONDS, handover_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        wait: float = LOCK_WAIT_SECONDS,
+        handover_seconds: float = 2.0,
+        part_views: bool = True,
+    ) -> None:
         self.path = path
+        self.part_views = part_views
         self.wait = wait
         self.handover_seconds = handover_seconds
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +298,9 @@ class WriterSession:
             self._hold = None
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        con = _open_writer(self.path, self.wait, session_hold=self._hold is not None)
+        con = _open_writer(
+            self.path, self.wait, session_hold=self._hold is not None, part_views=self.part_views
+        )
         # The parse workers use the other cores; fewer, larger checkpoints cost less CPU in all.
         con.execute(f"SET threads = {int(os.environ.get('CORDIALE_WRITER_THREADS', '1'))}")
         con.execute("SET checkpoint_threshold = '64MB'")

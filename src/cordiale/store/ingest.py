@@ -33,6 +33,7 @@ from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
 from cordiale.store.parse_file import ParsedFile, parse_file
+from cordiale.store.parts import collect_garbage, parts_wanted
 from cordiale.store.schema import INGESTED_FILES_COLUMNS
 
 # Parsed files waiting for the merge (on disk): enough that workers never wait on the merge.
@@ -116,8 +117,10 @@ def ingest(
     force: bool = False,
     source: str = "files",
     on_file: ProgressFn | None = None,
+    keep_parts: bool | None = None,
 ) -> IngestSummary:
-    """Ingest ``paths`` into the store at ``db_path``; see the module docstring."""
+    """Ingest ``paths`` into the store at ``db_path``; see the module docstring. ``keep_parts``: keep new
+    works' rows as Parquet parts (store/parts.py; None: ``CORDIALE_INGEST_PARTS``)."""
     if workers is not None and workers < 1:
         raise UsageError(f"--workers {workers}: give at least one parse worker")
     plan = plan_inputs(list(paths))
@@ -126,8 +129,9 @@ def ingest(
     summary.total_bytes = sum(f.size for f in plan.files)
     filt = frozenset(institution_filter)
 
-    opts = _RunOptions(run_id, filt, partial, force, source, workers, on_file)
-    session = WriterSession(db_path)
+    opts = _RunOptions(run_id, filt, partial, force, source, workers, on_file, parts_wanted(keep_parts))
+    # The ingest reads and writes the database's own rows; it keeps the parts' apart (store/parts.py).
+    session = WriterSession(db_path, part_views=False)
     try:
         return _run(session, plan, paths, summary, opts)
     finally:
@@ -143,6 +147,7 @@ class _RunOptions:
     source: str
     workers: int | None
     on_file: ProgressFn | None
+    keep_parts: bool
 
 
 def _covers(earlier: list[str] | None, now: frozenset[str]) -> bool:
@@ -218,13 +223,20 @@ def _ingest_files(session: WriterSession, plan: InputPlan, summary: IngestSummar
             union |= set(earlier[2])
         recorded[key] = sorted(union)
 
+    # Folders of parts dissolved by an earlier run (or left by a crash) go now, not when dissolved: a
+    # reader that opened the store before that still found its files.
+    collect_garbage(session.con, db_path)
     works_files = [f for f in todo if f.kind != "merged_ids"]
     merged_files = [f for f in todo if f.kind == "merged_ids"]
     tmp_root = Path(tempfile.mkdtemp(prefix=".cordiale-ingest-", dir=db_path.parent))
     try:
         group = _CommitGroup(session)
         for parsed in _parse_all(
-            works_files, tmp_root, opts.partial, filt, opts.workers or default_workers(), group.idle
+            works_files,
+            tmp_root,
+            _ParseOptions(opts.partial, filt, opts.keep_parts),
+            opts.workers or default_workers(),
+            group.idle,
         ):
             outcome = group.merge(parsed, run_id, recorded[str(parsed.input.path)])
             summary.files.append(outcome)
@@ -254,7 +266,7 @@ def _apply_merged_ids_file(session: WriterSession, item: InputFile, run_id: str)
     con = session.con
     con.execute("BEGIN TRANSACTION")
     try:
-        removed = apply_merged_ids(con, item.path)
+        removed = apply_merged_ids(con, item.path, session.path)
         con.execute("DELETE FROM ingested_files WHERE input_path = ?", [str(item.path)])
         con.execute(
             f"INSERT INTO ingested_files ({INGESTED_FILES_COLUMNS}) "
@@ -334,7 +346,8 @@ class _CommitGroup:
             self.session.con.execute("BEGIN TRANSACTION")
             self.opened_at = time.monotonic()
         try:
-            outcome.stored = merge_parsed(self.session.con, parsed, run_id, recorded_filter)
+            con, path = self.session.con, self.session.path
+            outcome.stored = merge_parsed(con, parsed, run_id, recorded_filter, path)
         except BaseException:
             self.session.con.execute("ROLLBACK")
             self.opened_at = None
@@ -374,11 +387,21 @@ def _yield_cpu_to_merge() -> None:
         os.nice(5)
 
 
+@dataclass(frozen=True)
+class _ParseOptions:
+    partial: bool
+    institution_filter: frozenset[str]
+    keep_parts: bool
+
+
+def _parse_one(item: InputFile, out_dir: Path, opts: _ParseOptions) -> ParsedFile:
+    return parse_file(item, out_dir, opts.partial, opts.institution_filter, parts=opts.keep_parts)
+
+
 def _parse_all(
     files: list[InputFile],
     tmp_root: Path,
-    partial: bool,
-    filt: frozenset[str],
+    opts: _ParseOptions,
     workers: int,
     idle: Callable[[], None],
 ) -> Iterator[ParsedFile]:
@@ -386,7 +409,7 @@ def _parse_all(
     ready. One worker (or one file): parsed one after another in a thread of this process."""
     if workers <= 1 or len(files) <= 1:
         for i, item in enumerate(files):
-            yield from _await({_in_thread(parse_file, item, tmp_root / str(i), partial, filt)}, idle)
+            yield from _await({_in_thread(_parse_one, item, tmp_root / str(i), opts)}, idle)
         return
     ctx = get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_yield_cpu_to_merge) as pool:
@@ -396,7 +419,7 @@ def _parse_all(
         while queue or pending:
             while queue and len(pending) < IN_FLIGHT_PER_WORKER * workers:
                 i, item = queue.pop()
-                pending.add(pool.submit(parse_file, item, tmp_root / str(i), partial, filt))
+                pending.add(pool.submit(_parse_one, item, tmp_root / str(i), opts))
             finished, pending = _first_done(pending, idle)
             for fut in finished:
                 yield fut.result()
@@ -421,11 +444,10 @@ def _await(pending: set[Future[ParsedFile]], idle: Callable[[], None]) -> Iterat
 
 
 def _in_thread(
-    fn: Callable[[InputFile, Path, bool, frozenset[str]], ParsedFile],
+    fn: Callable[[InputFile, Path, _ParseOptions], ParsedFile],
     item: InputFile,
     out_dir: Path,
-    partial: bool,
-    filt: frozenset[str],
+    opts: _ParseOptions,
 ) -> Future[ParsedFile]:
     """Run one parse in a daemon thread (an interrupted ingest does not wait for it to end)."""
     fut: Future[ParsedFile] = Future()
@@ -433,7 +455,7 @@ def _in_thread(
     def run() -> None:
         fut.set_running_or_notify_cancel()
         try:
-            fut.set_result(fn(item, out_dir, partial, filt))
+            fut.set_result(fn(item, out_dir, opts))
         except BaseException as exc:  # handed to the caller through the future
             fut.set_exception(exc)
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from cordiale.errors import InputUnreadableError
 from cordiale.sources.works import WORK_COLUMN_KEYS
+from cordiale.store import parts
 from cordiale.store.merge_fields import merge_by_field, needs_field_merge
 from cordiale.store.parse_file import ParsedFile
 from cordiale.store.schema import INGESTED_FILES_COLUMNS, ROR_TABLES, WORK_CHILD_TABLES
@@ -25,11 +26,15 @@ _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
 
 
 def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
-    """Expose a parsed file's staging tables as ``src_<table>`` (Arrow IPC, or an export's Parquet)."""
+    """Expose a parsed file's staging tables as ``src_<table>`` (Arrow IPC or Parquet, or an export's
+    Parquet). Returns the Arrow tables registered (the rest are temporary views)."""
     if parsed.input.kind == "cordiale_export":
         return _stage_export(con, parsed.input.path)
     names = []
     for name, path in parsed.tables.items():
+        if path.suffix == ".parquet":
+            con.execute(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT * FROM read_parquet('{path}')")
+            continue
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_stream(source).read_all()
         con.register(f"src_{name}", table)
@@ -65,14 +70,29 @@ def _stage_export(con: duckdb.DuckDBPyConnection, folder: Path) -> list[str]:
 
 
 def merge_parsed(
-    con: duckdb.DuckDBPyConnection, parsed: ParsedFile, run_id: str, recorded_filter: list[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    parsed: ParsedFile,
+    run_id: str,
+    recorded_filter: list[str] | None = None,
+    db_path: Path | None = None,
 ) -> int:
     """Merge one parsed file into the store (caller holds the transaction). Returns works stored.
-    ``recorded_filter``: the institution filter its works were kept under ([]: none)."""
+    ``recorded_filter``: the institution filter its works were kept under ([]: none). ``db_path``: the
+    store's path, where its parts are kept (store/parts.py): a file staged as Parquet whose works are all
+    new becomes a part; any other file first dissolves the parts holding its works."""
     registered = _register(con, parsed)
     try:
         path = str(parsed.input.path)
-        stored = merge_by_field(con) if needs_field_merge(con) else _merge_whole_records(con)
+        staged = {t: p for t, p in parsed.tables.items() if t in parts.PER_WORK_TABLES}
+        as_part = len(staged) == len(parts.PER_WORK_TABLES) and all(
+            p.suffix == ".parquet" for p in staged.values()
+        )
+        if db_path is not None and as_part and parts.adoptable(con):
+            stored = parts.adopt(con, db_path, staged, path)
+        else:
+            if db_path is not None:
+                parts.dissolve(con, db_path, "SELECT id FROM src_works")
+            stored = merge_by_field(con) if needs_field_merge(con) else _merge_whole_records(con)
         _merge_institutions(con)
         con.execute("DELETE FROM quarantine WHERE input_path = ?", [path])
         con.execute(
@@ -84,8 +104,8 @@ def merge_parsed(
     finally:
         for name in registered:
             con.unregister(name)
-        if not registered:
-            for name in ("works", "institutions", "quarantine", *WORK_CHILD_TABLES):
+        for name in ("works", "institutions", "quarantine", *WORK_CHILD_TABLES):
+            if f"src_{name}" not in registered:
                 con.execute(f"DROP VIEW IF EXISTS src_{name}")
 
 
@@ -199,9 +219,10 @@ def _quarantine_once(con: duckdb.DuckDBPyConnection, path: str, content_hash: st
         con.executemany("DELETE FROM quarantine WHERE input_path = ?", gone)
 
 
-def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """Apply one ``merged_ids/works`` CSV: the merged-away ids leave the store and stay out.
-    InputUnreadableError naming the file when its header lacks a column."""
+def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path, db_path: Path | None = None) -> int:
+    """Apply one ``merged_ids/works`` CSV: the merged-away ids leave the store and stay out (the parts
+    holding them, when ``db_path`` is given, are dissolved first). InputUnreadableError naming the file
+    when its header lacks a column."""
     columns = {
         r[0]
         for r in con.execute(
@@ -224,6 +245,8 @@ def apply_merged_ids(con: duckdb.DuckDBPyConnection, path: Path) -> int:
         """,
         [str(path)],
     )
+    if db_path is not None:
+        parts.dissolve(con, db_path, "SELECT id FROM merged_in")
     con.execute("DELETE FROM merged_ids WHERE id IN (SELECT id FROM merged_in)")
     con.execute("INSERT INTO merged_ids SELECT id, merge_into_id, merge_date FROM merged_in")
     n = con.execute("SELECT count(*) FROM works WHERE id IN (SELECT id FROM merged_in)").fetchone()[0]  # type: ignore[index]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,6 +23,7 @@ from cordiale.sources.chunks import gz_chunks, plain_chunks
 from cordiale.sources.inputs import InputFile
 from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines
 from cordiale.store import native_rows
+from cordiale.store.parts import PER_WORK_TABLES
 from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 
 BATCH_RECORDS = 4000
@@ -33,6 +35,30 @@ NATIVE_READ_CHUNK = 1 << 17
 # column's 32-bit offsets can address (4,000 works are about 64 MB).
 NATIVE_BATCH_BYTES = 1 << 28
 MAX_SAMPLES = 20
+# Parts' Parquet files (store/parts.py): zstd at level 1, a little smaller than the same rows in DuckDB.
+# Columns of (nearly) one value per row skip the dictionary, which would only be built and dropped; the
+# long texts skip statistics no query prunes on.
+PART_COMPRESSION = "zstd"
+PART_NO_DICTIONARY = frozenset(
+    {"id", "doi", "title", "abstract_inverted_index", "oa_url", "referenced_work_id"}
+)
+PART_NO_STATISTICS = frozenset(
+    {"title", "abstract_inverted_index", "counts_by_year", "raw_affiliation_strings"}
+)
+
+
+def _part_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    names = [n for n in schema.names if not n.startswith("_")]
+    return pq.ParquetWriter(
+        str(path),
+        schema,
+        compression=PART_COMPRESSION,
+        compression_level=1,
+        use_dictionary=[n for n in names if n not in PART_NO_DICTIONARY],
+        write_statistics=[n for n in names if n not in PART_NO_STATISTICS],
+    )
+
+
 _ISAL_ERROR: type[Exception] = getattr(isal_zlib, "IsalError")  # noqa: B009 (typed as a value in the stubs)
 
 
@@ -58,15 +84,29 @@ def content_hash(path: Path) -> str:
         return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
 
 
-class _Writers:
-    """One Arrow IPC stream writer per staging table."""
+class _TableWriter(Protocol):
+    def write_batch(self, batch: pa.RecordBatch) -> None: ...
 
-    def __init__(self, out_dir: Path, input_path: str) -> None:
+    def close(self) -> None: ...
+
+
+class _Writers:
+    """One writer per staging table: Arrow IPC streams, or for the per-work tables of an ingest that keeps
+    parts (store/parts.py) Parquet files, the form they keep in the store."""
+
+    def __init__(self, out_dir: Path, input_path: str, parts: bool = False) -> None:
         self.input_path = input_path
         out_dir.mkdir(parents=True, exist_ok=True)
-        self.paths = {name: out_dir / f"{name}.arrow" for name in (*SCHEMAS, "quarantine")}
         schemas = {**SCHEMAS, "quarantine": QUARANTINE_SCHEMA}
-        self.writers = {n: pa.ipc.new_stream(str(p), schemas[n]) for n, p in self.paths.items()}
+        self.paths: dict[str, Path] = {}
+        self.writers: dict[str, _TableWriter] = {}
+        for name, schema in schemas.items():
+            if parts and name in PER_WORK_TABLES:
+                self.paths[name] = out_dir / f"{name}.parquet"
+                self.writers[name] = _part_writer(self.paths[name], schema)
+            else:
+                self.paths[name] = out_dir / f"{name}.arrow"
+                self.writers[name] = pa.ipc.new_stream(str(self.paths[name]), schema)
 
     def write(self, batch: ParsedBatch) -> None:
         self.write_tables(batch_tables(batch, self.input_path))
@@ -100,19 +140,21 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def parse_file(
-    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]
+    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str], parts: bool = False
 ) -> ParsedFile:
-    """Parse one input file into staging IPC files under ``out_dir``."""
+    """Parse one input file into staging files under ``out_dir`` (``parts``: the per-work tables as
+    Parquet, ready to be kept as a part)."""
     with _cyclic_gc_paused():
-        return _parse_file(item, out_dir, partial, institution_filter)
+        return _parse_file(item, out_dir, partial, institution_filter, parts)
 
 
 def _parse_file(
-    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str]
+    item: InputFile, out_dir: Path, partial: bool, institution_filter: frozenset[str], parts: bool
 ) -> ParsedFile:
     result = ParsedFile(item)
     builder = WorkRowBuilder(str(item.path), partial=partial, institution_filter=institution_filter)
-    writers = _Writers(out_dir, str(item.path))
+    as_parts = parts and not partial and item.kind != "cordiale_export"
+    writers = _Writers(out_dir, str(item.path), parts=as_parts)
     batch = ParsedBatch()
     module = native_rows.parser_module() if item.kind in ("jsonl", "jsonl.gz") and not partial else None
     native = module.Parser(sorted(institution_filter)) if module is not None else None

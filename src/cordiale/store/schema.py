@@ -282,6 +282,22 @@ CREATE TABLE IF NOT EXISTS field_versions (
     input_line BIGINT NOT NULL
 )"""
 
+# Each row is one part: per-work rows kept as Parquet files in ``<store>.parts/<part_id>/`` (store/parts.py).
+STORE_PARTS = """
+CREATE TABLE IF NOT EXISTS store_parts (
+    part_id VARCHAR NOT NULL,
+    input_path VARCHAR NOT NULL,           -- the input file its rows came from
+    works BIGINT NOT NULL,
+    added_at TIMESTAMP NOT NULL
+)"""
+
+# Each row is one work held by a part (a work is held in one place: the database or one part).
+PART_WORKS = """
+CREATE TABLE IF NOT EXISTS part_works (
+    part_id VARCHAR NOT NULL,
+    id VARCHAR NOT NULL
+)"""
+
 STORE_META = """
 CREATE TABLE IF NOT EXISTS store_meta (
     key VARCHAR NOT NULL,
@@ -310,6 +326,8 @@ ALL_DDL: tuple[str, ...] = (
     FIELD_VERSIONS,
     STORE_META,
     SNAPSHOT_PARTS,
+    STORE_PARTS,
+    PART_WORKS,
 )
 
 # Tables whose rows hang off one work (deleted and replaced with it).
