@@ -41,6 +41,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import threading
@@ -423,22 +424,24 @@ def run_ingest(
     label: str,
     keep_db: bool = False,
     native: bool = True,
+    parts: bool = True,
 ) -> tuple[RunStats, dict[str, int]]:
     TMP_DIR.mkdir(parents=True, exist_ok=True)
     db = TMP_DIR / f"{label}.duckdb"
-    for p in TMP_DIR.glob(f"{label}.duckdb*"):
-        p.unlink()
+    _drop_db(label)
     env = {**os.environ, "CORDIALE_WORKERS": str(workers), "CORDIALE_DATA_DIR": str(TMP_DIR / "data")}
     env["CORDIALE_NATIVE"] = "1" if native else "0"
+    env["CORDIALE_INGEST_PARTS"] = "1" if parts else "0"
     env.pop("CORDIALE_DB", None)
     cmd = [str(cordiale), "ingest", str(snap.path), "--db", str(db), "--workers", str(workers)]
     stats = measure(label, cmd, env=env)
     _check(stats)
     counts = _store_counts(db)
-    counts["db_bytes"] = sum(p.stat().st_size for p in TMP_DIR.glob(f"{label}.duckdb*"))
+    counts["db_bytes"] = sum(
+        f.stat().st_size for p in TMP_DIR.glob(f"{label}.duckdb*") for f in [p, *p.rglob("*")] if f.is_file()
+    )
     if not keep_db:
-        for p in TMP_DIR.glob(f"{label}.duckdb*"):
-            p.unlink()
+        _drop_db(label)
     return stats, counts
 
 
@@ -450,14 +453,19 @@ def ingest_figure(
     repeat: int,
     keep_db: bool = False,
     native: bool = True,
+    parts: bool = True,
 ) -> Figure:
     """The fastest of ``repeat`` ingest runs; with ``keep_db`` its store stays (``extra["db"]``).
-    ``native=False``: the msgspec path alone (``CORDIALE_NATIVE=0``), the compiled parser's baseline."""
+    Baselines: ``native=False``, the msgspec path alone (``CORDIALE_NATIVE=0``); ``parts=False``, every row
+    inserted into the database (``CORDIALE_INGEST_PARTS=0``)."""
     best: tuple[RunStats, dict[str, int], str] | None = None
     parser = "compiled parser" if native and NATIVE_BUILT else "msgspec"
+    layout = "parts" if parts else "rows"
     for r in range(repeat):
-        label = f"ingest-w{workers}-n{snap.works}-{parser.split()[0]}-r{r}"
-        stats_r, counts_r = run_ingest(cordiale, snap, workers, label=label, keep_db=keep_db, native=native)
+        label = f"ingest-w{workers}-n{snap.works}-{parser.split()[0]}-{layout}-r{r}"
+        stats_r, counts_r = run_ingest(
+            cordiale, snap, workers, label=label, keep_db=keep_db, native=native, parts=parts
+        )
         if best is None or stats_r.wall_s < best[0].wall_s:
             if best is not None:
                 _drop_db(best[2])
@@ -466,14 +474,18 @@ def ingest_figure(
             _drop_db(label)
     assert best is not None
     stats, counts, best_label = best
-    note = f"{workers} worker{'s' if workers > 1 else ''}, {parser}"
+    note = f"{workers} worker{'s' if workers > 1 else ''}, {parser}, " + (
+        "new works kept as parts" if parts else "every row in the database (--no-parts)"
+    )
     if stats.processes > 1:
         note += f"; main process {stats.root_cpu_s:.1f} CPU s"
     if stats.sampled_cpu_s > stats.cpu_s * 1.05 + 0.5:
         note += "; WARNING: /proc saw more CPU than wait4 (workers not waited for?)"
     return Figure(
-        name=f"cordiale ingest, {workers}w, {snap.works:,}" + ("" if parser != "msgspec" else ", msgspec"),
-        kind="ingest" if native else "baseline",
+        name=f"cordiale ingest, {workers}w, {snap.works:,}"
+        + ("" if parser != "msgspec" else ", msgspec")
+        + ("" if parts else ", no parts"),
+        kind="ingest" if native and parts else "baseline",
         works=snap.works,
         raw_bytes=snap.raw_bytes,
         cpu_s=stats.cpu_s,
@@ -487,6 +499,7 @@ def ingest_figure(
         extra={
             "workers": workers,
             "parser": parser,
+            "parts": parts,
             "user_s": stats.user_s,
             "sys_s": stats.sys_s,
             "max_rss_mb": stats.max_rss_mb,
@@ -506,8 +519,12 @@ def ingest_figure(
 
 
 def _drop_db(label: str) -> None:
+    """Remove a benchmark store: the database, its write-ahead log and its parts folder."""
     for p in TMP_DIR.glob(f"{label}.duckdb*"):
-        p.unlink()
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
 
 
 def run_store_floor(ingest: Figure, floor_kept: Figure) -> Figure:
@@ -794,10 +811,12 @@ def ratios(figs: dict[str, Figure], marginal: bool) -> dict[str, float]:
         out["floor_needed_cpu / (floor_kept_cpu + store_floor_cpu)"] = bound
     for name, cpu, _ in design_bounds(figs):
         out[f"floor_needed_cpu / bound({name})"] = figs["floor-needed"].cpu_s / cpu
-    base, ing2 = figs.get("ingest-w2-msgspec"), figs.get("ingest-w2")
-    if base is not None and ing2 is not None:
-        out["ingest-w2-msgspec_cpu / ingest-w2_cpu"] = base.basis_cpu(marginal) / ing2.basis_cpu(marginal)
-        out["ingest-w2-msgspec_wall / ingest-w2_wall"] = base.basis_wall(marginal) / ing2.basis_wall(marginal)
+    ing2 = figs.get("ingest-w2")
+    for key in ("ingest-w2-msgspec", "ingest-w2-rows"):
+        base = figs.get(key)
+        if base is not None and ing2 is not None:
+            out[f"{key}_cpu / ingest-w2_cpu"] = base.basis_cpu(marginal) / ing2.basis_cpu(marginal)
+            out[f"{key}_wall / ingest-w2_wall"] = base.basis_wall(marginal) / ing2.basis_wall(marginal)
     for key in ("ingest-w1", "ingest-w2"):
         ing = figs.get(key)
         if ing is None:
@@ -850,7 +869,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-baseline",
         action="store_true",
-        help="skip the 2-worker run on the msgspec path alone (CORDIALE_NATIVE=0)",
+        help="skip the 2-worker baseline runs: the msgspec path alone (CORDIALE_NATIVE=0) and every row "
+        "in the database (CORDIALE_INGEST_PARTS=0)",
     )
     parser.add_argument(
         "--peer-gate",
@@ -924,7 +944,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 progress.advance(task)
 
         if not args.no_ingest:
-            baseline = 1 if NATIVE_BUILT and not args.no_baseline else 0
+            baseline = (2 if NATIVE_BUILT else 1) if not args.no_baseline else 0
             steps = workers_max * (2 if marginal else 1) + (1 if doubling else 0) + baseline
             task = progress.add_task("cordiale ingest", total=steps)
             try:
@@ -947,6 +967,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         args.cordiale, snap, workers_max, fixed.get(workers_max), 1, native=False
                     )
                     expected["ingest-w2-msgspec"] = snap.works
+                    progress.advance(task)
+                if not args.no_baseline:
+                    figs["ingest-w2-rows"] = ingest_figure(
+                        args.cordiale, snap, workers_max, fixed.get(workers_max), 1, parts=False
+                    )
+                    expected["ingest-w2-rows"] = snap.works
                     progress.advance(task)
                 if doubling:
                     big = snaps["2n"]

@@ -62,19 +62,22 @@ def recorded_parts(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT part_id FROM store_parts ORDER BY part_id").fetchall()]
 
 
-def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    """(name, type) of a table's columns in the database, in order."""
+def columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
+    """(name, type) of each per-work table's columns in the database, in order."""
     rows = con.execute(
-        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
-        [table],
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN "
+        f"({', '.join(_quote(t) for t in PER_WORK_TABLES)}) ORDER BY table_name, column_index"
     ).fetchall()
-    return [(str(n), str(t)) for n, t in rows]
+    out: dict[str, list[tuple[str, str]]] = {t: [] for t in PER_WORK_TABLES}
+    for table, name, kind in rows:
+        out[str(table)].append((str(name), str(kind)))
+    return out
 
 
-def _select_part_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[Path]) -> str:
+def _select_part_rows(table_columns: list[tuple[str, str]], files: list[Path]) -> str:
     """SQL reading a table's rows from part files, with the database table's columns and types."""
-    cols = ", ".join(f'"{n}"::{t} AS "{n}"' for n, t in columns(con, table))
+    cols = ", ".join(f'"{n}"::{t} AS "{n}"' for n, t in table_columns)
     listing = ", ".join(_quote(str(f)) for f in files)
     return f"SELECT {cols} FROM read_parquet([{listing}])"
 
@@ -96,11 +99,12 @@ def create_views(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
             "'.parts' folder together"
         )
     catalog = _catalog(con)
+    table_columns = columns(con)
     for table in PER_WORK_TABLES:
         files = [folder / p / f"{table}.parquet" for p in parts]
         con.execute(
             f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {catalog}.main.{table} "
-            f"UNION ALL {_select_part_rows(con, table, files)}"
+            f"UNION ALL {_select_part_rows(table_columns[table], files)}"
         )
 
 
@@ -152,10 +156,11 @@ def dissolve(con: duckdb.DuckDBPyConnection, db_path: Path, ids_sql: str) -> int
         return 0
     folder = parts_dir(db_path)
     catalog = _catalog(con)
+    table_columns = columns(con)
     for part_id in touched:
         for table in PER_WORK_TABLES:
-            names = ", ".join(f'"{n}"' for n, _ in columns(con, table))
-            source = _select_part_rows(con, table, [folder / part_id / f"{table}.parquet"])
+            names = ", ".join(f'"{n}"' for n, _ in table_columns[table])
+            source = _select_part_rows(table_columns[table], [folder / part_id / f"{table}.parquet"])
             con.execute(f"INSERT INTO {catalog}.main.{table} ({names}) {source}")
         con.execute("DELETE FROM part_works WHERE part_id = ?", [part_id])
         con.execute("DELETE FROM store_parts WHERE part_id = ?", [part_id])
