@@ -1,8 +1,10 @@
 """``cordiale ingest``: input files → the store, one file one atomic unit of work.
 
 Pipeline: plan the inputs (skip files already committed unchanged) → parse files in worker processes
-(streaming, Arrow IPC staging on disk) → merge each parsed file into the store in its own transaction
-→ apply merged ids → log the run. A crash loses at most the files in flight; a rerun redoes exactly those.
+(streaming, staging files on disk: the per-work tables as Parquet when new works are kept as parts) →
+merge each parsed file into the store, or keep its Parquet files as a part (``parts.py``), within a
+transaction → apply merged ids → log the run. A crash loses at most the files in flight; a rerun redoes
+exactly those.
 
 Parsing never touches the store, so readers are never kept waiting on it: while the next parsed file is
 awaited (one large file may take minutes), the writer polls for a waiting reader; when one comes, it

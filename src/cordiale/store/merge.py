@@ -1,4 +1,5 @@
-"""Step 2 of an ingest, in the writing process: one parsed file's staged rows → the store, in one transaction.
+"""Step 2 of an ingest, in the writing process: one parsed file's staged rows → the store, in one transaction
+(a file of new works staged as Parquet is kept as a part instead, ``parts.py``).
 
 Each statement builds one table; the rule throughout: the version of a work with the latest
 ``updated_date`` wins, ties broken by the later input path (then the later line in one file), so any

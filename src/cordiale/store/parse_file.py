@@ -1,4 +1,5 @@
-"""Step 1 of an ingest, run in worker processes: one input file → Arrow IPC files, one per staging table.
+"""Step 1 of an ingest, run in worker processes: one input file → staging files, one per table (Arrow IPC,
+or Parquet for the per-work tables when new works are kept as parts, ``parts.py``).
 
 Streaming: records are decoded in batches and each batch is written out before the next is read, so
 memory does not grow with the file. Nothing here touches the store.
