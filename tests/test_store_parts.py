@@ -14,12 +14,18 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from cordiale.errors import StoreError
+from cordiale.errors import StoreError, UsageError
 from cordiale.store.connection import reader, writer
 from cordiale.store.ingest import ingest
 from cordiale.store.parts import PER_WORK_TABLES, parts_dir, parts_wanted
 from tests.conftest import raw_records
 from tests.test_ingest import DATA_TABLES, _snapshot_dir, snapshot, write_jsonl
+
+
+@pytest.fixture(autouse=True)
+def _small_files_make_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests' files are small: any file of new works may become a part."""
+    monkeypatch.setenv("CORDIALE_PART_MIN_WORKS", "1")
 
 
 def _parts(db: Path) -> list[tuple[str, str, int]]:
@@ -153,6 +159,21 @@ def test_an_unrecorded_folder_is_removed_and_a_missing_one_named(tmp_path: Path,
     (parts_dir(db) / part_id).rename(tmp_path / "moved")
     with pytest.raises(StoreError, match=rf"{part_id} is missing"):
         snapshot(db, DATA_TABLES)
+
+
+def test_a_file_of_few_works_merges_in_the_database(
+    tmp_path: Path, kfupm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORDIALE_PART_MIN_WORKS", "50")
+    records = list(raw_records(kfupm))[:80]
+    db = tmp_path / "s.duckdb"
+    ingest([write_jsonl(tmp_path / "few.jsonl", records[:20])], db, workers=1)
+    ingest([write_jsonl(tmp_path / "enough.jsonl", records[20:])], db, workers=1)
+    assert [(p[1], p[2]) for p in _parts(db)] == [(str((tmp_path / "enough.jsonl").resolve()), 60)]
+    assert _database_rows(db, "works") == 20
+    monkeypatch.setenv("CORDIALE_PART_MIN_WORKS", "many")
+    with pytest.raises(UsageError, match="CORDIALE_PART_MIN_WORKS"):
+        ingest([write_jsonl(tmp_path / "more.jsonl", list(raw_records(kfupm))[80:90])], db, workers=1)
 
 
 def test_parts_are_the_default_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
