@@ -332,7 +332,13 @@ def _split(kfupm: Path, tmp_path: Path, parts: int) -> list[Path]:
     ]
 
 
-def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Path) -> None:
+@pytest.mark.parametrize("part_min_works", ["1", "5000"], ids=["parts", "rows"])
+def test_crash_mid_ingest_then_rerun_equals_clean_run(
+    tmp_path: Path, kfupm: Path, monkeypatch: pytest.MonkeyPatch, part_min_works: str
+) -> None:
+    """Killed part-way, rerun: the same store as a clean run, each file kept as a part (store/parts.py) or,
+    below the parts' minimum size, merged row by row."""
+    monkeypatch.setenv("CORDIALE_PART_MIN_WORKS", part_min_works)
     files = _split(kfupm, tmp_path, 8)
     clean = tmp_path / "clean.duckdb"
     ingest(files, clean, workers=1)
@@ -360,6 +366,9 @@ def test_crash_mid_ingest_then_rerun_equals_clean_run(tmp_path: Path, kfupm: Pat
     assert 2 <= committed < len(files), "the kill must land part-way"
     ingest(files, crashed, workers=1)
     assert snapshot(crashed) == snapshot(clean)
+    with reader(crashed) as con:
+        kept = con.execute("SELECT count(*) FROM store_parts").fetchall()[0][0]
+    assert kept == (len(files) if part_min_works == "1" else 0)
 
 
 def test_reader_never_blocks_writer(tmp_path: Path, kfupm: Path) -> None:
