@@ -34,7 +34,8 @@ def _register(con: duckdb.DuckDBPyConnection, parsed: ParsedFile) -> list[str]:
     names = []
     for name, path in parsed.tables.items():
         if path.suffix == ".parquet":
-            con.execute(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT * FROM read_parquet('{path}')")
+            source = parts.sql_literal(str(path))
+            con.execute(f"CREATE OR REPLACE TEMP VIEW src_{name} AS SELECT * FROM read_parquet({source})")
             continue
         with pa.memory_map(str(path)) as source:
             table = pa.ipc.open_stream(source).read_all()

@@ -1,11 +1,12 @@
 """Parts: per-work rows kept as the Parquet files a parse worker wrote, beside the DuckDB database.
 
-With ``cordiale ingest --parts`` (``CORDIALE_INGEST_PARTS=1``) a parse worker writes its file's per-work
-tables as Parquet. When every work of the file is new to the store (a whole record, one version, not
-merged away), the writing process does not insert those rows: it moves the files into
-``<store>.parts/<part id>/`` and records the part (``store_parts``, and each work id in ``part_works``) in
-the file's transaction. Each connection that reads the store sees ``works`` and its child tables as
-views: the database's own rows, then every recorded part's.
+By default (``cordiale ingest --no-parts`` or ``CORDIALE_INGEST_PARTS=0`` turn it off) a parse worker
+writes its file's per-work tables as Parquet. When the file holds at least ``CORDIALE_PART_MIN_WORKS``
+works and every one is new to the store (a whole record, one version, not merged away), the writing
+process does not insert those rows: it moves the files into ``<store>.parts/<part id>/`` and records the
+part (``store_parts``, and each work id in ``part_works``) in the file's transaction. Each connection
+that reads the store sees ``works`` and its child tables as views: the database's own rows, then every
+recorded part's.
 
 A work lives in one place only. A file that touches a work held by a part (a newer version, a re-read
 file, a partial record, a merged id) first *dissolves* that part: its rows are inserted into the database
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from cordiale.errors import StoreError, UsageError
 from cordiale.store.schema import WORK_CHILD_TABLES
 
 PER_WORK_TABLES: tuple[str, ...] = ("works", *WORK_CHILD_TABLES)
@@ -38,8 +40,6 @@ def min_works() -> int:
     """The fewest works a file needs to become a part (``CORDIALE_PART_MIN_WORKS``, default 5,000)."""
     value = os.environ.get(MIN_WORKS_ENV, str(MIN_WORKS)).strip()
     if not value.isdigit():
-        from cordiale.errors import UsageError
-
         raise UsageError(f"{MIN_WORKS_ENV}={value!r} is not a whole number of works")
     return int(value)
 
@@ -61,7 +61,8 @@ def _catalog(con: duckdb.DuckDBPyConnection) -> str:
     return '"' + str(name).replace('"', '""') + '"'
 
 
-def _quote(text: str) -> str:
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -82,7 +83,7 @@ def columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
     rows = con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() "
         "WHERE database_name = current_database() AND schema_name = 'main' AND table_name IN "
-        f"({', '.join(_quote(t) for t in PER_WORK_TABLES)}) ORDER BY table_name, column_index"
+        f"({', '.join(sql_literal(t) for t in PER_WORK_TABLES)}) ORDER BY table_name, column_index"
     ).fetchall()
     out: dict[str, list[tuple[str, str]]] = {t: [] for t in PER_WORK_TABLES}
     for table, name, kind in rows:
@@ -93,7 +94,7 @@ def columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str, str]]]:
 def _select_part_rows(table_columns: list[tuple[str, str]], files: list[Path]) -> str:
     """SQL reading a table's rows from part files, with the database table's columns and types."""
     cols = ", ".join(f'"{n}"::{t} AS "{n}"' for n, t in table_columns)
-    listing = ", ".join(_quote(str(f)) for f in files)
+    listing = ", ".join(sql_literal(str(f)) for f in files)
     return f"SELECT {cols} FROM read_parquet([{listing}])"
 
 
@@ -106,8 +107,6 @@ def create_views(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
     folder = parts_dir(db_path)
     missing = [folder / p for p in parts if not (folder / p).is_dir()]
     if missing:
-        from cordiale.errors import StoreError
-
         raise StoreError(
             f"the store {db_path} records {len(parts)} part(s) kept in {folder}, but {missing[0]} is missing"
             f"{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}: move the database and its "
