@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds cordiale's compiled parser (src/cordiale/store/_native.cpp → src/cordiale/store/_native*.so) with
-# g++ against Debian's libsimdjson-dev, for this machine's CPU (simdjson's on-demand front end picks its
-# SIMD kernels at compile time). Skipped, saying so, where either is missing: cordiale then parses every
+# g++ against Debian's libsimdjson-dev, for this machine's CPU (-march=native; simdjson's DOM parser picks its
+# SIMD kernels at run time). Skipped, saying so, where either is missing: cordiale then parses every
 # line with msgspec (same rows, slower).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -71,3 +71,19 @@ def test_a_copy_still_on_disk_is_another_input(tmp_path: Path, kfupm: Path) -> N
     paths = [r[0] for r in _quarantine(db)]
     assert paths == [str(first)] * 3 + [str(copy)] * 3
     assert _data(db) == before_data
+
+
+def test_only_files_with_bad_records_are_hashed(tmp_path: Path, kfupm: Path) -> None:
+    """A clean file has no quarantine rows to hand over, so its bytes are not hashed (NULL); a file with bad
+    records is (the fingerprint a later rename is matched by)."""
+    db = tmp_path / "s.duckdb"
+    bad = _file_with_bad_records(tmp_path / "bad.jsonl", kfupm)
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(
+        "".join(json.dumps(r) + "\n" for _, r in zip(range(20), raw_records(kfupm), strict=False))
+    )
+    ingest([bad, clean], db, workers=1)
+    with reader(db) as con:
+        hashes = dict(con.execute("SELECT input_path, content_hash FROM ingested_files").fetchall())
+    assert hashes[str(clean)] is None
+    assert hashes[str(bad)] is not None and len(hashes[str(bad)]) == 32

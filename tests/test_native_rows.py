@@ -256,8 +256,20 @@ MUTATIONS: dict[str, Mutation] = {
 def _raw_variants(line: str) -> dict[str, str]:
     """Lines only raw text can express."""
     body = line[1:-1]
+    record = json.loads(line)
+    record.pop("abstract_inverted_index")
+    bare = json.dumps(record)[1:-1]  # the record without its abstract
     return {
-        "abstract with spaces": '{"abstract_inverted_index": {"a" : [0 , 2] , "b": [1] } , ' + body + "}",
+        "abstract with spaces": '{"abstract_inverted_index": {"a" : [0 , 2] , "b": [1] } , ' + bare + "}",
+        "abstract last, escaped words": "{"
+        + bare
+        + ', "abstract_inverted_index" :{"caf\\u00e9": [0], "\\"q\\"}": [1]}}',
+        "abstract key escaped": '{"abstract\\u005finverted_index": {"a": [0]}, ' + bare + "}",
+        "the key as a word of the index": '{"abstract_inverted_index": {"abstract_inverted_index": [0]}, '
+        + bare
+        + "}",
+        "the key nested after the abstract": "{" + body + ', "x": {"abstract_inverted_index": {"a": [1]}}}',
+        "abstract twice": '{"abstract_inverted_index": {"a": [0]}, ' + body + "}",
         "title twice": '{"title": "first", ' + body + ', "title": "last"}',
         "invalid literal in an unread field": line[:-1] + ', "concepts": [tru]}',
         "leading zero in an unread field": line[:-1] + ', "x": 01}',
@@ -333,6 +345,25 @@ def test_same_rows_as_msgspec_on_edge_cases(monkeypatch: pytest.MonkeyPatch, tmp
     quarantined = {json.loads(r)["line"] for r in fast_tables["quarantine"]}
     for name in ("invalid literal in an unread field", "bad escape in an unread field", "two objects"):
         assert names.index(name) + 1 in quarantined, name
+
+
+def test_abstract_text_taken_natively_only_where_its_key_is_unambiguous() -> None:
+    """The abstract's text is cut from the line only for the record's own, unescaped key (else msgspec)."""
+    module = native_rows.parser_module()
+    assert module is not None
+    base = next(raw_records(shared_path("openalex", "works-fixtures-2025.jsonl.gz")))
+    variants = _raw_variants(json.dumps({**base, "id": "https://openalex.org/W8999999"}))
+    native = ("abstract with spaces", "abstract last, escaped words")
+    fallback = (
+        "abstract key escaped",
+        "the key as a word of the index",
+        "the key nested after the abstract",
+        "abstract twice",
+    )
+    for name in native + fallback:
+        parser = module.Parser()
+        back = parser.feed((variants[name] + "\n").encode()) + parser.finish()
+        assert (back == []) == (name in native), name
 
 
 def test_lines_split_across_chunks_give_the_same_batch(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ import pytest
 from cordiale.errors import StoreError, UsageError
 from cordiale.store.connection import reader, writer
 from cordiale.store.ingest import ingest
-from cordiale.store.parts import PER_WORK_TABLES, parts_dir, parts_wanted
+from cordiale.store.parts import parts_dir, parts_wanted
+from cordiale.store.schema import PER_WORK_TABLES
 from tests.conftest import raw_records
 from tests.test_ingest import DATA_TABLES, _snapshot_dir, snapshot, write_jsonl
 

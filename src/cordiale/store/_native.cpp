@@ -1,9 +1,10 @@
 // cordiale.store._native: JSON Lines works → the staging tables' Arrow buffers, in C++.
 //
 // The compiled twin of `sources/works.py` (decoding) and `store/staging.py` (row building) for the
-// common case: a full, current-vintage work record whose ids are canonical OpenAlex URLs. simdjson's
-// on-demand parser (Debian's libsimdjson-dev) reads each line once; every value the store keeps is
-// type-checked as msgspec would; a record's rows are kept only when the whole line was read. Any line
+// common case: a full, current-vintage work record whose ids are canonical OpenAlex URLs. simdjson's DOM
+// parser (Debian's libsimdjson-dev) parses each line once, checking all of it as JSON as msgspec does, and
+// the record is read from its tape (one pass: an on-demand read beside a DOM check parsed each line twice,
+// a third more CPU); every value the store keeps is type-checked as msgspec would. Any line
 // it does not handle exactly -- invalid JSON, a wrong type, an institution record, a legacy vintage
 // (`host_venue`), an id in another form, an integer outside 32 bits -- is handed back to Python, which
 // decodes it (or quarantines it) through the msgspec path. So the store is the same either way.
@@ -17,6 +18,7 @@
 #include <Python.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -385,6 +387,7 @@ struct Line {
   Opt<int32_t> year, cited;
   Opt<bool> retracted, paratext, truncated, is_oa, top1, top10;
   Opt<double> fwci, percentile;
+  int abstract_keys = 0;
   bool counts_ok = false;
   std::vector<std::pair<Opt<int32_t>, Opt<int32_t>>> counts;
   Range authorships;
@@ -418,28 +421,27 @@ struct Line {
 
 // ---- typed reads: a value of another type than the field's makes the line fall back ---------------
 
-using ondemand::json_type;
+using dom::element;
+using dom::element_type;
 
-json_type type_of(ondemand::value& v) { return v.type().value(); }
-
-Str read_str(ondemand::value v) {
-  switch (type_of(v)) {
-    case json_type::null:
+Str read_str(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return {};
-    case json_type::string:
-      return {v.get_string().value(), true};
+    case element_type::STRING:
+      return {v.get_string().value_unsafe(), true};
     default:
       throw Fallback{};
   }
 }
 
-Opt<int32_t> read_i32(ondemand::value v) {
-  switch (type_of(v)) {
-    case json_type::null:
+// msgspec's int: a JSON integer (simdjson's int64 kind; a larger one is uint64 and falls back).
+Opt<int32_t> read_i32(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return {};
-    case json_type::number: {
-      if (v.get_number_type().value() != ondemand::number_type::signed_integer) throw Fallback{};
-      int64_t x = v.get_int64().value();
+    case element_type::INT64: {
+      int64_t x = v.get_int64().value_unsafe();
       if (x < INT32_MIN || x > INT32_MAX) throw Fallback{};
       return {static_cast<int32_t>(x), true};
     }
@@ -448,83 +450,70 @@ Opt<int32_t> read_i32(ondemand::value v) {
   }
 }
 
-Opt<double> read_f64(ondemand::value v) {
-  switch (type_of(v)) {
-    case json_type::null:
+Opt<double> read_f64(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return {};
-    case json_type::number: {
-      auto kind = v.get_number_type().value();
-      if (kind == ondemand::number_type::unsigned_integer) throw Fallback{};
-      return {v.get_double().value(), true};
-    }
+    case element_type::INT64:
+    case element_type::DOUBLE:
+      return {v.get_double().value_unsafe(), true};
     default:
       throw Fallback{};
   }
 }
 
-Opt<bool> read_bool(ondemand::value v) {
-  switch (type_of(v)) {
-    case json_type::null:
+Opt<bool> read_bool(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return {};
-    case json_type::boolean:
-      return {v.get_bool().value(), true};
+    case element_type::BOOL:
+      return {v.get_bool().value_unsafe(), true};
     default:
       throw Fallback{};
   }
 }
 
 // True for an object, false for null; anything else falls back.
-bool is_object(ondemand::value& v) {
-  switch (type_of(v)) {
-    case json_type::null:
+bool is_object(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return false;
-    case json_type::object:
+    case element_type::OBJECT:
       return true;
     default:
       throw Fallback{};
   }
 }
 
-bool is_array(ondemand::value& v) {
-  switch (type_of(v)) {
-    case json_type::null:
+bool is_array(element v) {
+  switch (v.type()) {
+    case element_type::NULL_VALUE:
       return false;
-    case json_type::array:
+    case element_type::ARRAY:
       return true;
     default:
       throw Fallback{};
   }
 }
 
-// msgspec's Raw holds a value's text without the whitespace after it; simdjson's raw_json keeps it.
-std::string_view trim_right(std::string_view v) {
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\n' || v.back() == '\r'))
-    v.remove_suffix(1);
-  return v;
+template <class F>
+void each_field(element v, F&& f) {
+  dom::object object = v.get_object().value_unsafe();
+  for (dom::key_value_pair field : object) f(field.key, field.value);
 }
 
 template <class F>
-void each_field(ondemand::value v, F&& f) {
-  for (auto field : v.get_object()) {
-    std::string_view key = field.unescaped_key().value();
-    f(key, field.value().value());
-  }
+void each_item(element v, F&& f) {
+  dom::array array = v.get_array().value_unsafe();
+  for (element x : array) f(x);
 }
 
-template <class F>
-void each_item(ondemand::value v, F&& f) {
-  for (auto item : v.get_array()) {
-    ondemand::value x = item.value();
-    f(x);
-  }
-}
-
-Range read_strs(ondemand::value v, std::vector<Str>& pool) {
+Range read_strs(element v, std::vector<Str>& pool) {
   Range r;
   if (!is_array(v)) return r;
   r.ok = true;
   r.begin = static_cast<uint32_t>(pool.size());
-  each_item(v, [&](ondemand::value x) {
+  each_item(v, [&](element x) {
     Str s = read_str(x);
     if (!s.ok) throw Fallback{};  // list[str]: a null item is a wrong type
     pool.push_back(s);
@@ -533,18 +522,18 @@ Range read_strs(ondemand::value v, std::vector<Str>& pool) {
   return r;
 }
 
-void read_named(ondemand::value v, Str& id, Str& name) {
+void read_named(element v, Str& id, Str& name) {
   id = {}, name = {};
   if (!is_object(v)) return;
-  each_field(v, [&](std::string_view k, ondemand::value x) {
+  each_field(v, [&](std::string_view k, element x) {
     if (k == "id") id = read_str(x);
     else if (k == "display_name") name = read_str(x);
   });
 }
 
-TopicT read_topic(ondemand::value v) {
+TopicT read_topic(element v) {
   TopicT t;
-  each_field(v, [&](std::string_view k, ondemand::value x) {
+  each_field(v, [&](std::string_view k, element x) {
     if (k == "id") t.id = read_str(x);
     else if (k == "display_name") t.name = read_str(x);
     else if (k == "score") t.score = read_f64(x);
@@ -555,9 +544,9 @@ TopicT read_topic(ondemand::value v) {
   return t;
 }
 
-InstT read_institution(ondemand::value v, Line& L) {
+InstT read_institution(element v, Line& L) {
   InstT i;
-  each_field(v, [&](std::string_view k, ondemand::value x) {
+  each_field(v, [&](std::string_view k, element x) {
     if (k == "id") i.id = read_str(x);
     else if (k == "display_name") i.name = read_str(x);
     else if (k == "ror") i.ror = read_str(x);
@@ -568,14 +557,14 @@ InstT read_institution(ondemand::value v, Line& L) {
   return i;
 }
 
-AuthT read_authorship(ondemand::value v, Line& L) {
+AuthT read_authorship(element v, Line& L) {
   AuthT a;
-  each_field(v, [&](std::string_view k, ondemand::value x) {
+  each_field(v, [&](std::string_view k, element x) {
     if (k == "author_position") a.position = read_str(x);
     else if (k == "author") {
       a.author_id = a.author_name = a.orcid = {};
       if (!is_object(x)) return;
-      each_field(x, [&](std::string_view k2, ondemand::value y) {
+      each_field(x, [&](std::string_view k2, element y) {
         if (k2 == "id") a.author_id = read_str(y);
         else if (k2 == "display_name") a.author_name = read_str(y);
         else if (k2 == "orcid") a.orcid = read_str(y);
@@ -585,7 +574,7 @@ AuthT read_authorship(ondemand::value v, Line& L) {
       if (!is_array(x)) return;
       a.institutions.ok = true;
       a.institutions.begin = static_cast<uint32_t>(L.insts.size());
-      each_item(x, [&](ondemand::value y) {
+      each_item(x, [&](element y) {
         if (!is_object(y)) throw Fallback{};
         InstT inst = read_institution(y, L);
         L.insts.push_back(inst);
@@ -601,12 +590,12 @@ AuthT read_authorship(ondemand::value v, Line& L) {
 }
 
 template <class Item, class Read>
-Range read_objects(ondemand::value v, std::vector<Item>& pool, Read&& read) {
+Range read_objects(element v, std::vector<Item>& pool, Read&& read) {
   Range r;
   if (!is_array(v)) return r;
   r.ok = true;
   r.begin = static_cast<uint32_t>(pool.size());
-  each_item(v, [&](ondemand::value x) {
+  each_item(v, [&](element x) {
     if (!is_object(x)) throw Fallback{};
     pool.push_back(read(x));
   });
@@ -614,23 +603,25 @@ Range read_objects(ondemand::value v, std::vector<Item>& pool, Read&& read) {
   return r;
 }
 
-void read_line(ondemand::document& doc, Line& L) {
-  for (auto field : doc.get_object()) {
-    std::string_view k = field.unescaped_key().value();
-    ondemand::value x = field.value().value();
+void read_line(element root, Line& L) {
+  if (root.type() != element_type::OBJECT) throw Fallback{};
+  dom::object record = root.get_object().value_unsafe();
+  for (dom::key_value_pair field : record) {
+    std::string_view k = field.key;
+    element x = field.value;
     switch (k.size() ? k[0] : '\0') {
       case 'a':
         if (k == "abstract_inverted_index") {
-          if (is_object(x)) L.abstract = {trim_right(x.get_object().value().raw_json().value()), true};
-          else L.abstract = {};
+          L.abstract_keys++;
+          L.abstract = {{}, is_object(x)};  // its text is found in the line afterwards (abstract_text)
         } else if (k == "authorships") {
           L.auths.clear();
           L.insts.clear();
-          L.authorships = read_objects(x, L.auths, [&](ondemand::value y) { return read_authorship(y, L); });
+          L.authorships = read_objects(x, L.auths, [&](element y) { return read_authorship(y, L); });
         } else if (k == "awards") {
-          L.awards = read_objects(x, L.fund_items, [](ondemand::value y) {
+          L.awards = read_objects(x, L.fund_items, [](element y) {
             FundT f;
-            each_field(y, [&](std::string_view k2, ondemand::value z) {
+            each_field(y, [&](std::string_view k2, element z) {
               if (k2 == "id") f.award_openalex_id = read_str(z);
               else if (k2 == "funder_award_id") f.award_id = read_str(z);
               else if (k2 == "funder_id") f.funder_id = read_str(z);
@@ -646,10 +637,10 @@ void read_line(ondemand::document& doc, Line& L) {
           L.counts.clear();
           L.counts_ok = is_array(x);
           if (!L.counts_ok) break;
-          each_item(x, [&](ondemand::value y) {
+          each_item(x, [&](element y) {
             if (!is_object(y)) throw Fallback{};
             Opt<int32_t> year, cited;
-            each_field(y, [&](std::string_view k2, ondemand::value z) {
+            each_field(y, [&](std::string_view k2, element z) {
               if (k2 == "year") year = read_i32(z);
               else if (k2 == "cited_by_count") cited = read_i32(z);
             });
@@ -659,7 +650,7 @@ void read_line(ondemand::document& doc, Line& L) {
         else if (k == "citation_normalized_percentile") {
           L.percentile = {}, L.top1 = {}, L.top10 = {};
           if (!is_object(x)) break;
-          each_field(x, [&](std::string_view k2, ondemand::value z) {
+          each_field(x, [&](std::string_view k2, element z) {
             if (k2 == "value") L.percentile = read_f64(z);
             else if (k2 == "is_in_top_1_percent") L.top1 = read_bool(z);
             else if (k2 == "is_in_top_10_percent") L.top10 = read_bool(z);
@@ -673,7 +664,7 @@ void read_line(ondemand::document& doc, Line& L) {
       case 'f':
         if (k == "fwci") L.fwci = read_f64(x);
         else if (k == "funders") {
-          L.funders = read_objects(x, L.fund_items, [](ondemand::value y) {
+          L.funders = read_objects(x, L.fund_items, [](element y) {
             FundT f;
             read_named(y, f.funder_id, f.funder_name);
             return f;
@@ -682,9 +673,9 @@ void read_line(ondemand::document& doc, Line& L) {
         break;
       case 'g':
         if (k == "grants") {
-          L.grants = read_objects(x, L.fund_items, [](ondemand::value y) {
+          L.grants = read_objects(x, L.fund_items, [](element y) {
             FundT f;
-            each_field(y, [&](std::string_view k2, ondemand::value z) {
+            each_field(y, [&](std::string_view k2, element z) {
               if (k2 == "funder") f.funder_id = read_str(z);
               else if (k2 == "funder_display_name") f.funder_name = read_str(z);
               else if (k2 == "award_id") f.award_id = read_str(z);
@@ -694,7 +685,7 @@ void read_line(ondemand::document& doc, Line& L) {
         }
         break;
       case 'h':
-        if (k == "host_venue" && type_of(x) != json_type::null) throw Fallback{};  // legacy vintages
+        if (k == "host_venue" && x.type() != element_type::NULL_VALUE) throw Fallback{};  // legacy vintages
         break;
       case 'i':
         if (k == "id") L.id = read_str(x);
@@ -709,7 +700,7 @@ void read_line(ondemand::document& doc, Line& L) {
         if (k == "open_access") {
           L.is_oa = {}, L.oa_status = {}, L.oa_url = {};
           if (!is_object(x)) break;
-          each_field(x, [&](std::string_view k2, ondemand::value z) {
+          each_field(x, [&](std::string_view k2, element z) {
             if (k2 == "is_oa") L.is_oa = read_bool(z);
             else if (k2 == "oa_status") L.oa_status = read_str(z);
             else if (k2 == "oa_url") L.oa_url = read_str(z);
@@ -725,11 +716,11 @@ void read_line(ondemand::document& doc, Line& L) {
         } else if (k == "primary_location") {
           L.source_id = L.source_name = L.source_type = L.source_issn = {};
           if (!is_object(x)) break;
-          each_field(x, [&](std::string_view k2, ondemand::value z) {
+          each_field(x, [&](std::string_view k2, element z) {
             if (k2 != "source") return;
             L.source_id = L.source_name = L.source_type = L.source_issn = {};
             if (!is_object(z)) return;
-            each_field(z, [&](std::string_view k3, ondemand::value s) {
+            each_field(z, [&](std::string_view k3, element s) {
               if (k3 == "id") L.source_id = read_str(s);
               else if (k3 == "display_name") L.source_name = read_str(s);
               else if (k3 == "type") L.source_type = read_str(s);
@@ -744,9 +735,9 @@ void read_line(ondemand::document& doc, Line& L) {
       case 's':
         if (k == "sustainable_development_goals") {
           L.sdg_items.clear();
-          L.sdgs = read_objects(x, L.sdg_items, [](ondemand::value y) {
+          L.sdgs = read_objects(x, L.sdg_items, [](element y) {
             SdgT g;
-            each_field(y, [&](std::string_view k2, ondemand::value z) {
+            each_field(y, [&](std::string_view k2, element z) {
               if (k2 == "id") g.id = read_str(z);
               else if (k2 == "display_name") g.name = read_str(z);
               else if (k2 == "score") g.score = read_f64(z);
@@ -760,7 +751,7 @@ void read_line(ondemand::document& doc, Line& L) {
         else if (k == "type") L.type = read_str(x);
         else if (k == "topics") {
           L.topic_items.clear();
-          L.topics = read_objects(x, L.topic_items, [](ondemand::value y) { return read_topic(y); });
+          L.topics = read_objects(x, L.topic_items, [](element y) { return read_topic(y); });
         }
         break;
       case 'u':
@@ -770,8 +761,49 @@ void read_line(ondemand::document& doc, Line& L) {
         break;
     }
   }
-  // Trailing characters after the record: the iterator is not past the last token.
-  if (doc.current_location().error() != OUT_OF_BOUNDS) throw Fallback{};
+}
+
+// The abstract's inverted index as the line's own text, as msgspec's Raw keeps it: the DOM holds values,
+// not their text, so the key is found in the line and its object's extent read from the structural
+// index simdjson's first stage left behind. The last `"abstract_inverted_index"` in the line is the
+// record's key only if an object follows its colon and, from that object on, brackets close exactly
+// once more than they open, at the line's last token (the key is the root object's own). Anything
+// else (an escaped key, the word as a key inside the index, a nested copy) falls back to Python.
+std::string_view abstract_text(const dom::parser& parser, const char* p, size_t n) {
+  constexpr std::string_view key = "\"abstract_inverted_index\"";
+  const char* h = nullptr;
+  for (size_t end = n; end >= key.size();) {
+    const void* q = memrchr(p + key.size() - 2, 'x', end - (key.size() - 2));
+    if (q == nullptr) break;
+    const char* x = static_cast<const char*>(q);
+    const char* start = x - (key.size() - 2);
+    if (std::string_view(start, key.size()) == key) {
+      h = start;
+      break;
+    }
+    end = static_cast<size_t>(x - p);
+  }
+  if (h == nullptr) throw Fallback{};
+  const internal::dom_parser_implementation& impl = *parser.implementation;
+  const uint32_t* idx = impl.structural_indexes.get();
+  const uint32_t count = impl.n_structural_indexes;
+  const uint32_t* t = std::lower_bound(idx, idx + count, static_cast<uint32_t>(h - p));
+  if (t + 2 >= idx + count || *t != static_cast<uint32_t>(h - p) || p[t[1]] != ':' || p[t[2]] != '{')
+    throw Fallback{};
+  const uint32_t* open = t + 2;
+  const uint32_t* close = nullptr;
+  int64_t depth = 0;
+  for (const uint32_t* i = open; i < idx + count; i++) {
+    char c = p[*i];
+    if (c == '{' || c == '[') depth++;
+    else if (c == '}' || c == ']') {
+      depth--;
+      if (depth == 0 && close == nullptr) close = i;
+      if (depth < 0 && i + 1 != idx + count) throw Fallback{};
+    }
+  }
+  if (close == nullptr || depth != -1) throw Fallback{};
+  return std::string_view(p + *open, static_cast<size_t>(*close - *open + 1));
 }
 
 // ---- ids --------------------------------------------------------------------------------------------
@@ -865,8 +897,7 @@ bool same_id(const Str& a, const Str& b) { return a.ok == b.ok && (!a.ok || a.v 
 
 struct State {
   std::unordered_set<std::string> wanted;
-  dom::parser validator;  // the whole line checked as JSON, as msgspec does (on-demand skips unread values)
-  ondemand::parser parser;
+  dom::parser parser;  // the whole line checked as JSON, as msgspec does, then read from its tape
   Line line;
   std::string carry;
   std::string scratch;
@@ -1143,15 +1174,17 @@ struct State {
   }
 
   // One line: its rows kept (true), or false when Python must decode it. A blank line is no record.
-  bool parse(const char* p, size_t n, size_t capacity) {
+  bool parse(const char* p, size_t n) {
     bool blank = true;
     for (size_t i = 0; i < n && blank; i++) blank = std::strchr(" \t\r\n\v\f", p[i]) != nullptr && p[i];
     if (blank) return true;
     line.clear();
-    if (validator.parse(p, n, false).error()) return false;
+    element root;
+    if (parser.parse(p, n, false).get(root)) return false;
     try {
-      ondemand::document doc = parser.iterate(p, n, capacity);
-      read_line(doc, line);
+      read_line(root, line);
+      if (line.abstract_keys > 1) return false;
+      if (line.abstract.ok) line.abstract.v = abstract_text(parser, p, n);
       const Str& id = line.id;
       if (!id.ok || id.v.size() <= kOpenAlex.size() || !canonical(id) || id.v[kOpenAlex.size()] != 'W')
         return false;
@@ -1175,11 +1208,11 @@ struct State {
     lines++;
     bool ok;
     if (p + n + SIMDJSON_PADDING <= end) {
-      ok = parse(p, n, static_cast<size_t>(end - p));
+      ok = parse(p, n);
     } else {
       scratch.assign(p, n);
       scratch.append(SIMDJSON_PADDING, ' ');
-      ok = parse(scratch.data(), n, scratch.size());
+      ok = parse(scratch.data(), n);
     }
     if (!ok) {
       PyObject* item = Py_BuildValue("(Ly#)", static_cast<long long>(lines), p, static_cast<Py_ssize_t>(n));

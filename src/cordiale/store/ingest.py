@@ -17,16 +17,19 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
 from pathlib import Path
+from types import ModuleType
 
 import duckdb
 
@@ -34,7 +37,7 @@ from cordiale.errors import InputUnreadableError, UsageError
 from cordiale.sources.inputs import InputFile, InputPlan, plan_inputs
 from cordiale.store.connection import WriterSession
 from cordiale.store.merge import apply_merged_ids, merge_parsed
-from cordiale.store.parse_file import ParsedFile, parse_file
+from cordiale.store.parse_file import ParsedFile, ParseOptions, parse_one, yield_cpu_to_merge
 from cordiale.store.parts import collect_garbage, parts_wanted
 from cordiale.store.schema import INGESTED_FILES_COLUMNS
 
@@ -45,6 +48,7 @@ GROUP_WORKS = 50_000
 GROUP_SECONDS = 5.0
 # How often the writer looks for waiting readers while a file is being parsed.
 IDLE_POLL_SECONDS = 0.02
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"
 
 ProgressFn = Callable[[InputFile, "FileOutcome"], None]
 
@@ -236,7 +240,7 @@ def _ingest_files(session: WriterSession, plan: InputPlan, summary: IngestSummar
         for parsed in _parse_all(
             works_files,
             tmp_root,
-            _ParseOptions(opts.partial, filt, opts.keep_parts),
+            ParseOptions(opts.partial, filt, opts.keep_parts),
             opts.workers or default_workers(),
             group.idle,
         ):
@@ -382,28 +386,33 @@ class _CommitGroup:
             self.works = 0
 
 
-def _yield_cpu_to_merge() -> None:
-    """Parse workers run at a lower priority: the merge (one process, the pipeline's narrow end) gets a
-    whole core when it needs one, the workers share what is left."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.nice(5)
+@contextmanager
+def _lean_spawn() -> Iterator[None]:
+    """While the pool spawns its parse workers: each starts with only what a parse needs.
 
-
-@dataclass(frozen=True)
-class _ParseOptions:
-    partial: bool
-    institution_filter: frozenset[str]
-    keep_parts: bool
-
-
-def _parse_one(item: InputFile, out_dir: Path, opts: _ParseOptions) -> ParsedFile:
-    return parse_file(item, out_dir, opts.partial, opts.institution_filter, parts=opts.keep_parts)
+    A spawned worker imports the parent's ``__main__`` (the ``cordiale`` script, so the whole command
+    line: ~0.1 CPU s) unless there is none to import, and numpy's OpenBLAS starts a thread per core that
+    spins for a while (~0.1 CPU s) unless told to use one; a worker does no linear algebra. Both are
+    undone as soon as the workers are started.
+    """
+    main = sys.modules["__main__"]
+    blas = os.environ.get(_BLAS_THREADS)
+    sys.modules["__main__"] = ModuleType("__main__")
+    os.environ[_BLAS_THREADS] = "1"
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+        if blas is None:
+            os.environ.pop(_BLAS_THREADS, None)
+        else:
+            os.environ[_BLAS_THREADS] = blas
 
 
 def _parse_all(
     files: list[InputFile],
     tmp_root: Path,
-    opts: _ParseOptions,
+    opts: ParseOptions,
     workers: int,
     idle: Callable[[], None],
 ) -> Iterator[ParsedFile]:
@@ -411,17 +420,20 @@ def _parse_all(
     ready. One worker (or one file): parsed one after another in a thread of this process."""
     if workers <= 1 or len(files) <= 1:
         for i, item in enumerate(files):
-            yield from _await({_in_thread(_parse_one, item, tmp_root / str(i), opts)}, idle)
+            yield from _await({_in_thread(parse_one, item, tmp_root / str(i), opts)}, idle)
         return
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_yield_cpu_to_merge) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=yield_cpu_to_merge) as pool:
         pending: set[Future[ParsedFile]] = set()
         queue = list(enumerate(files))
         queue.reverse()
+        started = False
         while queue or pending:
-            while queue and len(pending) < IN_FLIGHT_PER_WORKER * workers:
-                i, item = queue.pop()
-                pending.add(pool.submit(_parse_one, item, tmp_root / str(i), opts))
+            with contextlib.nullcontext() if started else _lean_spawn():
+                while queue and len(pending) < IN_FLIGHT_PER_WORKER * workers:
+                    i, item = queue.pop()
+                    pending.add(pool.submit(parse_one, item, tmp_root / str(i), opts))
+            started = True  # the pool spawns its workers at the first submits (all of them, here)
             finished, pending = _first_done(pending, idle)
             for fut in finished:
                 yield fut.result()
@@ -446,10 +458,10 @@ def _await(pending: set[Future[ParsedFile]], idle: Callable[[], None]) -> Iterat
 
 
 def _in_thread(
-    fn: Callable[[InputFile, Path, _ParseOptions], ParsedFile],
+    fn: Callable[[InputFile, Path, ParseOptions], ParsedFile],
     item: InputFile,
     out_dir: Path,
-    opts: _ParseOptions,
+    opts: ParseOptions,
 ) -> Future[ParsedFile]:
     """Run one parse in a daemon thread (an interrupted ingest does not wait for it to end)."""
     fut: Future[ParsedFile] = Future()

@@ -20,7 +20,7 @@ from cordiale.sources.works import WORK_COLUMN_KEYS
 from cordiale.store import parts
 from cordiale.store.merge_fields import merge_by_field, needs_field_merge
 from cordiale.store.parse_file import ParsedFile
-from cordiale.store.schema import INGESTED_FILES_COLUMNS, ROR_TABLES, WORK_CHILD_TABLES
+from cordiale.store.schema import INGESTED_FILES_COLUMNS, PER_WORK_TABLES, ROR_TABLES, WORK_CHILD_TABLES
 from cordiale.store.staging import SCHEMAS
 
 _WORK_COLUMNS = ("id", *WORK_COLUMN_KEYS, "input_path", "input_line")
@@ -85,10 +85,8 @@ def merge_parsed(
     registered = _register(con, parsed)
     try:
         path = str(parsed.input.path)
-        staged = {t: p for t, p in parsed.tables.items() if t in parts.PER_WORK_TABLES}
-        as_part = len(staged) == len(parts.PER_WORK_TABLES) and all(
-            p.suffix == ".parquet" for p in staged.values()
-        )
+        staged = {t: p for t, p in parsed.tables.items() if t in PER_WORK_TABLES}
+        as_part = len(staged) == len(PER_WORK_TABLES) and all(p.suffix == ".parquet" for p in staged.values())
         if db_path is not None and as_part and parts.adoptable(con):
             stored = parts.adopt(con, db_path, staged, path)
         else:

@@ -7,8 +7,10 @@ memory does not grow with the file. Nothing here touches the store.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
+import os
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from cordiale.sources.chunks import gz_chunks, plain_chunks
 from cordiale.sources.inputs import InputFile
 from cordiale.sources.works import ParsedBatch, QuarantineRow, WorkRowBuilder, iter_lines
 from cordiale.store import native_rows
-from cordiale.store.parts import PER_WORK_TABLES
+from cordiale.store.schema import PER_WORK_TABLES
 from cordiale.store.staging import QUARANTINE_SCHEMA, SCHEMAS, batch_tables
 
 BATCH_RECORDS = 4000
@@ -76,7 +78,10 @@ class ParsedFile:
     error: str | None = None  # the file could not be read as a whole
     samples: list[tuple[int, str]] = field(default_factory=list)  # first quarantined (line, reason)
     cut: tuple[int, str] | None = None  # where a truncated or corrupt file stopped being readable
-    content_hash: str | None = None  # of the file's bytes (None: a folder), to know a renamed file
+    # Of the file's bytes, to know a renamed file's earlier quarantine rows. Only a file with bad records
+    # is hashed: the same bytes quarantined nothing under their earlier name either, so there is nothing
+    # to find (and hashing a snapshot's clean files costs ~4% of the ingest's CPU). None: not hashed.
+    content_hash: str | None = None
 
 
 def content_hash(path: Path) -> str:
@@ -225,7 +230,7 @@ def _parse_file(
     flush()
     writers.close()
     result.tables = writers.paths
-    if result.error is None:
+    if result.error is None and (result.rejected or result.cut is not None):
         result.content_hash = content_hash(item.path)
     return result
 
@@ -242,3 +247,25 @@ def _parquet_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
 
 def _export_rows(folder: Path) -> int:
     return int(pq.ParquetFile(folder / "works.parquet").metadata.num_rows)
+
+
+# ---- the parse workers' entry points (this module, not the ingest's: a worker imports no more) --------
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    partial: bool
+    institution_filter: frozenset[str]
+    keep_parts: bool
+
+
+def parse_one(item: InputFile, out_dir: Path, opts: ParseOptions) -> ParsedFile:
+    """One file, as a parse worker (or the ingest's thread) runs it."""
+    return parse_file(item, out_dir, opts.partial, opts.institution_filter, parts=opts.keep_parts)
+
+
+def yield_cpu_to_merge() -> None:
+    """Parse workers run at a lower priority: the merge (one process, the pipeline's narrow end) gets a
+    whole core when it needs one, the workers share what is left."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(5)

@@ -25,9 +25,8 @@ from pathlib import Path
 import duckdb
 
 from cordiale.errors import StoreError, UsageError
-from cordiale.store.schema import WORK_CHILD_TABLES
+from cordiale.store.schema import PER_WORK_TABLES
 
-PER_WORK_TABLES: tuple[str, ...] = ("works", *WORK_CHILD_TABLES)
 PARTS_ENV = "CORDIALE_INGEST_PARTS"
 MIN_WORKS_ENV = "CORDIALE_PART_MIN_WORKS"
 # A smaller file merges row by row: every part costs each connection about 0.3 ms to open and each query

@@ -178,7 +178,7 @@ CREATE TABLE IF NOT EXISTS ingested_files (
     committed_at TIMESTAMP NOT NULL,
     institution_filter VARCHAR[],          -- the filter it was read under; [] none (NULL: not recorded)
     read_to_end BOOLEAN,                   -- read to its end (not cut short by truncation or corruption)
-    content_hash VARCHAR                   -- BLAKE2b-128 of its bytes (NULL: a folder, or not recorded)
+    content_hash VARCHAR                   -- BLAKE2b-128 of its bytes (NULL: a folder, no bad records)
 )"""
 
 # Whether the store is reference-complete: what its latest finished ingest found (see snapshot_parts).
@@ -339,6 +339,9 @@ WORK_CHILD_TABLES: tuple[str, ...] = (
     "referenced_works",
     "work_funding",
 )
+
+# The tables with a row set per work: those a part (store/parts.py) holds.
+PER_WORK_TABLES: tuple[str, ...] = ("works", *WORK_CHILD_TABLES)
 
 ROR_TABLES: tuple[str, ...] = ("ror_organizations", "ror_names", "ror_relations", "ror_external_ids")
 
