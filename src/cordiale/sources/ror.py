@@ -190,7 +190,7 @@ class RorInputUnreadableError(InputUnreadableError):
 # ---------------------------------------------------------------------------------------------------------
 # Reading files: yields (line, raw bytes) per record
 # ---------------------------------------------------------------------------------------------------------
-READ_CHUNK = 1 << 18  # compressed bytes per read: a corrupt stretch loses at most this much before it
+READ_CHUNK = 1 << 18  # decompressed bytes per chunk: a corrupt stretch loses at most this much before it
 
 
 def _open_input(path: Path) -> tuple[str, bytes | None, Iterator[bytes] | None]:
