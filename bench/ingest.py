@@ -19,8 +19,10 @@ Figures go to a Rich table and to ``bench/out/ingest.json``. Gates (exit status 
 
 - floor: floor CPU (needed fields) / ingest CPU >= 0.5, for the 1- and the 2-worker run;
 - second core: wall(1 worker) / (2 x wall(2 workers)) >= 0.8;
-- peers: ingest works per CPU second >= 3 x the best peer's (by default the best peer reading the same
-  JSON Lines; ``--peer-gate all`` includes openalex-metrics, which reads a Parquet projection);
+- peers: ingest throughput (works per wall second, two workers, on this machine's cores) >= 3 x the best
+  peer's, as the issue states the peer's figure ("works/s on 2 cores"); the ratio per CPU second is shown
+  beside it (by default the best peer reading the same JSON Lines; ``--peer-gate all`` includes
+  openalex-metrics, which reads a Parquet projection);
 - memory: peak RSS <= 1.5 GB, and flat: peak with 2N works <= 1.2 x peak with N works (full form, or
   ``--doubling``);
 - correctness: the store holds exactly the snapshot's works and quarantined none.
@@ -716,16 +718,20 @@ def evaluate(
         if f.kind == "peer" and f.works > 0 and (peer_gate == "all" or f.extra.get("input") == "jsonl")
     ]
     if w2 and candidates:
-        best = max(candidates, key=lambda f: f.works / f.basis_cpu(marginal))
-        ours = w2.works / w2.basis_cpu(marginal)
-        theirs = best.works / best.basis_cpu(marginal)
+        # Throughput as the issue states the peer's ("works/s on 2 cores"): works per wall second, each run
+        # on this machine's cores. Per CPU second is shown beside it (the gate before stop 23).
+        best = max(candidates, key=lambda f: f.works / f.basis_wall(marginal))
+        ours = w2.works / w2.basis_wall(marginal)
+        theirs = best.works / best.basis_wall(marginal)
+        per_cpu = (w2.works / w2.basis_cpu(marginal)) / (best.works / best.basis_cpu(marginal))
         gates.append(
             Gate(
                 f"vs best peer ({best.name.removeprefix('peer: ')})",
                 ours / theirs,
                 f">= {GATE_PEER_FACTOR}x",
                 ours >= GATE_PEER_FACTOR * theirs,
-                f"{ours:,.0f} vs {theirs:,.0f} works per CPU second",
+                f"{ours:,.0f} vs {theirs:,.0f} works per second on {os.cpu_count()} cores "
+                f"({per_cpu:.2f}x per CPU second)",
             )
         )
     for key, ing in figs.items():

@@ -1,9 +1,11 @@
-"""The ingest's parse workers start lean: without the command line or DuckDB, with one OpenBLAS thread."""
+"""Processes start lean: parse workers without the command line or DuckDB, with one OpenBLAS thread; every
+cordiale process with OpenBLAS threads that sleep when idle."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -43,3 +45,14 @@ def test_workers_import_only_the_parse(lean: bool, tmp_path: Path, monkeypatch: 
         assert (modules, blas) == (["cordiale.store.parse_file"], "1")
     else:  # what a spawned worker loads otherwise
         assert (modules, blas) == (["cordiale.store.parse_file", "duckdb", "typer"], None)
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "4"), ("28", "28")])
+def test_openblas_idle_threads_sleep_at_once_unless_set(preset: str | None, expected: str) -> None:
+    """Importing cordiale (before numpy) shortens OpenBLAS's idle spin; a value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if preset is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = preset
+    code = "import cordiale, os; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == expected

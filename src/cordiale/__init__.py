@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
+
+# OpenBLAS (numpy's) starts a thread per core that spins ~0.1 CPU s before sleeping, in every process that
+# imports numpy: cordiale's linear algebra is small and rare, so its idle threads sleep at once (an explicit
+# setting wins).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 __all__ = ["__version__"]
 

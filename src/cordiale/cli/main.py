@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -88,8 +89,8 @@ def ingest_command(
         bool | None,
         typer.Option(
             "--parts/--no-parts",
-            help="Keep new works' rows as Parquet parts beside the database (faster bulk ingest; "
-            "default: CORDIALE_INGEST_PARTS, else no).",
+            help="Keep the rows of large files of new works as Parquet parts beside the database "
+            "(faster bulk ingest; default: CORDIALE_INGEST_PARTS, else yes).",
         ),
     ] = None,
 ) -> None:
@@ -105,6 +106,9 @@ def ingest_command(
             filt.append(sid)
     db_path = store_path(db)
     total = plan_bytes(paths)
+    # The objects the imports made live as long as the command: later collections need not walk them
+    # (they did, a full collection at a time, while each file was merged).
+    gc.freeze()
     with byte_progress() as progress:
         task = progress.add_task("ingest", total=total or None)
 
