@@ -13,7 +13,8 @@
 // same for the last line without a newline; take() -> {table: {column: buffers}}, then a new batch.
 // A column's buffers: ("s"|"i32"|"i64"|"f64"|"b", length, null_count, validity bitmap or None, values
 // [, string data]); lists: ("list", length, null_count, validity, offsets, child); counts_by_year:
-// ("cby", length, null_count, validity, offsets, year column, cited_by_count column).
+// ("cby", length, null_count, validity, offsets, year column, cited_by_count column). Bitmaps, values,
+// offsets and string data are read-only Buffer objects owning the column's memory (no copy).
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <simdjson.h>
