@@ -969,7 +969,8 @@ struct State {
   std::unordered_map<std::string, size_t> latest_index;
   std::vector<std::string_view> distinct;
 
-  void reset_batch() {
+  // A new batch; the institutions' latest descriptions carry over when they were held back.
+  void reset_batch(bool institutions_taken) {
     works = Works{};
     authorships = Authorships{};
     links = Links{};
@@ -977,8 +978,10 @@ struct State {
     sdgs = Sdgs{};
     references = References{};
     funding = Funding{};
-    latest.clear();
-    latest_index.clear();
+    if (institutions_taken) {
+      latest.clear();
+      latest_index.clear();
+    }
     read = filtered = batch_bytes = 0;
   }
 
@@ -1314,10 +1317,11 @@ struct State {
     carry.clear();
   }
 
-  PyObject* institutions_to_py() {
+  PyObject* institutions_to_py(bool include) {
     StrCol id, name, ror, country, type, updated;
     ListStrCol lineage;
-    for (const Latest& d : latest) {
+    static const std::vector<Latest> none;
+    for (const Latest& d : include ? latest : none) {
       std::string_view iid = short_or_self(d.id);
       id.push(iid);
       name.push(Str{d.name, d.name_ok});
@@ -1353,7 +1357,7 @@ struct State {
     return b.d;
   }
 
-  PyObject* take() {
+  PyObject* take(bool institutions) {
     DictBuilder b;
     b.add("works", works.to_py());
     b.add("authorships", authorships.to_py());
@@ -1362,7 +1366,7 @@ struct State {
     b.add("work_sdgs", sdgs.to_py());
     b.add("referenced_works", references.to_py());
     b.add("work_funding", funding.to_py());
-    b.add("institutions", institutions_to_py());
+    b.add("institutions", institutions_to_py(institutions));
     return b.d;
   }
 };
@@ -1434,9 +1438,13 @@ PyObject* Parser_finish(ParserObject* self, PyObject*) {
   return fallbacks;
 }
 
-PyObject* Parser_take(ParserObject* self, PyObject*) {
-  PyObject* out = self->state->take();
-  self->state->reset_batch();
+PyObject* Parser_take(ParserObject* self, PyObject* args, PyObject* kwargs) {
+  static const char* keywords[] = {"institutions", nullptr};
+  int institutions = 1;
+  if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|p", const_cast<char**>(keywords), &institutions))
+    return nullptr;
+  PyObject* out = self->state->take(institutions != 0);
+  self->state->reset_batch(institutions != 0);
   return out;
 }
 
@@ -1452,8 +1460,10 @@ PyMethodDef parser_methods[] = {
      "Parse the complete lines of a chunk; returns [(line, bytes)] for Python to decode."},
     {"finish", reinterpret_cast<PyCFunction>(Parser_finish), METH_NOARGS,
      "Parse the last line (no newline after it); returns the same as feed."},
-    {"take", reinterpret_cast<PyCFunction>(Parser_take), METH_NOARGS,
-     "The batch's columns, {table: {column: buffers}}; starts a new batch."},
+    {"take", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Parser_take)), METH_VARARGS | METH_KEYWORDS,
+     "take(institutions=True): the batch's columns, {table: {column: buffers}}; starts a new batch. With "
+     "institutions=False their latest descriptions are held back (an empty table) and carried into the "
+     "next batch, so a file's last take lists each institution once."},
     {"counts", reinterpret_cast<PyCFunction>(Parser_counts), METH_NOARGS,
      "(lines seen, records read in this batch, of which filtered out, works in it, bytes of their lines)."},
     {nullptr, nullptr, 0, nullptr},

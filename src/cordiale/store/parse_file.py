@@ -183,14 +183,17 @@ def _parse_file(
     module = native_rows.parser_module() if item.kind in ("jsonl", "jsonl.gz") and not partial else None
     native = module.Parser(sorted(institution_filter)) if module is not None else None
 
-    def flush() -> None:
+    def flush(last: bool = False) -> None:
+        """Write the batch out. The compiled parser holds its institutions back until the file's ``last``
+        batch, so they are staged once per file (the merge then skips ranking repeated descriptions)."""
         nonlocal batch
         if native is not None:
             _, read, filtered, works, _ = native.counts()
             result.read += read
             result.filtered += filtered
             result.works += works
-            writers.write_tables(native_rows.batch_tables(native.take(), str(item.path)))
+            tables = native.take(institutions=last)
+            writers.write_tables(native_rows.batch_tables(tables, str(item.path)))
         result.read += batch.read
         result.rejected += len(batch.quarantine)
         result.filtered += batch.filtered
@@ -245,7 +248,7 @@ def _parse_file(
             )
             batch.quarantine.append(QuarantineRow(line, None, reason, ""))
             result.cut = (line, reason)
-    flush()
+    flush(last=True)
     writers.close()
     result.tables = writers.paths
     if result.error is None and (result.rejected or result.cut is not None):

@@ -123,30 +123,33 @@ def create_views(con: duckdb.DuckDBPyConnection, db_path: Path) -> None:
 
 def adoptable(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the staged file (``src_works``) holds only whole records of new works, each once, and at
-    least ``min_works()`` of them."""
+    least ``min_works()`` of them. Its ids are read once, into ``src_part_ids`` (``adopt`` reuses them)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE src_part_ids AS SELECT id, len(_missing) > 0 AS partial FROM src_works"
+    )
     row = con.execute(
         f"""
         SELECT count(*) = 0 OR (
             count(*) >= {min_works()}
             AND count(*) = count(DISTINCT id)
-            AND count(*) FILTER (WHERE len(_missing) > 0) = 0
-            AND NOT EXISTS (SELECT 1 FROM src_works s JOIN merged_ids m ON m.id = s.id)
-            AND NOT EXISTS (SELECT 1 FROM src_works s JOIN works w ON w.id = s.id)
-            AND NOT EXISTS (SELECT 1 FROM src_works s JOIN part_works p ON p.id = s.id))
-        FROM src_works
+            AND count(*) FILTER (WHERE partial) = 0
+            AND NOT EXISTS (SELECT 1 FROM src_part_ids s JOIN merged_ids m ON m.id = s.id)
+            AND NOT EXISTS (SELECT 1 FROM src_part_ids s JOIN works w ON w.id = s.id)
+            AND NOT EXISTS (SELECT 1 FROM src_part_ids s JOIN part_works p ON p.id = s.id))
+        FROM src_part_ids
         """
     ).fetchall()
     return bool(row[0][0])
 
 
 def adopt(con: duckdb.DuckDBPyConnection, db_path: Path, staged: dict[str, Path], input_path: str) -> int:
-    """Record the staged per-work Parquet files as a new part (caller holds the transaction) and move
-    them into the store's parts folder. Returns the works it holds."""
-    n = int(con.execute("SELECT count(*) FROM src_works").fetchall()[0][0])
+    """Record the staged per-work Parquet files as a new part (caller holds the transaction; ``adoptable``
+    said yes) and move them into the store's parts folder. Returns the works it holds."""
+    n = int(con.execute("SELECT count(*) FROM src_part_ids").fetchall()[0][0])
     if n == 0:
         return 0
     part_id = uuid.uuid4().hex
-    con.execute("INSERT INTO part_works SELECT ?, id FROM src_works", [part_id])
+    con.execute("INSERT INTO part_works SELECT ?, id FROM src_part_ids", [part_id])
     con.execute("INSERT INTO store_parts VALUES (?, ?, ?, now())", [part_id, input_path, n])
     target = parts_dir(db_path) / part_id
     target.mkdir(parents=True)
