@@ -118,11 +118,6 @@ PyObject* validity(const std::vector<uint8_t>& valid, size_t nulls) {
   return pack_bits(valid);
 }
 
-template <class T>
-PyObject* bytes_of(std::vector<T>& v) {
-  return own(std::move(v));
-}
-
 struct StrCol {
   std::vector<int32_t> offsets{0};
   std::string data;
@@ -143,7 +138,7 @@ struct StrCol {
   size_t size() const { return valid.size(); }
   PyObject* to_py() {
     return Py_BuildValue("(snnNNN)", "s", static_cast<Py_ssize_t>(size()), static_cast<Py_ssize_t>(nulls),
-                         validity(valid, nulls), bytes_of(offsets), own(std::move(data)));
+                         validity(valid, nulls), own(std::move(offsets)), own(std::move(data)));
   }
 };
 
@@ -167,7 +162,7 @@ struct NumCol {
   PyObject* to_py() {
     auto length = static_cast<Py_ssize_t>(values.size());  // read before the values are moved out
     return Py_BuildValue("(snnNN)", kind, length, static_cast<Py_ssize_t>(nulls), validity(valid, nulls),
-                         bytes_of(values));
+                         own(std::move(values)));
   }
 };
 
@@ -207,7 +202,7 @@ struct ListStrCol {
   }
   PyObject* to_py() {
     return Py_BuildValue("(snnNNN)", "list", static_cast<Py_ssize_t>(valid.size()),
-                         static_cast<Py_ssize_t>(nulls), validity(valid, nulls), bytes_of(offsets),
+                         static_cast<Py_ssize_t>(nulls), validity(valid, nulls), own(std::move(offsets)),
                          child.to_py());
   }
 };
@@ -220,7 +215,7 @@ struct CountsCol {  // list<struct<year: int32, cited_by_count: int32>>
   NumCol<int32_t> cited{"i32"};
   PyObject* to_py() {
     return Py_BuildValue("(snnNNNN)", "cby", static_cast<Py_ssize_t>(valid.size()),
-                         static_cast<Py_ssize_t>(nulls), validity(valid, nulls), bytes_of(offsets),
+                         static_cast<Py_ssize_t>(nulls), validity(valid, nulls), own(std::move(offsets)),
                          year.to_py(), cited.to_py());
   }
 };
